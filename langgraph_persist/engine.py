@@ -1,0 +1,626 @@
+"""The checkpointer's logic over a ``Store``: what to write, in which order, and how to read it.
+
+It knows LangGraph's shapes (checkpoints, metadata, pending writes, channel
+versions) and the record layout; it does not know files or Redis. It is
+synchronous and thread-safe; ``saver.py`` gives it both the sync and the
+async face.
+
+Write order (why a killed writer never leaves a dangling reference): a put
+first stores the content it introduces (blobs, the thread's info record, the
+run index), waits for that to be durable, and only then writes the
+checkpoint record that references it. A crash in between leaves unreferenced
+content, which ``gc`` reclaims; never a record pointing at nothing.
+
+Caches hold *stored bytes*, which are immutable, never user objects: a value
+mutated in place between two puts is re-serialized and stored as it is.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from langgraph_persist import keys, records
+from langgraph_persist.errors import (
+    CorruptRecordError,
+    DanglingReferenceError,
+    InvalidIdError,
+    MissingThreadIdError,
+)
+from langgraph_persist.records import Kind, Transform
+from langgraph_persist.store.base import Store
+from langgraph_persist.values import NewBlobs, Ref, ValueCodec
+
+BLOB_CACHE_BYTES = 64 * 1024 * 1024
+RECORD_CACHE_ENTRIES = 4096
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a checkpoint lives: the ids as the user gave them, and their encoded names."""
+
+    thread_id: str
+    checkpoint_ns: str
+    t: str
+    n: str
+
+    @classmethod
+    def of(cls, thread_id: str, checkpoint_ns: str) -> Address:
+        return cls(thread_id, checkpoint_ns, keys.encode_name(thread_id), keys.encode_name(checkpoint_ns))
+
+    def config(self, checkpoint_id: str) -> RunnableConfig:
+        return {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+
+
+def address_of(config: RunnableConfig) -> Address:
+    """The thread/namespace a config names; a missing thread id fails like LangGraph's savers."""
+    configurable = config.get("configurable") or {}
+    if "thread_id" not in configurable:
+        raise MissingThreadIdError(
+            "thread_id",
+            "the config has no configurable.thread_id; pass "
+            '{"configurable": {"thread_id": ...}} when invoking the graph',
+        )
+    thread_id = configurable["thread_id"]
+    if not isinstance(thread_id, str):
+        thread_id = str(thread_id)  # LangGraph's SQL savers accept ints and UUIDs the same way
+    ns = configurable.get("checkpoint_ns") or ""
+    return Address.of(thread_id, ns)
+
+
+class _LRU:
+    """A small thread-safe LRU bounded by total weight."""
+
+    def __init__(self, max_weight: int) -> None:
+        self.max_weight = max_weight
+        self.weight = 0
+        self._data: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                return None
+            self._data.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Any, value: Any, weight: int = 1) -> None:
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.weight -= old[1]
+            self._data[key] = (value, weight)
+            self.weight += weight
+            while self.weight > self.max_weight and self._data:
+                _, (_, w) = self._data.popitem(last=False)
+                self.weight -= w
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.weight = 0
+
+
+def _seq() -> str:
+    """Sortable, unique name for a pending-write record: arrival order across processes."""
+    return f"{time.time_ns():020d}-{os.getpid():07d}-{uuid.uuid4().hex[:12]}"
+
+
+class Engine:
+    """Checkpoint operations over a store (see module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        serde: SerializerProtocol,
+        *,
+        hash_key: bytes = b"",
+        encrypt: Transform | None = None,
+        decrypt: Transform | None = None,
+    ) -> None:
+        self.store = store
+        self.serde = serde
+        self.codec = ValueCodec(serde, hash_key)
+        self._encrypt = encrypt
+        self._decrypt = decrypt
+        self._blob_cache = _LRU(BLOB_CACHE_BYTES)
+        self._records = _LRU(RECORD_CACHE_ENTRIES)
+        self._known_threads: set[str] = set()
+        self._known_runs: set[tuple[str, str]] = set()
+
+    # -- record helpers ---------------------------------------------------------------------------
+
+    def _encode(self, kind: Kind, obj: Any) -> bytes:
+        return records.encode(kind, obj, encrypt=self._encrypt)
+
+    def _decode(self, data: bytes, kind: Kind, key: keys.Key) -> Any:
+        return records.decode(data, expect=kind, location="/".join(key), decrypt=self._decrypt)
+
+    def _read_checkpoint(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
+        key = keys.checkpoint(a.t, a.n, checkpoint_id)
+        data = self.store.read(key)
+        if data is None:
+            return None
+        try:
+            rec: dict[str, Any] = self._decode(data, Kind.CHECKPOINT, key)
+        except CorruptRecordError as exc:
+            raise exc.with_context(
+                thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+            ) from None
+        self._records.put((a.t, a.n, checkpoint_id), rec)
+        return rec
+
+    def _fetch_blobs(self, digests: Iterable[bytes]) -> dict[bytes, Any]:
+        """Verified blob payloads, from the cache or the store (one batched read)."""
+        out: dict[bytes, Any] = {}
+        missing: list[bytes] = []
+        for d in digests:
+            hit = self._blob_cache.get(d)
+            if hit is None:
+                missing.append(d)
+            else:
+                out[d] = hit
+        if missing:
+            blob_keys = [keys.blob(d) for d in missing]
+            for d, key, data in zip(missing, blob_keys, self.store.read_many(blob_keys), strict=True):
+                if data is None:
+                    raise DanglingReferenceError(
+                        "referenced content is missing", location="/".join(key)
+                    )
+                obj, kind = records.decode_with_kind(
+                    data, location="/".join(key), decrypt=self._decrypt
+                )
+                if kind not in (Kind.BLOB, Kind.SEGMENT):
+                    raise CorruptRecordError(f"{kind.name} record in blob store", location="/".join(key))
+                out[d] = obj
+                self._blob_cache.put(d, obj, len(data) + 64)
+        return out
+
+    # -- put ------------------------------------------------------------------------------------
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        a = address_of(config)
+        checkpoint_id = keys.check_checkpoint_id(checkpoint["id"])
+        parent_id = config["configurable"].get("checkpoint_id")
+        body: dict[str, Any] = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        values = checkpoint.get("channel_values", {})
+        parent_refs = self._parent_refs(a, parent_id)
+        new: NewBlobs = {}
+        refs: dict[str, list[Any]] = {}
+        for channel, version in checkpoint["channel_versions"].items():
+            ref: Ref = None
+            inherited = parent_refs.get(channel)
+            if channel not in new_versions and inherited is not None and inherited[0] == version:
+                ref = inherited[1]
+            elif channel in values:
+                ref = self.codec.encode(values[channel], new)
+            refs[channel] = [version, ref]
+        full_metadata = get_checkpoint_metadata(config, metadata)
+        run_id = full_metadata.get("run_id")
+        record = {
+            "ns": a.checkpoint_ns,
+            "parent": parent_id,
+            "ckpt": list(self.serde.dumps_typed(body)),
+            "meta": list(self.serde.dumps_typed(full_metadata)),
+            "refs": refs,
+            "run": run_id if isinstance(run_id, str) else None,
+        }
+        with self.store.maintenance_lock(exclusive=False):
+            self._store_content(a, new, record["run"])
+            key = keys.checkpoint(a.t, a.n, checkpoint_id)
+            self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record))])
+        self._records.put((a.t, a.n, checkpoint_id), record)
+        return a.config(checkpoint_id)
+
+    def _parent_refs(self, a: Address, parent_id: str | None) -> dict[str, list[Any]]:
+        """Channel refs of the parent, to reuse for channels this put did not change."""
+        if not parent_id:
+            return {}
+        rec = self._records.get((a.t, a.n, parent_id))
+        if rec is None:
+            try:
+                rec = self._read_checkpoint(a, parent_id)
+            except (CorruptRecordError, InvalidIdError):
+                rec = None  # fall back to the values in the checkpoint itself
+        return rec["refs"] if rec else {}
+
+    def _store_content(self, a: Address, new: NewBlobs, run_id: str | None) -> None:
+        """Everything a record will reference, durable before the record is written.
+
+        Deduplication asks the store which blobs exist, on every put: a cache of
+        "known to exist" could be invalidated by another process's GC, and a
+        stale entry would mean a dangling reference. Existence checks are cheap
+        next to the fsyncs they save.
+        """
+        items: list[tuple[keys.Key, bytes]] = []
+        if new:
+            digests = list(new)
+            blob_keys = [keys.blob(d) for d in digests]
+            for d, key, present in zip(digests, blob_keys, self.store.exists_many(blob_keys), strict=True):
+                if not present:
+                    kind, payload = new[d]
+                    items.append((key, records.frame(kind, payload, encrypt=self._encrypt)))
+        if a.t not in self._known_threads:
+            info = {"thread_id": a.thread_id, "created": time.time()}
+            items.append((keys.thread_info(a.t), self._encode(Kind.THREAD_INFO, info)))
+        if run_id is not None and (run_id, a.t) not in self._known_runs:
+            r = keys.encode_name(run_id)
+            entry = {"run_id": run_id, "thread_id": a.thread_id}
+            items.append((keys.run_index(r, a.t), self._encode(Kind.RUN_INDEX, entry)))
+        if items:
+            self.store.create_many(items)
+        self._known_threads.add(a.t)
+        if run_id is not None:
+            self._known_runs.add((run_id, a.t))
+
+    # -- put_writes -------------------------------------------------------------------------------
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        a = address_of(config)
+        checkpoint_id = config["configurable"]["checkpoint_id"]
+        entries = []
+        for idx, (channel, value) in enumerate(writes):
+            typ, data = self.serde.dumps_typed(value)
+            entries.append([WRITES_IDX_MAP.get(channel, idx), channel, typ, data])
+        record = {"task": task_id, "path": task_path, "w": entries}
+        key = keys.write(a.t, a.n, checkpoint_id, _seq())
+        with self.store.maintenance_lock(exclusive=False):
+            self._store_content(a, {}, None)
+            self.store.write_many([(key, self._encode(Kind.WRITES, record))])
+
+    def _raw_writes(self, a: Address, checkpoint_id: str) -> list[tuple[str, int, str, str, bytes, str]]:
+        """Merged pending writes in ``writes_sort_key`` order, still serialized.
+
+        Records are applied in arrival order: a regular write (idx >= 0) is
+        insert-if-absent per (task, idx); a special one (ERROR, INTERRUPT, ...)
+        overwrites, exactly as LangGraph's savers do.
+        """
+        wdir = keys.writes_dir(a.t, a.n, checkpoint_id)
+        names = self.store.list(wdir)
+        if not names:
+            return []
+        wkeys = [(*wdir, name) for name in names]
+        merged: dict[tuple[str, int], tuple[str, int, str, str, bytes, str]] = {}
+        for key, data in zip(wkeys, self.store.read_many(wkeys), strict=True):
+            if data is None:
+                continue
+            try:
+                rec = self._decode(data, Kind.WRITES, key)
+            except CorruptRecordError as exc:
+                raise exc.with_context(
+                    thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+                ) from None
+            for idx, channel, typ, value in rec["w"]:
+                k = (rec["task"], idx)
+                if idx >= 0 and k in merged:
+                    continue
+                merged[k] = (rec["task"], idx, channel, typ, value, rec["path"])
+        return sorted(merged.values(), key=lambda w: writes_sort_key(w[5], w[0], w[1]))
+
+    def _pending_writes(self, a: Address, checkpoint_id: str) -> list[PendingWrite]:
+        return [
+            (task, channel, self.serde.loads_typed((typ, value)))
+            for task, _idx, channel, typ, value, _path in self._raw_writes(a, checkpoint_id)
+        ]
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def latest_id(self, a: Address) -> str | None:
+        names = self.store.list(keys.checkpoints_dir(a.t, a.n))
+        return names[-1] if names else None
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        a = address_of(config)
+        checkpoint_id = get_checkpoint_id(config)
+        for _attempt in range(3):
+            cid = checkpoint_id or self.latest_id(a)
+            if cid is None:
+                return None
+            rec = self._read_checkpoint(a, cid)
+            if rec is not None:
+                return self._tuple(a, cid, rec)
+            if checkpoint_id:
+                return None
+            # the latest was deleted between listing and reading: list again
+        return None
+
+    def _tuple(self, a: Address, checkpoint_id: str, rec: dict[str, Any]) -> CheckpointTuple:
+        try:
+            body = self.serde.loads_typed(tuple(rec["ckpt"]))
+            metadata = self.serde.loads_typed(tuple(rec["meta"]))
+            refs = {ch: ref for ch, (_ver, ref) in rec["refs"].items()}
+            values = self.codec.decode_many(refs, self._fetch_blobs)
+        except CorruptRecordError as exc:
+            raise exc.with_context(
+                thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+            ) from None
+        parent = rec["parent"]
+        return CheckpointTuple(
+            config=a.config(checkpoint_id),
+            checkpoint={**body, "channel_values": values},
+            metadata=metadata,
+            parent_config=a.config(parent) if parent else None,
+            pending_writes=self._pending_writes(a, checkpoint_id),
+        )
+
+    def thread_names(self) -> list[str]:
+        """Encoded names of every thread in the store."""
+        return self.store.list(keys.threads_root())
+
+    def thread_id_of(self, t: str) -> str | None:
+        """The original thread id behind an encoded name (reads the info record if hashed)."""
+        if not keys.is_hashed(t):
+            return keys.decode_name(t)
+        key = keys.thread_info(t)
+        data = self.store.read(key)
+        if data is None:
+            return None
+        info = self._decode(data, Kind.THREAD_INFO, key)
+        return str(info["thread_id"])
+
+    def namespaces(self, thread_id: str) -> list[Address]:
+        t = keys.encode_name(thread_id)
+        out = []
+        for n in self.store.list(keys.namespaces_dir(t)):
+            if keys.is_hashed(n):
+                ns = self._namespace_from_records(t, n)
+                if ns is None:
+                    continue
+            else:
+                ns = keys.decode_name(n)
+            out.append(Address(thread_id, ns, t, n))
+        return out
+
+    def _namespace_from_records(self, t: str, n: str) -> str | None:
+        """A hashed namespace name is recovered from any of its checkpoint records."""
+        for cid in self.store.list(keys.checkpoints_dir(t, n)):
+            key = keys.checkpoint(t, n, cid)
+            data = self.store.read(key)
+            if data is not None:
+                return str(self._decode(data, Kind.CHECKPOINT, key)["ns"])
+        return None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Newest first per thread; records are read lazily, only as far as ``limit`` needs."""
+        if limit is not None and limit <= 0:
+            return
+        configurable = (config or {}).get("configurable") or {}
+        if config is not None and "thread_id" in configurable:
+            thread_ids: Iterable[str | None] = [address_of(config).thread_id]
+        else:
+            thread_ids = (self.thread_id_of(t) for t in self.thread_names())
+        only_ns = configurable.get("checkpoint_ns")
+        only_id = configurable.get("checkpoint_id")
+        before_id = get_checkpoint_id(before) if before else None
+        remaining = limit
+        for thread_id in thread_ids:
+            if thread_id is None:
+                continue
+            addresses = self.namespaces(thread_id)
+            if only_ns is not None:
+                addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
+            streams = [
+                ((cid, x) for cid in reversed(self.store.list(keys.checkpoints_dir(x.t, x.n))))
+                for x in addresses
+            ]
+            for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
+                if only_id and cid != only_id:
+                    continue
+                if before_id and cid >= before_id:
+                    continue
+                rec = self._read_checkpoint(x, cid)
+                if rec is None:
+                    continue
+                if filter:
+                    metadata = self.serde.loads_typed(tuple(rec["meta"]))
+                    if not all(metadata.get(k) == v for k, v in filter.items()):
+                        continue
+                yield self._tuple(x, cid, rec)
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+
+    # -- delta channels ---------------------------------------------------------------------------
+
+    def get_delta_channel_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Walk parent records (small: no values) instead of decoding whole ancestors.
+
+        The default implementation calls ``get_tuple`` per ancestor, decoding every
+        channel value of every ancestor; here an ancestor costs one small record
+        read plus its write records, and only seeds are decoded.
+        """
+        if not channels:
+            return {}
+        a = address_of(config)
+        target_id = get_checkpoint_id(config) or self.latest_id(a)
+        collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
+        seeds: dict[str, Ref] = {}
+        remaining = set(channels)
+        target = self._read_checkpoint(a, target_id) if target_id else None
+        cursor = target["parent"] if target else None
+        while cursor and remaining:
+            rec = self._read_checkpoint(a, cursor)
+            if rec is None:
+                break
+            for task, _idx, channel, typ, value, _path in reversed(self._raw_writes(a, cursor)):
+                if channel in remaining:
+                    collected[channel].append((task, channel, self.serde.loads_typed((typ, value))))
+            for channel in list(remaining):
+                entry = rec["refs"].get(channel)
+                if entry is not None and entry[1] is not None:
+                    seeds[channel] = entry[1]
+                    remaining.discard(channel)
+            cursor = rec["parent"]
+        seed_values = self.codec.decode_many(seeds, self._fetch_blobs)
+        result: dict[str, DeltaChannelHistory] = {}
+        for channel in channels:
+            entry_h: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}
+            if channel in seed_values:
+                entry_h["seed"] = seed_values[channel]
+            result[channel] = entry_h
+        return result
+
+    # -- deletion, copy, prune --------------------------------------------------------------------
+
+    def delete_thread(self, thread_id: str) -> None:
+        t = keys.encode_name(str(thread_id))
+        self.store.delete_tree(keys.thread_dir(t))
+        self._known_threads.discard(t)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        for run_id in run_ids:
+            r = keys.encode_name(run_id)
+            thread_names = self.store.list(keys.runs_dir(r))
+            for t in thread_names:
+                thread_id = self.thread_id_of(t)
+                if thread_id is None:
+                    continue
+                for x in self.namespaces(thread_id):
+                    doomed = []
+                    for cid in self.store.list(keys.checkpoints_dir(x.t, x.n)):
+                        rec = self._read_checkpoint(x, cid)
+                        if rec is not None and rec.get("run") == run_id:
+                            doomed.append(cid)
+                    self._delete_checkpoints(x, doomed)
+            self.store.delete_many([keys.run_index(r, t) for t in thread_names])
+            self._known_runs = {k for k in self._known_runs if k[0] != run_id}
+
+    def _delete_checkpoints(self, a: Address, checkpoint_ids: Iterable[str]) -> None:
+        """Delete records first, then their writes: a crash leaves orphan writes, not half a checkpoint."""
+        ids = list(checkpoint_ids)
+        self.store.delete_many([keys.checkpoint(a.t, a.n, cid) for cid in ids])
+        for cid in ids:
+            self.store.delete_tree(keys.writes_dir(a.t, a.n, cid))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Link every record into the target thread: no content is copied.
+
+        Records never name their thread (the key does), so the same immutable
+        file can serve both threads; blobs are shared by address.
+        """
+        target_t = keys.encode_name(target_thread_id)
+        sources = self.namespaces(source_thread_id)
+        if not sources:
+            return
+        with self.store.maintenance_lock(exclusive=False):
+            info = {"thread_id": target_thread_id, "created": time.time()}
+            self.store.create_many([(keys.thread_info(target_t), self._encode(Kind.THREAD_INFO, info))])
+            links: list[tuple[keys.Key, keys.Key]] = []
+            for x in sources:
+                for cid in self.store.list(keys.writes_root(x.t, x.n)):
+                    wdir = keys.writes_dir(x.t, x.n, cid)
+                    for name in self.store.list(wdir):
+                        links.append(((*wdir, name), keys.write(target_t, x.n, cid, name)))
+            # writes first: a checkpoint must never be visible without its writes
+            self.store.link(links)
+            links = [
+                (keys.checkpoint(x.t, x.n, cid), keys.checkpoint(target_t, x.n, cid))
+                for x in sources
+                for cid in self.store.list(keys.checkpoints_dir(x.t, x.n))
+            ]
+            self.store.link(links)
+            runs: set[str] = set()
+            for x in sources:
+                for cid in self.store.list(keys.checkpoints_dir(x.t, x.n)):
+                    rec = self._read_checkpoint(x, cid)
+                    if rec is not None and rec.get("run"):
+                        runs.add(rec["run"])
+            target = Address.of(target_thread_id, "")
+            for run_id in sorted(runs):
+                self._store_content(target, {}, run_id)
+        self._known_threads.add(target_t)
+
+    def prune(self, thread_ids: Sequence[str], strategy: str) -> None:
+        if strategy == "delete":
+            for thread_id in thread_ids:
+                self.delete_thread(thread_id)
+            return
+        if strategy != "keep_latest":
+            raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+        for thread_id in thread_ids:
+            for x in self.namespaces(thread_id):
+                ids = self.store.list(keys.checkpoints_dir(x.t, x.n))
+                if not ids:
+                    continue
+                keep = self.delta_safe_chain(x, ids[-1])
+                self._delete_checkpoints(x, [cid for cid in ids if cid not in keep])
+                orphans = set(self.store.list(keys.writes_root(x.t, x.n))) - set(ids)
+                for cid in orphans - keep:
+                    self.store.delete_tree(keys.writes_dir(x.t, x.n, cid))
+
+    def delta_safe_chain(self, a: Address, checkpoint_id: str) -> set[str]:
+        """The checkpoint plus the ancestors its ``DeltaChannel`` state is rebuilt from.
+
+        A delta channel that was not snapshotted at ``checkpoint_id`` is listed in
+        the metadata's ``counters_since_delta_snapshot`` and has no stored value;
+        its state is its nearest ancestor's stored value (the seed) plus the
+        writes in between. We keep that whole stretch, so pruning never silently
+        empties a delta channel (LangGraph's warning on ``prune``).
+        """
+        keep = {checkpoint_id}
+        rec = self._read_checkpoint(a, checkpoint_id)
+        if rec is None:
+            return keep
+        metadata = self.serde.loads_typed(tuple(rec["meta"]))
+        counters = metadata.get("counters_since_delta_snapshot") or {}
+        needing = {ch for ch in counters if (rec["refs"].get(ch) or [None, None])[1] is None}
+        cursor = rec["parent"]
+        while needing and cursor:
+            anc = self._read_checkpoint(a, cursor)
+            if anc is None:
+                break
+            keep.add(cursor)
+            needing = {ch for ch in needing if (anc["refs"].get(ch) or [None, None])[1] is None}
+            cursor = anc["parent"]
+        return keep

@@ -1,0 +1,175 @@
+"""Every storage key is built and parsed here, and nowhere else.
+
+A *key* is a tuple of path components. Each component is a "safe name":
+non-empty, at most ``MAX_COMPONENT`` bytes, made only of ``[a-z0-9_-]`` and
+``%XX`` escapes. Such a name is a valid file name on every common file system
+(case-insensitive ones included, since upper-case letters are escaped), can
+never be ``.`` or ``..``, never contains a separator, and is a valid piece of
+a Redis key or an S3 object name. So an arbitrary thread id (unicode, ``/``,
+``..``, ``\\0``, empty, 10,000 characters) can never escape the store's root.
+
+Why not ``urllib.parse.quote``: it keeps ``.`` and upper case, so ``..`` and
+``A``/``a`` collisions on case-insensitive file systems stay possible.
+
+Names longer than ``MAX_COMPONENT`` are replaced by a digest (``~`` + hex);
+the original id is then recovered from the thread's info record, which the
+engine writes for every thread (see ``thread_info``).
+
+Layout (``docs/format.md`` is the reference)::
+
+    threads/<thread>/info                     thread info record (id, created)
+    threads/<thread>/ns/<ns>/c/<checkpoint>    checkpoint records
+    threads/<thread>/ns/<ns>/w/<checkpoint>/<seq>  pending-write records
+    blobs/<hh>/<hash>                          content-addressed values
+    runs/<run>/<thread>                        run -> thread index (delete_for_runs)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from langgraph_persist.errors import InvalidIdError
+
+Key = tuple[str, ...]
+
+MAX_COMPONENT = 200
+"""Longest encoded component kept verbatim; 255 is the usual file-name limit."""
+
+MAX_ID_CHARS = 1_000_000
+"""Ids longer than this are refused outright: a clear error beats a 4 MB key."""
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_EMPTY = "="
+_HASHED = "~"
+_CHECKPOINT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,199}$")
+
+
+def encode_name(value: str) -> str:
+    """Map any string to a safe, reversible path component (see module doc)."""
+    if not isinstance(value, str):
+        raise InvalidIdError(f"ids must be strings, got {type(value).__name__}")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_CHARS}")
+    if value == "":
+        return _EMPTY
+    out: list[str] = []
+    for ch in value:
+        if ch in _SAFE:
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+    encoded = "".join(out)
+    if len(encoded) > MAX_COMPONENT:
+        digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=20)
+        return _HASHED + digest.hexdigest()
+    return encoded
+
+
+def is_hashed(name: str) -> bool:
+    """True when ``name`` is a digest standing for an id too long to keep."""
+    return name.startswith(_HASHED)
+
+
+def decode_name(name: str) -> str:
+    """Invert :func:`encode_name` (hashed names cannot be inverted: see module doc)."""
+    if name == _EMPTY:
+        return ""
+    if is_hashed(name):
+        raise InvalidIdError(f"{name!r} is a hashed name; read the thread info record")
+    raw = bytearray()
+    i = 0
+    while i < len(name):
+        ch = name[i]
+        if ch == "%":
+            raw += bytes.fromhex(name[i + 1 : i + 3])
+            i += 3
+        elif ch in _SAFE:
+            raw += ch.encode()
+            i += 1
+        else:
+            raise InvalidIdError(f"{name!r} is not an encoded name")
+    return raw.decode("utf-8", "surrogatepass")
+
+
+def check_checkpoint_id(checkpoint_id: str) -> str:
+    """Checkpoint ids are used verbatim as names: accept only LangGraph's shape.
+
+    LangGraph makes them with ``uuid6`` (hex and dashes); we allow letters,
+    digits, ``.``, ``_`` and ``-`` (not leading), which sort the same on every
+    store. Upper case is allowed because ids are compared exactly, never
+    case-folded; on case-insensitive file systems two ids differing only in
+    case would collide, which uuid6 ids never do.
+    """
+    if not isinstance(checkpoint_id, str) or not _CHECKPOINT_ID.match(checkpoint_id):
+        raise InvalidIdError(f"unsupported checkpoint id {checkpoint_id!r}")
+    return checkpoint_id
+
+
+# -- key builders ---------------------------------------------------------------------------
+# They take *encoded* names (``t`` for a thread, ``n`` for a namespace), so code
+# that found a name by listing a directory can build keys without decoding it.
+
+THREADS = "threads"
+BLOBS = "blobs"
+RUNS = "runs"
+INFO = "info"
+
+
+def threads_root() -> Key:
+    return (THREADS,)
+
+
+def thread_dir(t: str) -> Key:
+    return (THREADS, t)
+
+
+def thread_info(t: str) -> Key:
+    return (THREADS, t, INFO)
+
+
+def namespaces_dir(t: str) -> Key:
+    return (THREADS, t, "ns")
+
+
+def checkpoints_dir(t: str, n: str) -> Key:
+    return (THREADS, t, "ns", n, "c")
+
+
+def checkpoint(t: str, n: str, checkpoint_id: str) -> Key:
+    return (THREADS, t, "ns", n, "c", check_checkpoint_id(checkpoint_id))
+
+
+def writes_root(t: str, n: str) -> Key:
+    return (THREADS, t, "ns", n, "w")
+
+
+def writes_dir(t: str, n: str, checkpoint_id: str) -> Key:
+    return (THREADS, t, "ns", n, "w", check_checkpoint_id(checkpoint_id))
+
+
+def write(t: str, n: str, checkpoint_id: str, seq: str) -> Key:
+    return (*writes_dir(t, n, checkpoint_id), seq)
+
+
+def blobs_root() -> Key:
+    return (BLOBS,)
+
+
+def blob(digest: bytes) -> Key:
+    """Blobs are sharded by their first byte so no directory grows huge."""
+    hexed = digest.hex()
+    return (BLOBS, hexed[:2], hexed)
+
+
+def blob_digest(key: Key) -> bytes:
+    """Invert :func:`blob`."""
+    return bytes.fromhex(key[-1])
+
+
+def runs_dir(r: str) -> Key:
+    return (RUNS, r)
+
+
+def run_index(r: str, t: str) -> Key:
+    return (RUNS, r, t)

@@ -1,0 +1,189 @@
+"""The record: the one byte format every stored object uses, in every tier.
+
+Layout (all integers little-endian; ``docs/format.md`` is the reference)::
+
+    offset size  field
+    0      4     magic  b"LGPR"
+    4      1     format version (1)
+    5      1     kind   (see ``Kind``)
+    6      1     flags  bit 0: payload is lz4-block compressed
+                        bit 1: payload is encrypted (AES-256-GCM, see crypto.py)
+    7      1     reserved, 0
+    8      4     payload length in bytes, as stored
+    12     16    blake2b-128 digest of bytes 0..11 and the stored payload
+    28     ...   payload: msgpack (after decompression / decryption)
+
+Why this shape: the magic and version let any future reader recognise and
+refuse what it does not understand; the length catches truncation before
+the digest is even computed; the digest covers the header too, so a flipped
+kind or flag bit is caught; compression is decided per record (tiny records
+are stored raw, because lz4 would only grow them).
+
+Decoding never lets a msgpack, lz4 or struct exception escape: anything that
+is not a well-formed record raises ``CorruptRecordError`` or
+``UnsupportedFormatError``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import lz4.block
+import msgpack
+
+from langgraph_persist.errors import CorruptRecordError, UnsupportedFormatError
+
+MAGIC = b"LGPR"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<4sBBBBI16s")
+HEADER_SIZE = HEADER.size  # 28
+DIGEST_SIZE = 16
+
+FLAG_LZ4 = 0x01
+FLAG_ENCRYPTED = 0x02
+_KNOWN_FLAGS = FLAG_LZ4 | FLAG_ENCRYPTED
+
+COMPRESS_MIN = 128
+"""Payloads shorter than this are stored raw: lz4 cannot win on them."""
+
+MAX_RECORD_SIZE = 512 * 1024 * 1024
+"""Largest payload we write or read (lz4 blocks are limited to ~2 GiB anyway)."""
+
+
+class Kind(enum.IntEnum):
+    """What a record holds. Stored in the header, so it is covered by the digest."""
+
+    CHECKPOINT = 1
+    WRITES = 2
+    BLOB = 3
+    SEGMENT = 4
+    THREAD_INFO = 5
+    RUN_INDEX = 6
+    SNAPSHOT_ENTRY = 7
+
+
+Transform = Callable[[bytes], bytes]
+"""Encrypt (on encode) or decrypt (on decode) a payload; see ``crypto.py``."""
+
+
+def _digest(head: bytes, payload: bytes) -> bytes:
+    h = hashlib.blake2b(head, digest_size=DIGEST_SIZE)
+    h.update(payload)
+    return h.digest()
+
+
+def pack(obj: Any) -> bytes:
+    """msgpack with the options every record uses (bin type, no ext types)."""
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack(data: bytes) -> Any:
+    """Strict msgpack decoding: str keys allowed, no ext types, no raw strings."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+
+
+def encode(kind: Kind, obj: Any, *, encrypt: Transform | None = None) -> bytes:
+    """Frame ``obj`` as a record of ``kind``."""
+    return frame(kind, pack(obj), encrypt=encrypt)
+
+
+def frame(kind: Kind, payload: bytes, *, encrypt: Transform | None = None) -> bytes:
+    """Frame an already msgpack-encoded payload (so callers can hash it once)."""
+    flags = 0
+    if len(payload) >= COMPRESS_MIN:
+        compressed = lz4.block.compress(payload, store_size=True)
+        if len(compressed) < len(payload):
+            payload, flags = compressed, FLAG_LZ4
+    if encrypt is not None:
+        payload, flags = encrypt(payload), flags | FLAG_ENCRYPTED
+    if len(payload) > MAX_RECORD_SIZE:
+        raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_RECORD_SIZE}")
+    head = struct.pack("<4sBBBBI", MAGIC, FORMAT_VERSION, int(kind), flags, 0, len(payload))
+    return head + _digest(head, payload) + payload
+
+
+def decode(
+    data: bytes,
+    *,
+    expect: Kind | None = None,
+    location: str = "",
+    decrypt: Transform | None = None,
+) -> Any:
+    """Verify and decode a record, returning its msgpack object.
+
+    Raises ``CorruptRecordError`` naming ``location`` for anything damaged.
+    """
+    obj, _ = decode_with_kind(data, expect=expect, location=location, decrypt=decrypt)
+    return obj
+
+
+def decode_with_kind(
+    data: bytes,
+    *,
+    expect: Kind | None = None,
+    location: str = "",
+    decrypt: Transform | None = None,
+) -> tuple[Any, Kind]:
+    """Like :func:`decode`, also returning the record's kind."""
+    if len(data) < HEADER_SIZE:
+        raise CorruptRecordError(
+            f"truncated record ({len(data)} bytes, header needs {HEADER_SIZE})", location=location
+        )
+    magic, version, kind, flags, _reserved, length, digest = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise CorruptRecordError(f"bad magic {magic!r}", location=location)
+    payload = data[HEADER_SIZE:]
+    actual = _digest(data[:12], payload)
+    if actual != digest:
+        # Check the digest before trusting the version byte: a flipped bit in the
+        # version must read as corruption, not as "written by a newer release".
+        reason = "digest mismatch"
+        if len(payload) != length:
+            reason = f"truncated record (payload {len(payload)} of {length} bytes)"
+        raise CorruptRecordError(
+            reason, location=location, expected=digest.hex(), actual=actual.hex()
+        )
+    if version > FORMAT_VERSION:
+        raise UnsupportedFormatError(
+            f"record format version {version} is newer than this release reads "
+            f"({FORMAT_VERSION}); upgrade langgraph-persist ({location})"
+        )
+    try:
+        record_kind = Kind(kind)
+    except ValueError:
+        raise CorruptRecordError(f"unknown record kind {kind}", location=location) from None
+    if expect is not None and record_kind is not expect:
+        raise CorruptRecordError(
+            f"expected a {expect.name} record, found {record_kind.name}", location=location
+        )
+    if flags & ~_KNOWN_FLAGS:
+        raise UnsupportedFormatError(f"unknown record flags {flags:#x} at {location}")
+    if flags & FLAG_ENCRYPTED:
+        if decrypt is None:
+            raise CorruptRecordError(
+                "record is encrypted but the saver has no encryption key", location=location
+            )
+        payload = decrypt(payload)
+    try:
+        if flags & FLAG_LZ4:
+            payload = lz4.block.decompress(payload)
+        return unpack(payload), record_kind
+    except Exception as exc:  # lz4/msgpack raise many types; all mean "damaged"
+        raise CorruptRecordError(
+            f"undecodable payload ({type(exc).__name__}: {exc})", location=location
+        ) from None
+
+
+def content_digest(kind: Kind, payload: bytes, key: bytes = b"") -> bytes:
+    """The address of a content-addressed record: blake2b-160 of kind + msgpack payload.
+
+    ``key`` keys the hash (with encryption on, so addresses reveal nothing about
+    content). 160 bits: a collision needs ~2^80 work, and names stay short.
+    """
+    h = hashlib.blake2b(bytes([int(kind)]), digest_size=20, key=key)
+    h.update(payload)
+    return h.digest()

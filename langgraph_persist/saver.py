@@ -1,0 +1,243 @@
+"""``PersistSaver``: LangGraph's checkpointer interface over the engine.
+
+One logic, two faces. Every decision lives in ``Engine`` (synchronous,
+thread-safe); the sync methods call it directly and the async ones run it
+with ``asyncio.to_thread``. Why not a separate async engine: file I/O has no
+asynchronous kernel interface in Python (aiofiles also uses threads), and one
+engine means sync and async can never disagree. Consequences users rely on:
+
+* constructing the saver touches no event loop;
+* the sync API works from any thread, including while an event loop runs
+  elsewhere (nothing is bound to a loop);
+* async calls never block the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from langgraph_persist.engine import Engine
+from langgraph_persist.store.base import Store
+from langgraph_persist.store.files import Durability, FileStore
+
+_LIST_BATCH = 32
+"""``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
+
+
+class PersistSaver(BaseCheckpointSaver[str]):
+    """A durable, verified LangGraph checkpointer on the local file system.
+
+    Example::
+
+        from langgraph_persist import PersistSaver
+
+        graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
+        graph.invoke(inputs, {"configurable": {"thread_id": "user-42"}})
+
+    Args:
+        path: the store's directory; created (mode 0700) when missing. It must
+            be empty or an existing langgraph-persist store.
+        durability: ``"fsync"`` (default): a put returns once the checkpoint
+            survives a power cut. ``"none"``: writes are still atomic (a killed
+            process never leaves a torn record) but the OS decides when they
+            reach the disk.
+        serde: LangGraph serializer; defaults to LangGraph's ``JsonPlusSerializer``
+            with its allowlists. Never pickle unless you configure it yourself.
+        store: use this ``Store`` instead of a ``FileStore`` at ``path``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = "./checkpoints",
+        *,
+        durability: Durability = "fsync",
+        serde: SerializerProtocol | None = None,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.store: Store = store if store is not None else FileStore(path, durability=durability)
+        self.engine = Engine(self.store, self.serde)
+
+    def __copy__(self) -> PersistSaver:
+        """``with_allowlist`` clones the saver with a new serde: share the store, not the engine."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.engine = Engine(self.store, clone.serde)
+        return clone
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "serde" and "engine" in self.__dict__:
+            # ``with_allowlist`` assigns a new serde to a shallow copy.
+            object.__setattr__(self, "engine", Engine(self.store, value))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> PersistSaver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> PersistSaver:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+    # -- sync API ---------------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.engine.get_tuple(config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        return self.engine.list(config, filter=filter, before=before, limit=limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self.engine.put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self.engine.put_writes(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.engine.delete_thread(thread_id)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self.engine.delete_for_runs(run_ids)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self.engine.copy_thread(source_thread_id, target_thread_id)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self.engine.prune(thread_ids, strategy)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self.engine.get_delta_channel_history(config, channels)
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Zero-padded counter plus a random fraction, as LangGraph's SQL savers do.
+
+        Strings sort like the numbers they hold; the random part keeps two forks
+        that reach the same step from producing the same version.
+        """
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(current.split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+    # -- async API --------------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await asyncio.to_thread(self.engine.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        it = self.engine.list(config, filter=filter, before=before, limit=limit)
+
+        def next_batch() -> list[CheckpointTuple]:
+            batch = []
+            for item in it:
+                batch.append(item)
+                if len(batch) >= _LIST_BATCH:
+                    break
+            return batch
+
+        while batch := await asyncio.to_thread(next_batch):
+            for item in batch:
+                yield item
+            if len(batch) < _LIST_BATCH:
+                return
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await asyncio.to_thread(self.engine.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await asyncio.to_thread(self.engine.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await asyncio.to_thread(self.engine.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await asyncio.to_thread(self.engine.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await asyncio.to_thread(self.engine.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await asyncio.to_thread(self.engine.prune, thread_ids, strategy)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return await asyncio.to_thread(self.engine.get_delta_channel_history, config, channels)

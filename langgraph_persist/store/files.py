@@ -1,0 +1,374 @@
+"""The filesystem tier: the embedded default and the durable source of truth.
+
+A key maps to a path below the root (``root/<c1>/<c2>/...``). Every write
+goes to a private temporary file in ``root/tmp``, is fsynced, renamed over
+its destination, and the destination directory is fsynced: the POSIX recipe
+(as in python-atomicwrites) under which a killed writer leaves either the
+old file or the new one, never a torn one, and a power cut loses nothing
+that was acknowledged. ``durability="none"`` skips the fsyncs (still atomic
+against process crashes, not against power loss), for users who opt out.
+
+Batches: ``write_many`` writes all temporary files first and fsyncs them
+together, then renames, then fsyncs each directory once. On ext4 the first
+fsync commits the journal for all of them, so a batch of five records costs
+little more than one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+from langgraph_persist.errors import (
+    ConfigurationError,
+    InvalidIdError,
+    StoreError,
+    UnsupportedFormatError,
+)
+from langgraph_persist.keys import Key
+
+Durability = Literal["fsync", "none"]
+
+STORE_FORMAT = 1
+_MARKER = "FORMAT"
+_TMP = "tmp"
+_TRASH = "trash"
+_LOCKS = "locks"
+_RESERVED = frozenset({_MARKER, _TMP, _TRASH, _LOCKS})
+_STALE_TMP_SECONDS = 3600.0
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class FileStore:
+    """A ``Store`` over a local directory (see module docstring)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, durability: Durability = "fsync") -> None:
+        if durability not in ("fsync", "none"):
+            raise ConfigurationError(f"durability must be 'fsync' or 'none', not {durability!r}")
+        self.root = os.path.abspath(os.fspath(root))
+        self.durability: Durability = durability
+        self._fsync = durability == "fsync"
+        self._known_dirs: set[str] = set()
+        self._dirs_lock = threading.Lock()
+        self._open_root()
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _open_root(self) -> None:
+        """Create or validate the root; fail now, with a clear message, not at first put."""
+        root = self.root
+        if os.path.exists(root) and not os.path.isdir(root):
+            raise ConfigurationError(f"checkpoint store path {root} exists and is not a directory")
+        try:
+            os.makedirs(root, mode=_DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create checkpoint store at {root}: {exc}") from exc
+        marker = os.path.join(root, _MARKER)
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                info = json.load(fh)
+        except FileNotFoundError:
+            info = None
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
+        if info is None:
+            entries = [e for e in os.listdir(root) if e not in _RESERVED]
+            if entries:
+                raise ConfigurationError(
+                    f"refusing to use {root}: it is not empty and is not a langgraph-persist "
+                    f"store (no {_MARKER} file); point the saver at a new or empty directory"
+                )
+        elif info.get("format") != "langgraph-persist":
+            raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
+        elif int(info.get("version", 0)) > STORE_FORMAT:
+            raise UnsupportedFormatError(
+                f"store {root} has format version {info['version']}; this release reads "
+                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
+            )
+        for sub in (_TMP, _TRASH, _LOCKS):
+            try:
+                os.makedirs(os.path.join(root, sub), mode=_DIR_MODE, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(f"cannot write to checkpoint store {root}: {exc}") from exc
+        # Prove we can write here now, rather than at the first checkpoint.
+        probe = os.path.join(root, _TMP, f"probe-{uuid.uuid4().hex}")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"checkpoint store {root} is not writable ({exc.strerror}); "
+                "check permissions and that the file system is not read-only"
+            ) from exc
+        if info is None:
+            body = json.dumps({"format": "langgraph-persist", "version": STORE_FORMAT}).encode()
+            self._atomic_write_path(marker, body)
+        self._clean_stale()
+
+    def _clean_stale(self) -> None:
+        """Remove temp files a killed writer left behind, and half-deleted trees."""
+        now = time.time()
+        tmp = os.path.join(self.root, _TMP)
+        for entry in os.scandir(tmp):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > _STALE_TMP_SECONDS:
+                    os.unlink(entry.path)
+        trash = os.path.join(self.root, _TRASH)
+        for entry in os.scandir(trash):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+    def describe(self) -> str:
+        return f"file:{self.root}"
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def path(self, key: Key) -> str:
+        """The file behind ``key``. Components are re-checked: defence in depth."""
+        for part in key:
+            if not part or part in (".", "..") or "/" in part or "\0" in part or os.sep in part:
+                raise InvalidIdError(f"unsafe key component {part!r}")
+        if key and key[0] in _RESERVED:
+            raise InvalidIdError(f"key {key!r} is reserved")
+        return os.path.join(self.root, *key)
+
+    def _ensure_dir(self, path: str) -> None:
+        """Create ``path`` and any missing parents, fsyncing each new entry's parent."""
+        if path in self._known_dirs:
+            return
+        missing: list[str] = []
+        probe = path
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        for new in reversed(missing):
+            try:
+                os.mkdir(new, _DIR_MODE)
+            except FileExistsError:
+                pass
+            if self._fsync:
+                _fsync_dir(os.path.dirname(new))
+        with self._dirs_lock:
+            self._known_dirs.add(path)
+
+    def _forget_dir(self, path: str) -> None:
+        with self._dirs_lock:
+            self._known_dirs = {d for d in self._known_dirs if not d.startswith(path)}
+
+    def _tmp_path(self) -> str:
+        return os.path.join(self.root, _TMP, f"{os.getpid()}-{uuid.uuid4().hex}")
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def read(self, key: Key) -> bytes | None:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+
+    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
+        return [self.read(k) for k in keys]
+
+    def exists_many(self, keys: Sequence[Key]) -> list[bool]:
+        return [os.path.exists(self.path(k)) for k in keys]
+
+    def list(self, prefix: Key) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(prefix)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot list {self.path(prefix)}: {exc.strerror}") from exc
+
+    def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
+        base = self.path(prefix)
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root)
+            parts: Key = tuple(p for p in Path(rel).parts if p != ".")
+            for name in files:
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                yield (*parts, name), st.st_size, st.st_mtime
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        self._commit([(self.path(k), v) for k, v in items])
+
+    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        todo = [(p, v) for p, v in ((self.path(k), v) for k, v in items) if not os.path.exists(p)]
+        self._commit(todo)
+
+    def _commit(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Stage every item in tmp/, fsync all, rename all, fsync each directory once."""
+        if not items:
+            return
+        staged: list[tuple[str, str]] = []
+        try:
+            fds: list[int] = []
+            try:
+                for path, data in items:
+                    tmp = self._tmp_path()
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+                    fds.append(fd)
+                    staged.append((tmp, path))
+                    _write_all(fd, data)
+                if self._fsync:
+                    for fd in fds:
+                        os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            dirs: set[str] = set()
+            for tmp, path in staged:
+                parent = os.path.dirname(path)
+                self._ensure_dir(parent)
+                try:
+                    os.replace(tmp, path)
+                except FileNotFoundError:
+                    # A concurrent delete_tree removed the directory we remembered.
+                    self._forget_dir(parent)
+                    self._ensure_dir(parent)
+                    os.replace(tmp, path)
+                dirs.add(parent)
+            if self._fsync:
+                for d in dirs:
+                    _fsync_dir(d)
+        except OSError as exc:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise StoreError(self._explain(exc)) from exc
+
+    def _explain(self, exc: OSError) -> str:
+        what = {
+            errno.ENOSPC: "the disk is full",
+            errno.EDQUOT: "the disk quota is exhausted",
+            errno.EFBIG: "the file size limit was reached",
+            errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "operation not permitted",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        return (
+            f"write to checkpoint store {self.root} failed: {what}; nothing was written, "
+            "earlier checkpoints are intact"
+        )
+
+    def _atomic_write_path(self, path: str, data: bytes) -> None:
+        self._commit([(path, data)])
+
+    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
+        """Hard-link immutable records (no bytes copied); copy where links are refused."""
+        dirs: set[str] = set()
+        try:
+            for src_key, dst_key in items:
+                src, dst = self.path(src_key), self.path(dst_key)
+                parent = os.path.dirname(dst)
+                self._ensure_dir(parent)
+                tmp = self._tmp_path()
+                try:
+                    os.link(src, tmp)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    with open(src, "rb") as fh:
+                        data = fh.read()
+                    self._commit([(dst, data)])
+                    continue
+                os.replace(tmp, dst)
+                dirs.add(parent)
+            if self._fsync:
+                for d in dirs:
+                    _fsync_dir(d)
+        except OSError as exc:
+            raise StoreError(self._explain(exc)) from exc
+
+    def delete_many(self, keys: Sequence[Key]) -> None:
+        dirs: set[str] = set()
+        try:
+            for key in keys:
+                path = self.path(key)
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                dirs.add(os.path.dirname(path))
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)  # only succeeds when empty: keeps the tree tidy
+                    self._forget_dir(d)
+            if self._fsync:
+                for d in dirs:
+                    with contextlib.suppress(FileNotFoundError):
+                        _fsync_dir(d if os.path.isdir(d) else os.path.dirname(d))
+        except OSError as exc:
+            raise StoreError(self._explain(exc)) from exc
+
+    def delete_tree(self, prefix: Key) -> None:
+        """Rename the subtree into trash/ (atomic), fsync, then remove it at leisure."""
+        path = self.path(prefix)
+        doomed = os.path.join(self.root, _TRASH, uuid.uuid4().hex)
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(self._explain(exc)) from exc
+        self._forget_dir(path)
+        if self._fsync:
+            _fsync_dir(os.path.dirname(path))
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # -- locking ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def maintenance_lock(self, exclusive: bool) -> Iterator[None]:
+        """An flock on ``locks/gc``: writers share it, the garbage collector owns it.
+
+        flock locks belong to the open file description, so every holder opens
+        its own descriptor; the kernel releases it if the process is killed.
+        """
+        path = os.path.join(self.root, _LOCKS, "gc")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Nothing to release: every operation opens and closes its own files."""

@@ -1,0 +1,163 @@
+"""Channel values -> references + content-addressed blobs, and back.
+
+This is what makes storage grow with what *changed* (issue: linear, not
+quadratic). Every saver we know re-serializes and re-stores a whole
+``messages`` list at every super-step; a 200-step conversation then stores
+~100x its live state. Here:
+
+* a value is serialized with the saver's ``serde`` (so LangGraph's
+  allowlists, encryption and custom types apply unchanged), then stored
+  under the hash of its bytes: the same bytes are stored once, whichever
+  checkpoint, thread or fork they belong to;
+* a plain ``list`` is serialized element by element, each element addressed
+  by its own hash, so appending one message stores one message;
+* the list of element addresses is cut into *segments* at content-defined
+  boundaries (an element whose hash is 0 mod ``SEGMENT_SPREAD`` ends a
+  segment). Closed segments are blobs themselves and are shared by every
+  later version of the list; only the open tail lives in the checkpoint
+  record. A 300-message list is ~19 segment addresses plus a tail of ~8;
+* values whose serialization is under ``INLINE_MAX`` bytes are kept inside
+  the referencing record: a file per ``None`` would cost more than it saves.
+
+Exactness: every value is serialized afresh at every ``put``; nothing here
+remembers Python objects, so a list mutated in place between two puts is
+stored with its content at each put. Reconstruction rebuilds a ``list`` of
+``serde.loads_typed`` of each element, which equals ``loads_typed`` of the
+whole list for every serializer whose list encoding is element-wise (all of
+LangGraph's are; the tests compare against ``InMemorySaver``).
+
+Reference shapes (plain msgpack, see docs/format.md)::
+
+    None                         the channel has a version but no value
+    ["i", type, data]            inline value
+    ["b", digest]                whole value in blob ``digest``
+    ["l", [segment digests], [tail items]]
+        item = digest (bin, 20 bytes)  |  [type, data] (inline element)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from langgraph_persist.records import Kind, content_digest, pack
+
+INLINE_MAX = 192
+"""Serialized values up to this many bytes are stored inside the record."""
+
+SPLIT_MIN_ITEMS = 2
+"""Lists shorter than this are stored whole."""
+
+SEGMENT_SPREAD = 16
+"""Average closed-segment length, in elements (content-defined boundaries)."""
+
+SEGMENT_MAX = 64
+"""Hard cap on a segment's length, so adversarial hashes cannot make one huge."""
+
+Ref = Any
+"""A reference in the shapes listed in the module docstring."""
+
+NewBlobs = dict[bytes, tuple[Kind, bytes]]
+"""digest -> (kind, msgpack payload) of content this put may have to store."""
+
+Fetch = Callable[[Iterable[bytes]], Mapping[bytes, Any]]
+"""Load verified blob payloads (decoded msgpack) for a set of digests."""
+
+
+class ValueCodec:
+    """Encodes channel values into references; decodes references into values."""
+
+    def __init__(self, serde: SerializerProtocol, hash_key: bytes = b"") -> None:
+        self.serde = serde
+        self.hash_key = hash_key
+
+    # -- encoding -------------------------------------------------------------------------------
+
+    def encode(self, value: Any, new: NewBlobs) -> Ref:
+        """Reference for ``value``; content it needs is added to ``new``."""
+        if type(value) is list and len(value) >= SPLIT_MIN_ITEMS:
+            return self._encode_list(value, new)
+        typ, data = self.serde.dumps_typed(value)
+        if len(data) <= INLINE_MAX:
+            return ["i", typ, data]
+        return ["b", self._blob(Kind.BLOB, [typ, data], new)]
+
+    def _blob(self, kind: Kind, obj: Any, new: NewBlobs) -> bytes:
+        payload = pack(obj)
+        digest = content_digest(kind, payload, self.hash_key)
+        new[digest] = (kind, payload)
+        return digest
+
+    def _encode_list(self, value: list[Any], new: NewBlobs) -> Ref:
+        segments: list[bytes] = []
+        current: list[Any] = []
+        for element in value:
+            typ, data = self.serde.dumps_typed(element)
+            if len(data) <= INLINE_MAX:
+                item: Any = [typ, data]
+                boundary = content_digest(Kind.BLOB, pack(item), self.hash_key)
+            else:
+                item = boundary = self._blob(Kind.BLOB, [typ, data], new)
+            current.append(item)
+            if int.from_bytes(boundary[:4], "little") % SEGMENT_SPREAD == 0 or (
+                len(current) >= SEGMENT_MAX
+            ):
+                segments.append(self._blob(Kind.SEGMENT, current, new))
+                current = []
+        return ["l", segments, current]
+
+    # -- what a reference needs -------------------------------------------------------------------
+
+    @staticmethod
+    def direct_digests(ref: Ref) -> list[bytes]:
+        """Blobs a reference names directly (segments, whole values, tail elements)."""
+        if ref is None or ref[0] == "i":
+            return []
+        if ref[0] == "b":
+            return [ref[1]]
+        return [*ref[1], *(i for i in ref[2] if isinstance(i, bytes))]
+
+    @staticmethod
+    def segment_digests(segment: list[Any]) -> list[bytes]:
+        """Element blobs a segment names."""
+        return [i for i in segment if isinstance(i, bytes)]
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    def decode_many(self, refs: Mapping[str, Ref], fetch: Fetch) -> dict[str, Any]:
+        """Decode many references with two batched fetches (segments, then elements)."""
+        first: set[bytes] = set()
+        for ref in refs.values():
+            first.update(self.direct_digests(ref))
+        loaded = dict(fetch(first)) if first else {}
+        second: set[bytes] = set()
+        for ref in refs.values():
+            if ref is not None and ref[0] == "l":
+                for seg in ref[1]:
+                    second.update(d for d in self.segment_digests(loaded[seg]) if d not in loaded)
+        if second:
+            loaded.update(fetch(second))
+        out: dict[str, Any] = {}
+        for channel, ref in refs.items():
+            if ref is not None:
+                out[channel] = self._decode(ref, loaded)
+        return out
+
+    def _decode(self, ref: Ref, loaded: Mapping[bytes, Any]) -> Any:
+        tag = ref[0]
+        if tag == "i":
+            return self.serde.loads_typed((ref[1], ref[2]))
+        if tag == "b":
+            typ, data = loaded[ref[1]]
+            return self.serde.loads_typed((typ, data))
+        items: list[Any] = []
+        for seg in ref[1]:
+            items.extend(loaded[seg])
+        items.extend(ref[2])
+        out = []
+        for item in items:
+            typ, data = loaded[item] if isinstance(item, bytes) else item
+            out.append(self.serde.loads_typed((typ, data)))
+        return out

@@ -1,7 +1,7 @@
 """langgraph-persist: a durable, verified, tiered checkpointer for LangGraph.
 
-    from langgraph_persist import PersistSaver
-    graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
+from langgraph_persist import PersistSaver
+graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
 """
 
 from langgraph_persist.errors import (

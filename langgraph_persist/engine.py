@@ -25,7 +25,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -68,7 +68,9 @@ class Address:
 
     @classmethod
     def of(cls, thread_id: str, checkpoint_ns: str) -> Address:
-        return cls(thread_id, checkpoint_ns, keys.encode_name(thread_id), keys.encode_name(checkpoint_ns))
+        return cls(
+            thread_id, checkpoint_ns, keys.encode_name(thread_id), keys.encode_name(checkpoint_ns)
+        )
 
     def config(self, checkpoint_id: str) -> RunnableConfig:
         return {
@@ -191,7 +193,9 @@ class Engine:
                 out[d] = hit
         if missing:
             blob_keys = [keys.blob(d) for d in missing]
-            for d, key, data in zip(missing, blob_keys, self.store.read_many(blob_keys), strict=True):
+            for d, key, data in zip(
+                missing, blob_keys, self.store.read_many(blob_keys), strict=True
+            ):
                 if data is None:
                     raise DanglingReferenceError(
                         "referenced content is missing", location="/".join(key)
@@ -200,7 +204,9 @@ class Engine:
                     data, location="/".join(key), decrypt=self._decrypt
                 )
                 if kind not in (Kind.BLOB, Kind.SEGMENT):
-                    raise CorruptRecordError(f"{kind.name} record in blob store", location="/".join(key))
+                    raise CorruptRecordError(
+                        f"{kind.name} record in blob store", location="/".join(key)
+                    )
                 out[d] = obj
                 self._blob_cache.put(d, obj, len(data) + 64)
         return out
@@ -232,16 +238,17 @@ class Engine:
             refs[channel] = [version, ref]
         full_metadata = get_checkpoint_metadata(config, metadata)
         run_id = full_metadata.get("run_id")
+        run = run_id if isinstance(run_id, str) else None
         record = {
             "ns": a.checkpoint_ns,
             "parent": parent_id,
             "ckpt": list(self.serde.dumps_typed(body)),
             "meta": list(self.serde.dumps_typed(full_metadata)),
             "refs": refs,
-            "run": run_id if isinstance(run_id, str) else None,
+            "run": run,
         }
         with self.store.maintenance_lock(exclusive=False):
-            self._store_content(a, new, record["run"])
+            self._store_content(a, new, run)
             key = keys.checkpoint(a.t, a.n, checkpoint_id)
             self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record))])
         self._records.put((a.t, a.n, checkpoint_id), record)
@@ -271,7 +278,9 @@ class Engine:
         if new:
             digests = list(new)
             blob_keys = [keys.blob(d) for d in digests]
-            for d, key, present in zip(digests, blob_keys, self.store.exists_many(blob_keys), strict=True):
+            for d, key, present in zip(
+                digests, blob_keys, self.store.exists_many(blob_keys), strict=True
+            ):
                 if not present:
                     kind, payload = new[d]
                     items.append((key, records.frame(kind, payload, encrypt=self._encrypt)))
@@ -309,7 +318,9 @@ class Engine:
             self._store_content(a, {}, None)
             self.store.write_many([(key, self._encode(Kind.WRITES, record))])
 
-    def _raw_writes(self, a: Address, checkpoint_id: str) -> list[tuple[str, int, str, str, bytes, str]]:
+    def _raw_writes(
+        self, a: Address, checkpoint_id: str
+    ) -> list[tuple[str, int, str, str, bytes, str]]:
         """Merged pending writes in ``writes_sort_key`` order, still serialized.
 
         Records are applied in arrival order: a regular write (idx >= 0) is
@@ -329,7 +340,9 @@ class Engine:
                 rec = self._decode(data, Kind.WRITES, key)
             except CorruptRecordError as exc:
                 raise exc.with_context(
-                    thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+                    thread_id=a.thread_id,
+                    checkpoint_ns=a.checkpoint_ns,
+                    checkpoint_id=checkpoint_id,
                 ) from None
             for idx, channel, typ, value in rec["w"]:
                 k = (rec["task"], idx)
@@ -378,7 +391,7 @@ class Engine:
         parent = rec["parent"]
         return CheckpointTuple(
             config=a.config(checkpoint_id),
-            checkpoint={**body, "channel_values": values},
+            checkpoint=cast(Checkpoint, {**body, "channel_values": values}),
             metadata=metadata,
             parent_config=a.config(parent) if parent else None,
             pending_writes=self._pending_writes(a, checkpoint_id),
@@ -447,10 +460,7 @@ class Engine:
             addresses = self.namespaces(thread_id)
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
-            streams = [
-                ((cid, x) for cid in reversed(self.store.list(keys.checkpoints_dir(x.t, x.n))))
-                for x in addresses
-            ]
+            streams = [self._newest_first(x) for x in addresses]
             for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
                 if only_id and cid != only_id:
                     continue
@@ -468,6 +478,11 @@ class Engine:
                     remaining -= 1
                     if remaining <= 0:
                         return
+
+    def _newest_first(self, a: Address) -> Iterator[tuple[str, Address]]:
+        """(checkpoint id, address) pairs of one namespace, newest first."""
+        for cid in reversed(self.store.list(keys.checkpoints_dir(a.t, a.n))):
+            yield cid, a
 
     # -- delta channels ---------------------------------------------------------------------------
 
@@ -537,7 +552,11 @@ class Engine:
             self._known_runs = {k for k in self._known_runs if k[0] != run_id}
 
     def _delete_checkpoints(self, a: Address, checkpoint_ids: Iterable[str]) -> None:
-        """Delete records first, then their writes: a crash leaves orphan writes, not half a checkpoint."""
+        """Delete records first, then their writes.
+
+        A crash in between leaves orphan writes (removed by the next prune), never
+        a checkpoint without its writes.
+        """
         ids = list(checkpoint_ids)
         self.store.delete_many([keys.checkpoint(a.t, a.n, cid) for cid in ids])
         for cid in ids:
@@ -555,7 +574,9 @@ class Engine:
             return
         with self.store.maintenance_lock(exclusive=False):
             info = {"thread_id": target_thread_id, "created": time.time()}
-            self.store.create_many([(keys.thread_info(target_t), self._encode(Kind.THREAD_INFO, info))])
+            self.store.create_many(
+                [(keys.thread_info(target_t), self._encode(Kind.THREAD_INFO, info))]
+            )
             links: list[tuple[keys.Key, keys.Key]] = []
             for x in sources:
                 for cid in self.store.list(keys.writes_root(x.t, x.n)):

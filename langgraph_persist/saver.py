@@ -32,7 +32,9 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_persist import maintenance
 from langgraph_persist.engine import Engine
+from langgraph_persist.maintenance import GcReport, Progress, StoreStats, VerifyReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import Durability, FileStore
 
@@ -177,6 +179,20 @@ class PersistSaver(BaseCheckpointSaver[str]):
         else:
             current_v = int(current.split(".")[0])
         return f"{current_v + 1:032}.{random.random():016}"
+
+    # -- administration (also what the CLI calls) -------------------------------------------------
+
+    def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
+        """Check every record's digest and reference; ``repair`` restores from another tier."""
+        return maintenance.verify(self.engine, repair=repair, progress=progress)
+
+    def gc(self, *, progress: Progress | None = None) -> GcReport:
+        """Reclaim content no checkpoint references any more (after deletes and prunes)."""
+        return maintenance.gc(self.engine, progress=progress)
+
+    def stats(self) -> StoreStats:
+        """Counts and sizes of what is stored, per tier."""
+        return maintenance.stats(self.engine)
 
     # -- async API --------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ Keys are tuples of safe names built by ``keys.py``; values are opaque bytes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -69,6 +69,13 @@ class Store(Protocol):
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every key under ``prefix`` (recursively) with its size and mtime; admin only."""
+        ...
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """Replace a damaged ``key`` with another copy for which ``good`` holds.
+
+        Tiered stores look in the other tier; single stores return ``False``.
+        """
         ...
 
     def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:

@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -168,10 +168,8 @@ class FileStore:
             missing.append(probe)
             probe = os.path.dirname(probe)
         for new in reversed(missing):
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(new, _DIR_MODE)
-            except FileExistsError:
-                pass
             if self._fsync:
                 _fsync_dir(os.path.dirname(new))
         with self._dirs_lock:
@@ -214,9 +212,12 @@ class FileStore:
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         base = self.path(prefix)
-        for dirpath, _dirs, files in os.walk(base):
+        for dirpath, dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, self.root)
             parts: Key = tuple(p for p in Path(rel).parts if p != ".")
+            if not parts:
+                dirs[:] = [d for d in dirs if d not in _RESERVED]
+                files = [f for f in files if f not in _RESERVED]
             for name in files:
                 try:
                     st = os.stat(os.path.join(dirpath, name))
@@ -352,6 +353,10 @@ class FileStore:
         if self._fsync:
             _fsync_dir(os.path.dirname(path))
         shutil.rmtree(doomed, ignore_errors=True)
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """A single directory holds one copy: nothing to recover from."""
+        return False
 
     # -- locking ------------------------------------------------------------------------------
 

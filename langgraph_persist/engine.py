@@ -226,6 +226,9 @@ class Engine:
         body: dict[str, Any] = {k: v for k, v in checkpoint.items() if k != "channel_values"}
         values = checkpoint.get("channel_values", {})
         parent_refs = self._parent_refs(a, parent_id)
+        known = frozenset(
+            d for _ver, ref in parent_refs.values() for d in ValueCodec.direct_digests(ref)
+        )
         new: NewBlobs = {}
         refs: dict[str, list[Any]] = {}
         for channel, version in checkpoint["channel_versions"].items():
@@ -234,8 +237,10 @@ class Engine:
             if channel not in new_versions and inherited is not None and inherited[0] == version:
                 ref = inherited[1]
             elif channel in values:
-                ref = self.codec.encode(values[channel], new)
+                ref = self.codec.encode(values[channel], new, known)
             refs[channel] = [version, ref]
+        for digest in known.intersection(new):
+            del new[digest]
         full_metadata = get_checkpoint_metadata(config, metadata)
         run_id = full_metadata.get("run_id")
         run = run_id if isinstance(run_id, str) else None
@@ -247,12 +252,27 @@ class Engine:
             "refs": refs,
             "run": run,
         }
+        key = keys.checkpoint(a.t, a.n, checkpoint_id)
         with self.store.maintenance_lock(exclusive=False):
+            if known and parent_id and not self.store.exists_many(
+                [keys.checkpoint(a.t, a.n, parent_id)]
+            )[0]:
+                # The parent is gone (deleted by another process): what it referenced
+                # may have been collected, so trust only what the store says exists.
+                new = self._reencode(checkpoint)
             self._store_content(a, new, run)
-            key = keys.checkpoint(a.t, a.n, checkpoint_id)
             self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record))])
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
+
+    def _reencode(self, checkpoint: Checkpoint) -> NewBlobs:
+        """Every blob this checkpoint's values need, without trusting the parent."""
+        new: NewBlobs = {}
+        values = checkpoint.get("channel_values", {})
+        for channel in checkpoint["channel_versions"]:
+            if channel in values:
+                self.codec.encode(values[channel], new)
+        return new
 
     def _parent_refs(self, a: Address, parent_id: str | None) -> dict[str, list[Any]]:
         """Channel refs of the parent, to reuse for channels this put did not change."""

@@ -75,10 +75,15 @@ class ValueCodec:
 
     # -- encoding -------------------------------------------------------------------------------
 
-    def encode(self, value: Any, new: NewBlobs) -> Ref:
-        """Reference for ``value``; content it needs is added to ``new``."""
+    def encode(self, value: Any, new: NewBlobs, known: frozenset[bytes] = frozenset()) -> Ref:
+        """Reference for ``value``; content it needs is added to ``new``.
+
+        ``known`` holds digests already stored (those the parent checkpoint
+        references): a closed segment found there is not re-added, and neither
+        are its elements, so appending to a long list costs O(new elements).
+        """
         if type(value) is list and len(value) >= SPLIT_MIN_ITEMS:
-            return self._encode_list(value, new)
+            return self._encode_list(value, new, known)
         typ, data = self.serde.dumps_typed(value)
         if len(data) <= INLINE_MAX:
             return ["i", typ, data]
@@ -90,22 +95,29 @@ class ValueCodec:
         new[digest] = (kind, payload)
         return digest
 
-    def _encode_list(self, value: list[Any], new: NewBlobs) -> Ref:
+    def _encode_list(self, value: list[Any], new: NewBlobs, known: frozenset[bytes]) -> Ref:
         segments: list[bytes] = []
         current: list[Any] = []
+        elements: NewBlobs = {}  # element blobs of the open segment
         for element in value:
             typ, data = self.serde.dumps_typed(element)
             if len(data) <= INLINE_MAX:
                 item: Any = [typ, data]
                 boundary = content_digest(Kind.BLOB, pack(item), self.hash_key)
             else:
-                item = boundary = self._blob(Kind.BLOB, [typ, data], new)
+                item = boundary = self._blob(Kind.BLOB, [typ, data], elements)
             current.append(item)
             if int.from_bytes(boundary[:4], "little") % SEGMENT_SPREAD == 0 or (
                 len(current) >= SEGMENT_MAX
             ):
-                segments.append(self._blob(Kind.SEGMENT, current, new))
-                current = []
+                segment = self._blob(Kind.SEGMENT, current, new)
+                if segment in known:
+                    del new[segment]  # stored, and so are its elements (write order)
+                else:
+                    new.update(elements)
+                segments.append(segment)
+                current, elements = [], {}
+        new.update(elements)
         return ["l", segments, current]
 
     # -- what a reference needs -------------------------------------------------------------------

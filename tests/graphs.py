@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
@@ -124,4 +126,33 @@ def loop_graph(steps: int) -> StateGraph[Any]:
     builder.add_node("tick", tick)
     builder.add_edge(START, "tick")
     builder.add_conditional_edges("tick", route)
+    return builder
+
+
+def _extend(state: list[str], batches: Sequence[list[str]]) -> list[str]:
+    """A batching-invariant reducer, as DeltaChannel requires."""
+    out = list(state or [])
+    for batch in batches:
+        out.extend(batch)
+    return out
+
+
+class DeltaState(TypedDict):
+    events: Annotated[list[str], DeltaChannel(_extend, snapshot_frequency=4)]
+    n: int
+
+
+def delta_graph(steps: int) -> StateGraph[Any]:
+    """A loop whose ``events`` channel is a DeltaChannel (only deltas are stored)."""
+
+    def step(state: DeltaState) -> dict[str, Any]:
+        return {"events": [f"event-{state['n']}"], "n": state["n"] + 1}
+
+    def route(state: DeltaState) -> str:
+        return "step" if state["n"] < steps else END
+
+    builder = StateGraph(DeltaState)
+    builder.add_node("step", step)
+    builder.add_edge(START, "step")
+    builder.add_conditional_edges("step", route)
     return builder

@@ -1,0 +1,46 @@
+"""Regenerate the golden store. Run ONLY when introducing a new format version:
+
+    python -m tests.golden.make_golden
+
+The committed store-v1/ must stay readable by every future release.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from langgraph.types import Command
+
+from langgraph_persist import PersistSaver
+from tests.golden.describe import describe
+from tests.graphs import approval_graph, chat_graph, delta_graph, human, subgraph_graph
+
+HERE = Path(__file__).parent
+
+
+def main() -> None:
+    store = HERE / "store-v1"
+    shutil.rmtree(store, ignore_errors=True)
+    saver = PersistSaver(store)
+    chat = chat_graph().compile(checkpointer=saver)
+    chat.invoke(human("hello"), {"configurable": {"thread_id": "chat/../Ünïcode user"}})
+    chat.invoke(human("x" * 400), {"configurable": {"thread_id": "chat/../Ünïcode user"}})
+    approval = approval_graph().compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "hitl"}}
+    approval.invoke({"request": "refund", "log": []}, config)
+    approval.invoke(Command(resume="approved"), config)
+    subgraph_graph().compile(checkpointer=saver).invoke(
+        {"items": []}, {"configurable": {"thread_id": "sub"}}
+    )
+    delta_graph(6).compile(checkpointer=saver).invoke(
+        {"events": [], "n": 0}, {"configurable": {"thread_id": "delta"}}
+    )
+    (HERE / "expected-v1.json").write_text(json.dumps(describe(saver), indent=1, sort_keys=True))
+    for leftover in ("tmp", "trash", "locks"):
+        shutil.rmtree(store / leftover, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

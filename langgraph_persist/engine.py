@@ -25,7 +25,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -54,6 +54,8 @@ from langgraph_persist.store.base import Store
 from langgraph_persist.values import NewBlobs, Ref, ValueCodec
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
+_SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
+"""Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
 
 
@@ -96,6 +98,16 @@ def address_of(config: RunnableConfig) -> Address:
         thread_id = str(thread_id)  # LangGraph's SQL savers accept ints and UUIDs the same way
     ns = configurable.get("checkpoint_ns") or ""
     return Address.of(thread_id, ns)
+
+
+class RawWrite(NamedTuple):
+    """A pending write as stored: its value still a reference (see values.py)."""
+
+    task: str
+    idx: int
+    channel: str
+    ref: Ref
+    path: str
 
 
 class _LRU:
@@ -223,7 +235,8 @@ class Engine:
         a = address_of(config)
         checkpoint_id = keys.check_checkpoint_id(checkpoint["id"])
         parent_id = config["configurable"].get("checkpoint_id")
-        body: dict[str, Any] = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        # channel_versions live in ``refs`` (one copy), the values in blobs
+        body = {k: v for k, v in checkpoint.items() if k not in _SPLIT_OFF}
         values = checkpoint.get("channel_values", {})
         parent_refs = self._parent_refs(a, parent_id)
         known = frozenset(
@@ -328,19 +341,18 @@ class Engine:
     ) -> None:
         a = address_of(config)
         checkpoint_id = config["configurable"]["checkpoint_id"]
-        entries = []
-        for idx, (channel, value) in enumerate(writes):
-            typ, data = self.serde.dumps_typed(value)
-            entries.append([WRITES_IDX_MAP.get(channel, idx), channel, typ, data])
+        new: NewBlobs = {}
+        entries = [
+            [WRITES_IDX_MAP.get(channel, idx), channel, self.codec.encode(value, new, split_min=1)]
+            for idx, (channel, value) in enumerate(writes)
+        ]
         record = {"task": task_id, "path": task_path, "w": entries}
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self.store.maintenance_lock(exclusive=False):
-            self._store_content(a, {}, None)
+            self._store_content(a, new, None)
             self.store.write_many([(key, self._encode(Kind.WRITES, record))])
 
-    def _raw_writes(
-        self, a: Address, checkpoint_id: str
-    ) -> list[tuple[str, int, str, str, bytes, str]]:
+    def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes in ``writes_sort_key`` order, still serialized.
 
         Records are applied in arrival order: a regular write (idx >= 0) is
@@ -352,7 +364,7 @@ class Engine:
         if not names:
             return []
         wkeys = [(*wdir, name) for name in names]
-        merged: dict[tuple[str, int], tuple[str, int, str, str, bytes, str]] = {}
+        merged: dict[tuple[str, int], RawWrite] = {}
         for key, data in zip(wkeys, self.store.read_many(wkeys), strict=True):
             if data is None:
                 continue
@@ -364,18 +376,25 @@ class Engine:
                     checkpoint_ns=a.checkpoint_ns,
                     checkpoint_id=checkpoint_id,
                 ) from None
-            for idx, channel, typ, value in rec["w"]:
+            for idx, channel, ref in rec["w"]:
                 k = (rec["task"], idx)
                 if idx >= 0 and k in merged:
                     continue
-                merged[k] = (rec["task"], idx, channel, typ, value, rec["path"])
-        return sorted(merged.values(), key=lambda w: writes_sort_key(w[5], w[0], w[1]))
+                merged[k] = RawWrite(rec["task"], idx, channel, ref, rec["path"])
+        return sorted(merged.values(), key=lambda w: writes_sort_key(w.path, w.task, w.idx))
+
+    def _decode_writes(self, raw: Sequence[RawWrite]) -> list[PendingWrite]:
+        """Pending writes with their values, blobs fetched in one batch."""
+        values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self._fetch_blobs)
+        return [(w.task, w.channel, values.get(i)) for i, w in enumerate(raw)]
 
     def _pending_writes(self, a: Address, checkpoint_id: str) -> list[PendingWrite]:
-        return [
-            (task, channel, self.serde.loads_typed((typ, value)))
-            for task, _idx, channel, typ, value, _path in self._raw_writes(a, checkpoint_id)
-        ]
+        try:
+            return self._decode_writes(self._raw_writes(a, checkpoint_id))
+        except CorruptRecordError as exc:
+            raise exc.with_context(
+                thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+            ) from None
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -404,6 +423,7 @@ class Engine:
             metadata = self.serde.loads_typed(tuple(rec["meta"]))
             refs = {ch: ref for ch, (_ver, ref) in rec["refs"].items()}
             values = self.codec.decode_many(refs, self._fetch_blobs)
+            body["channel_versions"] = {ch: ver for ch, (ver, _ref) in rec["refs"].items()}
         except CorruptRecordError as exc:
             raise exc.with_context(
                 thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
@@ -528,9 +548,9 @@ class Engine:
             rec = self._read_checkpoint(a, cursor)
             if rec is None:
                 break
-            for task, _idx, channel, typ, value, _path in reversed(self._raw_writes(a, cursor)):
-                if channel in remaining:
-                    collected[channel].append((task, channel, self.serde.loads_typed((typ, value))))
+            on_path = [w for w in self._raw_writes(a, cursor) if w.channel in remaining]
+            for write in reversed(self._decode_writes(on_path)):
+                collected[write[1]].append(write)
             for channel in list(remaining):
                 entry = rec["refs"].get(channel)
                 if entry is not None and entry[1] is not None:

@@ -53,15 +53,22 @@ def encode_name(value: str) -> str:
         raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_CHARS}")
     if value == "":
         return _EMPTY
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidIdError(
+            f"id {value[:40]!r} is not valid Unicode text (it holds a lone surrogate); "
+            "LangGraph's serializers cannot store it either"
+        ) from None
     out: list[str] = []
     for ch in value:
         if ch in _SAFE:
             out.append(ch)
         else:
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     encoded = "".join(out)
     if len(encoded) > MAX_COMPONENT:
-        digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=20)
+        digest = hashlib.blake2b(value.encode("utf-8"), digest_size=20)
         return _HASHED + digest.hexdigest()
     return encoded
 
@@ -89,7 +96,7 @@ def decode_name(name: str) -> str:
             i += 1
         else:
             raise InvalidIdError(f"{name!r} is not an encoded name")
-    return raw.decode("utf-8", "surrogatepass")
+    return raw.decode("utf-8")
 
 
 def check_checkpoint_id(checkpoint_id: str) -> str:

@@ -141,10 +141,9 @@ def verify(
             obj, kind = records.decode_with_kind(
                 data, expect=expect, location=location, decrypt=engine._decrypt
             )
-            if kind is Kind.CHECKPOINT:
-                for _ver, ref in obj["refs"].values():
-                    referenced.update(ValueCodec.direct_digests(ref))
-            elif kind is Kind.SEGMENT:
+            for ref in _refs_of(kind, obj):
+                referenced.update(ValueCodec.direct_digests(ref))
+            if kind is Kind.SEGMENT:
                 referenced.update(ValueCodec.segment_digests(obj))
         except RecordError as exc:
             repaired = repair and _recover(engine, key, expect)
@@ -172,19 +171,28 @@ def _recover(engine: Engine, key: keys.Key, expect: Kind | None) -> bool:
     return engine.store.recover(key, good)
 
 
+def _refs_of(kind: Kind, obj: Any) -> Iterator[Any]:
+    """The value references a checkpoint or writes record holds."""
+    if kind is Kind.CHECKPOINT:
+        for _ver, ref in obj["refs"].values():
+            yield ref
+    elif kind is Kind.WRITES:
+        for _idx, _channel, ref in obj["w"]:
+            yield ref
+
+
 def _reachable(engine: Engine) -> Iterator[bytes]:
-    """Every blob digest some checkpoint record references, segments followed."""
+    """Every blob digest a checkpoint or writes record references, segments followed."""
     store = engine.store
     for key, _size, _mtime in store.walk((keys.THREADS,)):
-        if _expected_kind(key) is not Kind.CHECKPOINT:
+        kind = _expected_kind(key)
+        if kind not in (Kind.CHECKPOINT, Kind.WRITES):
             continue
         data = store.read(key)
         if data is None:
             continue
-        rec = records.decode(
-            data, expect=Kind.CHECKPOINT, location="/".join(key), decrypt=engine._decrypt
-        )
-        for _ver, ref in rec["refs"].values():
+        rec = records.decode(data, expect=kind, location="/".join(key), decrypt=engine._decrypt)
+        for ref in _refs_of(kind, rec):
             direct = ValueCodec.direct_digests(ref)
             yield from direct
             if ref is not None and ref[0] == "l":

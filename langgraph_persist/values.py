@@ -75,14 +75,22 @@ class ValueCodec:
 
     # -- encoding -------------------------------------------------------------------------------
 
-    def encode(self, value: Any, new: NewBlobs, known: frozenset[bytes] = frozenset()) -> Ref:
+    def encode(
+        self,
+        value: Any,
+        new: NewBlobs,
+        known: frozenset[bytes] = frozenset(),
+        split_min: int = SPLIT_MIN_ITEMS,
+    ) -> Ref:
         """Reference for ``value``; content it needs is added to ``new``.
 
         ``known`` holds digests already stored (those the parent checkpoint
         references): a closed segment found there is not re-added, and neither
         are its elements, so appending to a long list costs O(new elements).
+        ``split_min=1`` (pending writes) splits even one-element lists, so a
+        write ``[message]`` shares its element blob with the next checkpoint.
         """
-        if type(value) is list and len(value) >= SPLIT_MIN_ITEMS:
+        if type(value) is list and len(value) >= split_min:
             return self._encode_list(value, new, known)
         typ, data = self.serde.dumps_typed(value)
         if len(data) <= INLINE_MAX:
@@ -138,7 +146,7 @@ class ValueCodec:
 
     # -- decoding -------------------------------------------------------------------------------
 
-    def decode_many(self, refs: Mapping[str, Ref], fetch: Fetch) -> dict[str, Any]:
+    def decode_many(self, refs: Mapping[Any, Ref], fetch: Fetch) -> dict[Any, Any]:
         """Decode many references with two batched fetches (segments, then elements)."""
         first: set[bytes] = set()
         for ref in refs.values():
@@ -151,7 +159,7 @@ class ValueCodec:
                     second.update(d for d in self.segment_digests(loaded[seg]) if d not in loaded)
         if second:
             loaded.update(fetch(second))
-        out: dict[str, Any] = {}
+        out: dict[Any, Any] = {}
         for channel, ref in refs.items():
             if ref is not None:
                 out[channel] = self._decode(ref, loaded)

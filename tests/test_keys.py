@@ -1,0 +1,109 @@
+"""Thread ids and namespaces: any string maps to a safe name that maps back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from langgraph_persist import InvalidIdError, PersistSaver, keys
+from langgraph_persist.engine import Address
+
+NASTY = [
+    "",
+    ".",
+    "..",
+    "../../etc/passwd",
+    "/absolute",
+    "a/b\\c",
+    "\0",
+    "nul\0inside",
+    "UPPER",
+    "upper",
+    "emoji 🤖 and ümlauts",
+    "ns:with|pipes:and:colons",
+    "%41",
+    "=",
+    "~deadbeef",
+    "x" * 10_000,
+]
+
+
+def _is_safe(name: str) -> bool:
+    return (
+        0 < len(name.encode()) <= keys.MAX_COMPONENT
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+    )
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_nasty_ids_are_safe_and_round_trip(value: str) -> None:
+    name = keys.encode_name(value)
+    assert _is_safe(name)
+    if not keys.is_hashed(name):
+        assert keys.decode_name(name) == value
+
+
+def test_case_insensitive_file_systems_cannot_collide() -> None:
+    assert keys.encode_name("User").lower() != keys.encode_name("user").lower()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_round_trips(value: str) -> None:
+    name = keys.encode_name(value)
+    assert _is_safe(name)
+    if not keys.is_hashed(name):
+        assert keys.decode_name(name) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_distinct_ids_never_share_a_name_even_case_folded(a: str, b: str) -> None:
+    if a != b:
+        assert keys.encode_name(a).lower() != keys.encode_name(b).lower()
+
+
+def test_ids_that_are_too_long_not_strings_or_not_unicode_are_refused() -> None:
+    with pytest.raises(InvalidIdError, match="lone surrogate"):
+        keys.encode_name("\ud800")
+    with pytest.raises(InvalidIdError):
+        keys.encode_name("x" * (keys.MAX_ID_CHARS + 1))
+    with pytest.raises(InvalidIdError):
+        keys.encode_name(42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidIdError):
+        keys.check_checkpoint_id("../escape")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=120), st.text(max_size=80))
+def test_paths_never_leave_the_root(thread_id: str, ns: str) -> None:
+    root = Path("/tmp/lgp-root-that-is-never-created")
+    a = Address.of(thread_id, ns)
+    path = os.path.normpath(os.path.join(root, *keys.checkpoint(a.t, a.n, "1ef-abc")))
+    assert path.startswith(str(root) + os.sep)
+
+
+def test_nasty_ids_work_end_to_end(tmp_path: Path) -> None:
+    """Every nasty id is a usable thread and namespace, listed back verbatim."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = PersistSaver(tmp_path / "store", durability="none")
+    for i, value in enumerate(NASTY):
+        ns = NASTY[-1 - i]
+        config = {"configurable": {"thread_id": value, "checkpoint_ns": ns}}
+        stored = saver.put(config, empty_checkpoint(), {"source": "input", "step": i}, {})
+        assert stored["configurable"]["thread_id"] == value
+        assert stored["configurable"]["checkpoint_ns"] == ns
+        back = saver.get_tuple(stored)
+        assert back is not None and back.metadata["step"] == i
+    listed = {(t.config["configurable"]["thread_id"], t.config["configurable"]["checkpoint_ns"]) for t in saver.list(None)}
+    assert listed == {(v, NASTY[-1 - i]) for i, v in enumerate(NASTY)}
+    # nothing was created outside the store's root
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

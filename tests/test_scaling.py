@@ -1,0 +1,86 @@
+"""Cost must not grow with history: O(1) reads for the latest, O(limit) for list(limit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base.id import uuid6
+
+from langgraph_persist import PersistSaver
+from tests.counting import CountingFileStore
+
+N = 10_000
+
+
+@pytest.fixture(scope="module")
+def long_thread(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersistSaver, CountingFileStore]:
+    """One thread with 10,000 checkpoints (fsync off: this is about reads, not durability)."""
+    store = CountingFileStore(tmp_path_factory.mktemp("long") / "s", durability="none")
+    saver = PersistSaver(store=store)
+    config: dict = {"configurable": {"thread_id": "long", "checkpoint_ns": ""}}
+    version = None
+    for step in range(N):
+        version = saver.get_next_version(version, None)
+        ckpt = empty_checkpoint()
+        ckpt["id"] = str(uuid6(clock_seq=step))
+        ckpt["channel_values"] = {"counter": step, "log": ["entry"] * 3}
+        ckpt["channel_versions"] = {"counter": version, "log": version}
+        config = saver.put(
+            config, ckpt, {"source": "loop", "step": step, "parents": {}}, {"counter": version}
+        )
+        if step % 1000 == 0:
+            saver.put_writes(config, [("counter", step)], f"task-{step}")
+    # a second, short thread so listing all threads has something else to see
+    saver.put({"configurable": {"thread_id": "short", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
+    return saver, store
+
+
+def test_latest_get_tuple_reads_one_checkpoint_record(long_thread: tuple) -> None:
+    saver, store = long_thread
+    store.reset()
+    tup = saver.get_tuple({"configurable": {"thread_id": "long"}})
+    assert tup is not None and tup.metadata["step"] == N - 1
+    assert tup.checkpoint["channel_values"]["counter"] == N - 1
+    assert store.records_read("c") == 1
+    assert store.calls["read"] + store.calls["read_many"] <= 3
+
+
+def test_historical_get_tuple_reads_one_checkpoint_record(long_thread: tuple) -> None:
+    saver, store = long_thread
+    some = next(saver.list({"configurable": {"thread_id": "long"}}, limit=5000))
+    store.reset()
+    tup = saver.get_tuple(some.config)
+    assert tup is not None
+    assert store.records_read("c") == 1
+
+
+@pytest.mark.parametrize("limit", [1, 10])
+def test_list_with_limit_reads_limit_records(long_thread: tuple, limit: int) -> None:
+    saver, store = long_thread
+    store.reset()
+    got = list(saver.list({"configurable": {"thread_id": "long"}}, limit=limit))
+    assert [t.metadata["step"] for t in got] == list(range(N - 1, N - 1 - limit, -1))
+    assert store.records_read("c") == limit
+
+
+def test_list_before_reads_only_what_it_returns(long_thread: tuple) -> None:
+    saver, store = long_thread
+    first = list(saver.list({"configurable": {"thread_id": "long"}}, limit=10))
+    store.reset()
+    page = list(saver.list({"configurable": {"thread_id": "long"}}, before=first[-1].config, limit=10))
+    assert [t.metadata["step"] for t in page] == list(range(N - 11, N - 21, -1))
+    assert store.records_read("c") == 10
+
+
+def test_listing_all_threads_latest_does_not_decode_history(long_thread: tuple) -> None:
+    saver, store = long_thread
+    store.reset()
+    latest = {}
+    for t in saver.engine.thread_names():
+        thread_id = saver.engine.thread_id_of(t)
+        for address in saver.engine.namespaces(thread_id):
+            latest[thread_id] = saver.engine.latest_id(address)
+    assert set(latest) == {"long", "short"}
+    assert store.records_read("c") == 0

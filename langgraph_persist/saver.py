@@ -129,7 +129,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        return self.engine.list(config, filter=filter, before=before, limit=limit)
+        return self.engine.checkpoints(config, filter=filter, before=before, limit=limit)
 
     def put(
         self,
@@ -207,7 +207,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        it = self.engine.list(config, filter=filter, before=before, limit=limit)
+        it = self.engine.checkpoints(config, filter=filter, before=before, limit=limit)
 
         def next_batch() -> list[CheckpointTuple]:
             batch = []

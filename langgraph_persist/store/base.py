@@ -24,6 +24,10 @@ from typing import Protocol
 from langgraph_persist.keys import Key
 
 
+Listings = list[list[str]]
+"""Child names per prefix (module-level: inside the class ``list`` is the method)."""
+
+
 class Store(Protocol):
     """A key -> bytes store with atomic writes."""
 
@@ -65,6 +69,10 @@ class Store(Protocol):
 
     def link(self, items: Sequence[tuple[Key, Key]]) -> None:
         """Make each destination hold the source's bytes, sharing storage if possible."""
+        ...
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        """``list`` for several prefixes, in one round trip where the medium allows."""
         ...
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:

@@ -36,6 +36,7 @@ from langgraph_persist.errors import (
     UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
+from langgraph_persist.store.base import Listings
 
 Durability = Literal["fsync", "none"]
 
@@ -209,6 +210,9 @@ class FileStore:
             return []
         except OSError as exc:
             raise StoreError(f"cannot list {self.path(prefix)}: {exc.strerror}") from exc
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        return [self.list(p) for p in prefixes]
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         base = self.path(prefix)

@@ -23,7 +23,6 @@ from typing import Protocol
 
 from langgraph_persist.keys import Key
 
-
 Listings = list[list[str]]
 """Child names per prefix (module-level: inside the class ``list`` is the method)."""
 

@@ -1,0 +1,1030 @@
+"""The Redis tier: the ``Store`` port on plain Redis >= 6 (no modules), plus the
+fenced operations a hot tier needs (see ``tiered.py``).
+
+Key layout (``docs/tiers.md`` is the reference). A store key
+``(c0, c1, c2, ...)`` lives in the *tag* ``c0/c1``: every Redis key of one
+thread (``threads/<t>/...``), of one blob shard (``blobs/<hh>/...``) or of
+one run (``runs/<r>/...``) carries the same Redis Cluster hash tag, so they
+share a slot and one Lua script can touch them all::
+
+    <p>{c0/c1}:v:<c2/c3/...>   the value (a record), one STRING per store key
+    <p>{c0/c1}:r               registry: ZSET (score 0) of the tag's value keys
+    <p>{c0/c1}:q               pending: ZSET (score 0), values not yet in the cold tier
+    <p>{c0/c1}:g               generation token, replaced by every delete in the tag
+    <p>{c0/c1}:p               pin flag: the tag's values never expire
+    <p>{c0/c1}:s               sweep cursor over the registry (TTL mode only)
+    <p>{c0}:c                  level-1 index: ZSET of c1 names, score = expiry (ms)
+    <p>top                     ZSET of c0 names (a handful: threads, blobs, runs)
+    <p>epoch                   random token; a new one means Redis lost its data
+    <p>{wb:<writer>}:q         write-behind queue of one writer (LIST, in order)
+    <p>{wb:<writer>}:lease     the flusher lease of that queue
+    <p>{wb}:writers            SET of writer ids with a queue
+
+Why registries instead of ``KEYS``/``SCAN``: ``list`` and ``delete_tree`` must
+not walk the keyspace. A registry holds full value-key names, so listing is a
+lexicographic range (``ZRANGEBYLEX``) and deleting a subtree never builds a
+key inside Lua: every key name is built and parsed in ``RedisKeys`` below,
+and only there.
+
+Invariants every script keeps (why deletes can never miss a value):
+
+* every live value key is a member of its tag's registry;
+* the registry's TTL is never shorter than any of its values' TTLs (both are
+  set to the full TTL together; pinned or pending tags have no TTL at all);
+* a value is either pending (no TTL, not yet in the cold tier) or a copy of
+  what the cold tier holds.
+
+These hold only if Redis never evicts keys on its own: run the hot tier with
+``maxmemory-policy noeviction`` (the default) and bound memory with the TTL.
+
+One round trip per call: every operation is one ``EVALSHA`` (or one
+pipeline); ``SCAN`` and ``KEYS`` are never used.
+
+Cluster: the hash tags group a thread's data in one slot, but the scripts
+also touch the small global indexes (``top``, level-1, ``epoch``) that live
+in other slots, so this adapter needs a standalone Redis (or a proxy that
+accepts multi-slot scripts). A Cluster adapter would split those updates out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+from redis.retry import Retry
+
+from langgraph_persist import records
+from langgraph_persist.errors import ConfigurationError, InvalidIdError
+from langgraph_persist.keys import Key
+from langgraph_persist.store.base import Listings
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
+_COMPONENT = re.compile(r"^[A-Za-z0-9._%=~-]{1,255}$")
+_GEN_TTL_MIN_MS = 24 * 3600 * 1000
+"""Generation tokens outlive any in-flight backfill by far (see ``RedisStore.invalidate``)."""
+
+SWEEP_BATCH = 8
+"""Registry members checked per write for expired values. Each put adds ~3
+members and checks 8, so dead members stay below ~40% of a registry."""
+
+
+def _ms(delta: timedelta | None) -> int:
+    return 0 if delta is None else max(1, int(delta.total_seconds() * 1000))
+
+
+# -- keys: built and parsed here, and only here ----------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Tag:
+    """The hash-tag group of a store key: its first two components.
+
+    ``c1`` is empty only for single-component keys (never written by the engine).
+    """
+
+    c0: str
+    c1: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.c0}/{self.c1}" if self.c1 else self.c0
+
+
+def check_prefix(prefix: str) -> str:
+    """Validate a user-given key prefix: no braces (they would change the hash tag)."""
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+        raise ConfigurationError(
+            f"invalid Redis key prefix {prefix!r}: use at most 64 characters from "
+            "[A-Za-z0-9_.:-] (no braces, spaces or glob characters)"
+        )
+    return prefix
+
+
+class RedisKeys:
+    """Every Redis key name of the layout in the module docstring."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = check_prefix(prefix)
+
+    @staticmethod
+    def check(key: Key) -> Key:
+        """Components come from ``keys.py`` already; re-checked so no ``{``, ``}``, ``/``
+        or ``:`` can ever change a hash tag or split a name ambiguously."""
+        if not key:
+            raise InvalidIdError("empty store key")
+        for part in key:
+            if not isinstance(part, str) or not _COMPONENT.match(part):
+                raise InvalidIdError(f"unsafe key component {part!r}")
+        return key
+
+    def tag_of(self, key: Key) -> Tag:
+        self.check(key)
+        return Tag(key[0], key[1] if len(key) > 1 else "")
+
+    def _tagged(self, tag: Tag) -> str:
+        return f"{self.prefix}{{{tag.name}}}"
+
+    def value(self, key: Key) -> str:
+        tag = self.tag_of(key)
+        return f"{self._tagged(tag)}:v:{'/'.join(key[2:])}"
+
+    def subtree(self, prefix: Key) -> tuple[Tag, str]:
+        """(tag, value-key prefix) of everything strictly below ``prefix`` (len >= 2)."""
+        if len(prefix) < 2:
+            raise ValueError("subtree() needs a prefix of at least two components")
+        tag = self.tag_of(prefix)
+        rest = "/".join(prefix[2:])
+        return tag, f"{self._tagged(tag)}:v:{rest + '/' if rest else ''}"
+
+    def parse(self, value_key: str | bytes) -> Key:
+        """Invert :meth:`value`."""
+        text = value_key.decode() if isinstance(value_key, bytes) else value_key
+        if not text.startswith(self.prefix + "{"):
+            raise InvalidIdError(f"{text!r} is not a value key of prefix {self.prefix!r}")
+        tag_name, sep, rest = text[len(self.prefix) + 1 :].partition("}:v:")
+        if not sep:
+            raise InvalidIdError(f"{text!r} is not a value key")
+        parts = tuple(tag_name.split("/")) + (tuple(rest.split("/")) if rest else ())
+        return self.check(parts)
+
+    def registry(self, tag: Tag) -> str:
+        return f"{self._tagged(tag)}:r"
+
+    def pending(self, tag: Tag) -> str:
+        return f"{self._tagged(tag)}:q"
+
+    def gen(self, tag: Tag) -> str:
+        return f"{self._tagged(tag)}:g"
+
+    def pin(self, tag: Tag) -> str:
+        return f"{self._tagged(tag)}:p"
+
+    def sweep(self, tag: Tag) -> str:
+        return f"{self._tagged(tag)}:s"
+
+    def level1(self, c0: str) -> str:
+        return f"{self.prefix}{{{c0}}}:c"
+
+    def top(self) -> str:
+        return f"{self.prefix}top"
+
+    def epoch(self) -> str:
+        return f"{self.prefix}epoch"
+
+    def writers(self) -> str:
+        return f"{self.prefix}{{wb}}:writers"
+
+    def queue(self, writer: str) -> str:
+        return f"{self.prefix}{{wb:{writer}}}:q"
+
+    def lease(self, writer: str) -> str:
+        return f"{self.prefix}{{wb:{writer}}}:lease"
+
+    def block(self, tag: Tag) -> tuple[list[str], list[str]]:
+        """The per-tag keys and arguments every script reads with ``tag_block()``."""
+        keys = [
+            self.registry(tag),
+            self.pending(tag),
+            self.gen(tag),
+            self.pin(tag),
+            self.level1(tag.c0),
+            self.sweep(tag),
+        ]
+        return keys, [tag.c0, tag.c1]
+
+
+# -- Lua -------------------------------------------------------------------------------------
+
+_PREAMBLE = """
+local ki, ai = 0, 0
+local function K() ki = ki + 1; return KEYS[ki] end
+local function A() ai = ai + 1; return ARGV[ai] end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function tag_block()
+  return {r = K(), q = K(), g = K(), p = K(), l = K(), s = K(), c0 = A(), c1 = A()}
+end
+local function set_level1(t, score)
+  if t.c1 ~= '' then redis.call('ZADD', t.l, score, t.c1) end
+end
+local function sweep(t, ttl)
+  local cur = redis.call('GET', t.s)
+  local lo = cur and ('(' .. cur) or '-'
+  local batch = redis.call('ZRANGEBYLEX', t.r, lo, '+', 'LIMIT', 0, SWEEP_BATCH)
+  for _, m in ipairs(batch) do
+    if redis.call('EXISTS', m) == 0 then
+      redis.call('ZREM', t.r, m)
+      redis.call('ZREM', t.q, m)
+    end
+  end
+  if #batch < SWEEP_BATCH then redis.call('DEL', t.s)
+  else redis.call('SET', t.s, batch[#batch], 'PX', ttl) end
+end
+-- After values of a tag changed: the registry's TTL covers every value's
+-- (or there is none: pinned or pending), and the level-1 index says until
+-- when the tag lives.
+local function settle(t, ttl, top)
+  if ttl > 0 and redis.call('EXISTS', t.p) == 0 and redis.call('EXISTS', t.q) == 0 then
+    redis.call('PEXPIRE', t.r, ttl)
+    local now = now_ms()
+    set_level1(t, now + ttl)
+    if t.c1 ~= '' then redis.call('ZREMRANGEBYSCORE', t.l, '-inf', '(' .. now) end
+  else
+    redis.call('PERSIST', t.r)
+    set_level1(t, '+inf')
+  end
+  if ttl > 0 then sweep(t, ttl) end
+  redis.call('ZADD', top, 0, t.c0)
+end
+""".replace("SWEEP_BATCH", str(SWEEP_BATCH))
+
+_READ = """
+local top, epoch = K(), K()
+local ttl = tonumber(A()); local refresh = A() == '1'; local ntags = tonumber(A())
+local gens, vals = {}, {}
+for i = 1, ntags do
+  local t = tag_block(); local n = tonumber(A())
+  gens[#gens + 1] = redis.call('GET', t.g) or ''
+  local touched = false
+  for j = 1, n do
+    local k = K()
+    local v = redis.call('GET', k)
+    vals[#vals + 1] = v
+    if v and refresh and ttl > 0 then
+      local left = redis.call('PTTL', k)
+      if left > 0 and left < ttl * 0.9 then
+        redis.call('PEXPIRE', k, ttl)
+        touched = true
+      end
+    end
+  end
+  if touched and redis.call('PTTL', t.r) > 0 then
+    redis.call('PEXPIRE', t.r, ttl)
+    set_level1(t, now_ms() + ttl)
+  end
+end
+return {redis.call('GET', epoch) or '', gens, vals}
+"""
+
+_WRITE = """
+local top, epoch, queue, writers = K(), K(), K(), K()
+local ttl = tonumber(A()); local fence = A() == '1'; local pending = A() == '1'
+local entry, writer, candidate = A(), A(), A(); local ntags = tonumber(A())
+redis.call('SET', epoch, candidate, 'NX')
+local out = {}
+for i = 1, ntags do
+  local t = tag_block(); local expected = A(); local n = tonumber(A())
+  local gen = redis.call('GET', t.g) or ''
+  local ok = (not fence) or gen == expected
+  local pinned = redis.call('EXISTS', t.p) == 1
+  local wrote = 0
+  for j = 1, n do
+    local k = K(); local old = A(); local data = A()
+    if ok then
+      local go = true
+      if old == '-' then go = redis.call('EXISTS', k) == 0
+      elseif old ~= '*' then
+        local cur = redis.call('GET', k)
+        go = (cur ~= false) and redis.sha1hex(cur) == old
+      end
+      if go then
+        redis.call('SET', k, data)
+        redis.call('ZADD', t.r, 0, k)
+        if pending then redis.call('ZADD', t.q, 0, k)
+        elseif ttl > 0 and not pinned then redis.call('PEXPIRE', k, ttl) end
+        wrote = wrote + 1
+      end
+    end
+  end
+  if wrote > 0 then settle(t, ttl, top) end
+  out[#out + 1] = gen
+  out[#out + 1] = ok and 1 or 0
+end
+if pending and entry ~= '' then
+  redis.call('RPUSH', queue, entry)
+  redis.call('SADD', writers, writer)
+end
+return {redis.call('GET', epoch), out}
+"""
+
+_INVALIDATE = """
+local top = K()
+local gen_ttl = tonumber(A()); local keep = A() == '1'; local ntags = tonumber(A())
+local removed = 0
+local function drop(t, m)
+  if keep and redis.call('ZSCORE', t.q, m) then return end
+  removed = removed + redis.call('DEL', m)
+  redis.call('ZREM', t.r, m)
+  redis.call('ZREM', t.q, m)
+end
+for i = 1, ntags do
+  local t = tag_block(); local newgen = A(); local whole = A() == '1'
+  local nexact = tonumber(A()); local nranges = tonumber(A())
+  for j = 1, nexact do drop(t, K()) end
+  for j = 1, nranges do
+    local lo, hi = A(), A()
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', t.r, lo, hi)) do drop(t, m) end
+  end
+  if whole then
+    for _, m in ipairs(redis.call('ZRANGE', t.r, 0, -1)) do drop(t, m) end
+  end
+  redis.call('SET', t.g, newgen, 'PX', gen_ttl)
+  if redis.call('EXISTS', t.r) == 0 then
+    redis.call('DEL', t.s)
+    if t.c1 ~= '' then redis.call('ZREM', t.l, t.c1) end
+  end
+end
+return removed
+"""
+
+_ACK = """
+local top, epoch, queue = K(), K(), K()
+local ttl = tonumber(A()); local entry = A(); local expected_epoch = A()
+local ntags = tonumber(A())
+local same_epoch = (redis.call('GET', epoch) or '') == expected_epoch
+local compensate = {}
+for i = 1, ntags do
+  local t = tag_block(); local expected = A(); local n = tonumber(A())
+  local gen = redis.call('GET', t.g) or ''
+  local pinned = redis.call('EXISTS', t.p) == 1
+  for j = 1, n do
+    local k = K(); local sha = A()
+    local v = redis.call('GET', k)
+    if not v then
+      -- gone: deleted after we captured the generation, so the cold copy we
+      -- just wrote resurrects a deleted record (unless Redis lost its data)
+      if same_epoch and gen ~= expected then compensate[#compensate + 1] = k end
+      redis.call('ZREM', t.q, k)
+      redis.call('ZREM', t.r, k)
+    elseif redis.sha1hex(v) == sha then
+      redis.call('ZREM', t.q, k)
+      if ttl > 0 and not pinned then redis.call('PEXPIRE', k, ttl) end
+    end
+    -- else: a newer write of the key is pending; it stays pending
+  end
+  if redis.call('EXISTS', t.r) == 1 then settle(t, ttl, top) end
+end
+if entry ~= '' then redis.call('LREM', queue, 1, entry) end
+return compensate
+"""
+
+_LIST = """
+local z = KEYS[1]; local cursor = ARGV[1]; local hi = ARGV[2]; local n = tonumber(ARGV[3])
+local out = {}
+while true do
+  local chunk = redis.call('ZRANGEBYLEX', z, cursor, hi, 'LIMIT', 0, 64)
+  if #chunk == 0 then break end
+  local jumped = false
+  for _, m in ipairs(chunk) do
+    local rest = string.sub(m, n + 1)
+    local slash = string.find(rest, '/', 1, true)
+    if slash then
+      -- a directory child: record it once and skip everything below it
+      out[#out + 1] = string.sub(rest, 1, slash - 1)
+      cursor = '[' .. string.sub(m, 1, n + slash) .. '\\255'
+      jumped = true
+      break
+    end
+    if rest ~= '' then out[#out + 1] = rest end
+    cursor = '(' .. m
+  end
+  if not jumped and #chunk < 64 then break end
+end
+return out
+"""
+
+_LIST_LEVEL1 = """
+local lo = ARGV[1]
+if lo == 'now' then
+  local t = redis.call('TIME')
+  lo = '(' .. tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+return redis.call('ZRANGEBYSCORE', KEYS[1], lo, '+inf')
+"""
+
+_PIN = """
+local top = K(); local t = tag_block(); local ttl = tonumber(A()); local pin = A() == '1'
+if pin then
+  redis.call('SET', t.p, '1')
+  for _, m in ipairs(redis.call('ZRANGE', t.r, 0, -1)) do redis.call('PERSIST', m) end
+else
+  redis.call('DEL', t.p)
+  if ttl > 0 then
+    for _, m in ipairs(redis.call('ZRANGE', t.r, 0, -1)) do
+      if not redis.call('ZSCORE', t.q, m) then redis.call('PEXPIRE', m, ttl) end
+    end
+  end
+end
+if redis.call('EXISTS', t.r) == 1 then settle(t, ttl, top) end
+return 1
+"""
+
+_LEASE = """
+local cur = redis.call('GET', KEYS[1])
+if ARGV[3] == 'take' then
+  if not cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return 1 end
+  if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end
+  return 0
+end
+if cur == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+_FORGET_WRITER = """
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a fenced read saw: values, and the generation of each tag at that instant."""
+
+    epoch: str
+    gens: dict[Tag, str]
+    values: list[bytes | None]
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a fenced write did: the generations it saw, and the tags fenced out."""
+
+    epoch: str
+    gens: dict[Tag, str]
+    fenced: frozenset[Tag] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """One write-behind queue entry: pushed by the write script, in call order."""
+
+    writer: str
+    entry: bytes
+
+
+class _Call:
+    """Accumulates the KEYS and ARGV of one script call, tag block by tag block."""
+
+    def __init__(self, rk: RedisKeys, head_keys: Sequence[str], head_args: Sequence[Any]) -> None:
+        self.rk = rk
+        self.keys: list[str] = list(head_keys)
+        self.args: list[Any] = list(head_args)
+
+    def tag(self, tag: Tag) -> None:
+        keys, args = self.rk.block(tag)
+        self.keys += keys
+        self.args += args
+
+
+def _group(rk: RedisKeys, keys: Iterable[Key]) -> dict[Tag, list[int]]:
+    """Positions of ``keys`` grouped by tag, tags in first-seen order."""
+    groups: dict[Tag, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(rk.tag_of(key), []).append(i)
+    return groups
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _texts(reply: Any) -> list[str]:
+    """A Redis array reply as text (redis-py types replies loosely)."""
+    return [_text(m) for m in reply]
+
+
+def _raw(reply: Any) -> list[bytes]:
+    return [m if isinstance(m, bytes) else str(m).encode() for m in reply]
+
+
+def new_token() -> str:
+    """A generation or epoch token: unique, so a replaced token never comes back (no ABA)."""
+    return os.urandom(12).hex()
+
+
+def connect(target: str | redis.Redis | redis.asyncio.Redis, *, timeout: timedelta) -> redis.Redis:
+    """A synchronous client for a URL (``redis://``, ``rediss://``, ``unix://``) or a client.
+
+    URLs get short timeouts and a single retry: a hot tier must fail fast and
+    fall back to the cold tier, not retry for seconds (redis-py's default
+    retries ten times). A ready sync client is used as given. An asyncio
+    client is mirrored by a sync client with the same connection settings,
+    because the engine is synchronous (it runs in worker threads).
+    """
+    seconds = timeout.total_seconds()
+    if isinstance(target, redis.Redis):
+        return target
+    if isinstance(target, redis.asyncio.Redis):
+        pool = target.connection_pool
+        wanted = ("host", "port", "db", "username", "password", "path", "client_name")
+        kwargs = {k: v for k, v in pool.connection_kwargs.items() if k in wanted}
+        ssl_kwargs = {
+            k: v
+            for k, v in pool.connection_kwargs.items()
+            if k.startswith("ssl_") and v is not None
+        }
+        tls = issubclass(pool.connection_class, redis.asyncio.connection.SSLConnection)
+        if "path" in kwargs:
+            return redis.Redis(unix_socket_path=kwargs.pop("path"), **kwargs)
+        return redis.Redis(
+            **kwargs,
+            ssl=tls,
+            **(ssl_kwargs if tls else {}),
+            socket_timeout=seconds,
+            socket_connect_timeout=seconds,
+            retry=Retry(NoBackoff(), 1),
+        )
+    if isinstance(target, str):
+        try:
+            return redis.Redis.from_url(
+                target,
+                socket_timeout=seconds,
+                socket_connect_timeout=seconds,
+                retry=Retry(NoBackoff(), 1),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid Redis URL: {exc}") from exc
+    raise ConfigurationError(
+        f"redis must be a URL or a redis.Redis client, not {type(target).__name__}"
+    )
+
+
+def describe_client(client: redis.Redis) -> str:
+    """``redis://host:port/db`` (or ``rediss://``), never the password."""
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    scheme = (
+        "rediss"
+        if issubclass(client.connection_pool.connection_class, redis.SSLConnection)
+        else "redis"
+    )
+    user = f"{kwargs['username']}@" if kwargs.get("username") else ""
+    where = f"{kwargs.get('host', '?')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    return f"{scheme}://{user}{where}"
+
+
+class RedisStore:
+    """A ``Store`` on Redis, and the fenced operations ``TieredStore`` builds on.
+
+    Used alone (``ttl=None``) it is a complete, non-durable store (values live
+    as long as Redis keeps its data). With a ``ttl`` it is a cache: values
+    expire unless pinned or pending, and only ``TieredStore`` should use it
+    that way, because a listing may then omit what expired.
+    """
+
+    def __init__(
+        self,
+        redis_target: str | redis.Redis | redis.asyncio.Redis,
+        *,
+        key_prefix: str = "lgp:",
+        ttl: timedelta | None = None,
+        timeout: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.keys = RedisKeys(key_prefix)
+        if ttl is not None and ttl <= timedelta(0):
+            raise ConfigurationError(f"ttl must be positive, not {ttl}")
+        self.ttl = ttl
+        self._ttl_ms = _ms(ttl)
+        self._gen_ttl_ms = max(self._ttl_ms, _GEN_TTL_MIN_MS)
+        self._owns_client = not isinstance(redis_target, redis.Redis)
+        self.client = connect(redis_target, timeout=timeout)
+        self._scripts: dict[str, Script] = {
+            name: self.client.register_script(body)
+            for name, body in (
+                ("read", _PREAMBLE + _READ),
+                ("write", _PREAMBLE + _WRITE),
+                ("invalidate", _PREAMBLE + _INVALIDATE),
+                ("ack", _PREAMBLE + _ACK),
+                ("pin", _PREAMBLE + _PIN),
+                ("list", _LIST),
+                ("level1", _LIST_LEVEL1),
+                ("lease", _LEASE),
+                ("forget", _FORGET_WRITER),
+            )
+        }
+
+    def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self._scripts[name](keys=keys, args=args)
+
+    def _run_many(self, calls: Sequence[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Several script calls in one pipeline (one round trip).
+
+        Plain ``EVALSHA`` in a pipeline: redis-py's pipeline scripts would first
+        ask ``SCRIPT EXISTS`` (a second round trip). After a server restart the
+        scripts are gone, so on ``NOSCRIPT`` they are loaded and the batch re-run.
+        """
+        if not calls:
+            return []
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for name, keys, args in calls:
+                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+            results = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
+                for name in {name for name, _, _ in calls}:
+                    self.client.script_load(self._scripts[name].script)
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            return list(results)
+        raise AssertionError("unreachable")
+
+    def describe(self) -> str:
+        return f"{describe_client(self.client)} prefix={self.keys.prefix!r}"
+
+    def ping(self) -> None:
+        """Raise ``redis.RedisError`` unless the server answers."""
+        self.client.ping()
+
+    # -- fenced primitives (TieredStore builds on these) ---------------------------------------
+
+    def fetch(self, keys: Sequence[Key], *, refresh: bool = True) -> Fetched:
+        """Values of ``keys`` and their tags' generations, in one round trip.
+
+        ``refresh`` extends the TTL of what was found (refresh-on-read), but only
+        of values that have one: pinned and pending values stay without TTL.
+        """
+        groups = _group(self.keys, keys)
+        call = _Call(
+            self.keys,
+            [self.keys.top(), self.keys.epoch()],
+            [self._ttl_ms, int(refresh), len(groups)],
+        )
+        order: list[int] = []
+        for tag, positions in groups.items():
+            call.tag(tag)
+            call.args.append(len(positions))
+            call.keys += [self.keys.value(keys[i]) for i in positions]
+            order += positions
+        epoch, gens, vals = self._run("read", call.keys, call.args)
+        values: list[bytes | None] = [None] * len(keys)
+        for pos, val in zip(order, vals, strict=True):
+            values[pos] = val
+        return Fetched(
+            _text(epoch), {t: _text(g) for t, g in zip(groups, gens, strict=True)}, values
+        )
+
+    def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]:
+        """Current generation of each tag (one pipelined round trip)."""
+        tags = list(tags)
+        pipe = self.client.pipeline(transaction=False)
+        for tag in tags:
+            pipe.get(self.keys.gen(tag))
+        return {
+            t: _text(g) if g is not None else "" for t, g in zip(tags, pipe.execute(), strict=True)
+        }
+
+    def put(
+        self,
+        items: Sequence[tuple[Key, bytes]],
+        *,
+        old: Sequence[str] | str = "*",
+        fence: Mapping[Tag, str] | None = None,
+        pending: PendingEntry | None = None,
+    ) -> Written:
+        """Write ``items`` in one script, optionally fenced and/or as pending.
+
+        ``old`` per item: ``"*"`` overwrite, ``"-"`` only if absent (create),
+        or the sha1 hex of the bytes that must still be there (repairing a
+        corrupt entry without clobbering a newer write). ``fence``: a tag whose
+        generation differs from the given one (a delete happened since it was
+        observed) is skipped entirely and reported in ``Written.fenced``.
+        ``pending``: the values get no TTL and join the tag's pending set, and
+        the entry is appended to the writer's queue, atomically with the write.
+        """
+        olds = [old] * len(items) if isinstance(old, str) else list(old)
+        groups = _group(self.keys, [k for k, _ in items])
+        writer = pending.writer if pending else "-"
+        call = _Call(
+            self.keys,
+            [self.keys.top(), self.keys.epoch(), self.keys.queue(writer), self.keys.writers()],
+            [
+                self._ttl_ms,
+                int(fence is not None),
+                int(pending is not None),
+                pending.entry if pending else b"",
+                writer,
+                new_token(),
+                len(groups),
+            ],
+        )
+        for tag, positions in groups.items():
+            call.tag(tag)
+            call.args += [fence.get(tag, "") if fence is not None else "", len(positions)]
+            for i in positions:
+                key, data = items[i]
+                call.keys.append(self.keys.value(key))
+                call.args += [olds[i], data]
+        epoch, out = self._run("write", call.keys, call.args)
+        gens: dict[Tag, str] = {}
+        fenced: set[Tag] = set()
+        for n, tag in enumerate(groups):
+            gens[tag] = _text(out[2 * n])
+            if not int(out[2 * n + 1]):
+                fenced.add(tag)
+        return Written(_text(epoch), gens, frozenset(fenced))
+
+    def invalidate(
+        self,
+        *,
+        keys: Sequence[Key] = (),
+        prefixes: Sequence[Key] = (),
+        tags: Iterable[Tag] = (),
+        keep_pending: bool = False,
+    ) -> int:
+        """Delete values and replace their tags' generation tokens, in one script.
+
+        A new token makes every fenced write or backfill that observed the old
+        one a no-op, so a reader that fetched a record from the cold tier just
+        before a delete cannot put it back afterwards. ``keep_pending`` spares
+        values not yet in the cold tier (used when replaying invalidations
+        after an outage: acknowledged write-behind records are never dropped).
+        Returns the number of values deleted.
+        """
+        exact: dict[Tag, list[Key]] = {}
+        ranges: dict[Tag, list[tuple[bytes, bytes]]] = {}
+        whole: set[Tag] = set(tags)
+        for key in keys:
+            exact.setdefault(self.keys.tag_of(key), []).append(key)
+        for prefix in prefixes:
+            if len(prefix) == 2:
+                whole.add(self.keys.tag_of(prefix))
+                continue
+            tag, base = self.keys.subtree(prefix)
+            exact.setdefault(tag, []).append(prefix)  # the prefix itself may be a value
+            lo = ("[" + base).encode()
+            ranges.setdefault(tag, []).append((lo, lo + b"\xff"))
+        all_tags = list(dict.fromkeys([*exact, *ranges, *sorted(whole)]))
+        if not all_tags:
+            return 0
+        call = _Call(
+            self.keys, [self.keys.top()], [self._gen_ttl_ms, int(keep_pending), len(all_tags)]
+        )
+        for tag in all_tags:
+            call.tag(tag)
+            tag_exact = exact.get(tag, [])
+            tag_ranges = ranges.get(tag, [])
+            call.args += [new_token(), int(tag in whole), len(tag_exact), len(tag_ranges)]
+            call.keys += [self.keys.value(k) for k in tag_exact]
+            for lo, hi in tag_ranges:
+                call.args += [lo, hi]
+        return int(self._run("invalidate", call.keys, call.args))
+
+    def ack(
+        self,
+        writer: str,
+        entry: bytes,
+        flushed: Sequence[tuple[Key, bytes]],
+        gens: Mapping[Tag, str],
+        epoch: str,
+    ) -> list[Key]:
+        """After a cold write of ``flushed``: end their pending state and pop ``entry``.
+
+        Returns keys that were deleted while the flush was in flight (their
+        tag's generation changed and the value is gone): the caller deletes
+        them from the cold tier again, so a delete never loses to a flush.
+        """
+        groups = _group(self.keys, [k for k, _ in flushed])
+        call = _Call(
+            self.keys,
+            [self.keys.top(), self.keys.epoch(), self.keys.queue(writer)],
+            [self._ttl_ms, entry, epoch, len(groups)],
+        )
+        for tag, positions in groups.items():
+            call.tag(tag)
+            call.args += [gens.get(tag, ""), len(positions)]
+            for i in positions:
+                key, data = flushed[i]
+                call.keys.append(self.keys.value(key))
+                call.args.append(hashlib.sha1(data).hexdigest())
+        return [self.keys.parse(k) for k in self._run("ack", call.keys, call.args)]
+
+    def pin(self, tag: Tag, pinned: bool) -> None:
+        """Pin (no TTL on anything of the tag) or unpin (TTLs back, except pending)."""
+        call = _Call(self.keys, [self.keys.top()], [])
+        call.tag(tag)
+        call.args += [self._ttl_ms, int(pinned)]
+        self._run("pin", call.keys, call.args)
+
+    def pinned(self, tag: Tag) -> bool:
+        return bool(self.client.exists(self.keys.pin(tag)))
+
+    def _listing(self, prefix: Key, pending_only: bool) -> tuple[str, list[str], list[Any]]:
+        """The script call that lists ``prefix`` from the indexes."""
+        if len(prefix) <= 1:
+            if prefix:
+                self.keys.check(prefix)
+            index = self.keys.level1(prefix[0]) if prefix else self.keys.top()
+            # +inf means pinned or pending (or no TTL at all): exactly what a
+            # write-behind listing must add to the cold tier's names
+            since = "+inf" if pending_only and prefix else ("now" if self._ttl_ms else "-inf")
+            return "level1", [index], [since if prefix else "-inf"]
+        tag, base = self.keys.subtree(prefix)
+        index = self.keys.pending(tag) if pending_only else self.keys.registry(tag)
+        lo = ("[" + base).encode()
+        return "list", [index], [lo, lo + b"\xff", len(base.encode())]
+
+    def children(self, prefix: Key, *, pending_only: bool = False) -> list[str]:
+        """Sorted child names under ``prefix`` from the indexes (one round trip)."""
+        return sorted(set(_texts(self._run(*self._listing(prefix, pending_only)))))
+
+    def children_many(self, prefixes: Sequence[Key], *, pending_only: bool = False) -> Listings:
+        """``children`` of several prefixes in one pipelined round trip."""
+        calls = [self._listing(p, pending_only) for p in prefixes]
+        return [sorted(set(_texts(names))) for names in self._run_many(calls)]
+
+    def pending_flags(self, keys: Sequence[Key]) -> list[bool]:
+        """Whether each key holds a write-behind value not yet in the cold tier."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zscore(self.keys.pending(self.keys.tag_of(key)), self.keys.value(key))
+        return [score is not None for score in pipe.execute()]
+
+    # -- write-behind queues -----------------------------------------------------------------
+
+    def writers(self) -> list[str]:
+        return sorted(_texts(self.client.smembers(self.keys.writers())))
+
+    def queue_head(self, writer: str, count: int) -> list[bytes]:
+        return _raw(self.client.lrange(self.keys.queue(writer), 0, count - 1))
+
+    def queue_length(self, writer: str) -> int:
+        return int(self.client.llen(self.keys.queue(writer)))
+
+    def take_lease(self, writer: str, holder: str, lease: timedelta) -> bool:
+        """Acquire or extend the flusher lease of ``writer``'s queue for ``holder``."""
+        return bool(self._run("lease", [self.keys.lease(writer)], [holder, _ms(lease), "take"]))
+
+    def release_lease(self, writer: str, holder: str) -> None:
+        self._run("lease", [self.keys.lease(writer)], [holder, 0, "release"])
+
+    def forget_writer(self, writer: str) -> bool:
+        """Drop ``writer`` from the writer set if its queue is empty and unleased."""
+        keys = [self.keys.writers(), self.keys.queue(writer), self.keys.lease(writer)]
+        return bool(self._run("forget", keys, [writer]))
+
+    def pending_keys(self, prefix: Key) -> Iterator[Key]:
+        """Keys under ``prefix`` still pending in any writer's queue (admin path)."""
+        seen: set[Key] = set()
+        for writer in self.writers():
+            for raw in _raw(self.client.lrange(self.keys.queue(writer), 0, -1)):
+                for key in decode_entry(raw)[1]:
+                    if key[: len(prefix)] == prefix and key not in seen:
+                        seen.add(key)
+        keys = sorted(seen)
+        yield from (k for k, flag in zip(keys, self.pending_flags(keys), strict=True) if flag)
+
+    # -- the Store port ------------------------------------------------------------------------
+
+    def read(self, key: Key) -> bytes | None:
+        return self.fetch([key]).values[0]
+
+    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
+        return self.fetch(keys).values if keys else []
+
+    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        if items:
+            self.put(items, old="*")
+
+    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        if items:
+            self.put(items, old="-")
+
+    def exists_many(self, keys: Sequence[Key]) -> list[bool]:
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(self.keys.value(key))
+        return [bool(n) for n in pipe.execute()]
+
+    def delete_many(self, keys: Sequence[Key]) -> None:
+        if keys:
+            self.invalidate(keys=keys)
+
+    def delete_tree(self, prefix: Key) -> None:
+        if len(prefix) >= 2:
+            self.invalidate(prefixes=[prefix])
+            return
+        # Above the tags (the whole store, or all threads): an admin path that
+        # enumerates tags from the indexes, a few hundred per script call.
+        for tags in _chunks(self.all_tags(prefix), 256):
+            self.invalidate(tags=tags)
+        if len(prefix) == 1:
+            self.client.delete(self.keys.level1(prefix[0]))
+            self.client.zrem(self.keys.top(), prefix[0])
+        else:
+            self.client.delete(self.keys.top())
+
+    def all_tags(self, prefix: Key = ()) -> list[Tag]:
+        """Every tag under ``prefix`` (length 0 or 1), from the indexes; admin path."""
+        firsts = [prefix[0]] if prefix else _texts(self.client.zrange(self.keys.top(), 0, -1))
+        tags: list[Tag] = []
+        for c0 in firsts:
+            tags.append(Tag(c0))
+            tags += [Tag(c0, c1) for c1 in _texts(self.client.zrange(self.keys.level1(c0), 0, -1))]
+        return tags
+
+    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
+        """Copy (Redis cannot share a value between keys); missing sources are skipped."""
+        if not items:
+            return
+        values = self.read_many([src for src, _ in items])
+        self.write_many(
+            [(dst, v) for (_, dst), v in zip(items, values, strict=True) if v is not None]
+        )
+
+    def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
+        """Every value under ``prefix`` with its size; admin path, from the registries.
+
+        Redis keeps no modification time, so ``mtime`` is "now": age-based
+        policies then treat every hot value as fresh, which errs on keeping.
+        """
+        if len(prefix) >= 2:
+            tag, base = self.keys.subtree(prefix)
+            lo = ("[" + base).encode()
+            members = _raw(self.client.zrangebylex(self.keys.registry(tag), lo, lo + b"\xff"))
+            exact = self.keys.value(prefix).encode()
+            if self.client.exists(exact):
+                members.append(exact)
+        else:
+            members = []
+            for tag in self.all_tags(prefix):
+                members += _raw(self.client.zrange(self.keys.registry(tag), 0, -1))
+        now = time.time()
+        for chunk in _chunks(sorted(set(members)), 512):
+            pipe = self.client.pipeline(transaction=False)
+            for m in chunk:
+                pipe.strlen(m)
+            for m, size in zip(chunk, pipe.execute(), strict=True):
+                if size:
+                    yield self.keys.parse(m), int(size), now
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """One copy only: nothing to recover from."""
+        return False
+
+    @contextlib.contextmanager
+    def maintenance_lock(self, exclusive: bool) -> Iterator[None]:
+        """No cross-process lock: as a hot tier, the cold store's lock is the one used.
+
+        A ``RedisStore`` used on its own has no garbage collector to exclude,
+        because it is not meant to be the only copy of anything.
+        """
+        yield
+
+    def close(self) -> None:
+        """Close the connection pool, if this store created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        return self.children_many(prefixes)
+
+    # Last in the class: a method named ``list`` shadows the builtin in later annotations.
+    def list(self, prefix: Key) -> list[str]:
+        return self.children(prefix)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- write-behind queue entries ------------------------------------------------------------
+
+
+def encode_entry(seq: int, create: bool, keys: Sequence[Key]) -> bytes:
+    """A queue entry: which keys one Store call wrote, and whether it was a create.
+
+    Values are not copied into the queue: a flusher reads the current value,
+    so a key written twice is flushed with its latest bytes.
+    """
+    return records.pack([seq, "c" if create else "w", ["/".join(k) for k in keys]])
+
+
+def decode_entry(raw: bytes) -> tuple[bool, list[Key]]:
+    _seq, op, names = records.unpack(raw)
+    return op == "c", [tuple(name.split("/")) for name in names]

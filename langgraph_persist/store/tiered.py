@@ -1,0 +1,928 @@
+"""``TieredStore``: a durable cold store with a Redis hot tier in front, itself a ``Store``.
+
+This module decides *which tier* serves or receives what; ``redis.py`` knows
+how the hot tier lays out keys. ``docs/tiers.md`` states the semantics; in
+short:
+
+* **write-through** (default): a write goes to the cold tier (durable) and
+  then to Redis; it returns after both.
+* **write-behind**: a write returns once Redis has it, queued; a background
+  flusher writes the cold tier in call order. Acknowledged records survive
+  the writer's death (any process finishes the flush) and Redis's death
+  while the writer lives (it flushes from memory). Both dying loses them.
+* **reads**: Redis first; a miss or a record whose digest fails is read from
+  the cold tier and written back to Redis (fenced, see below).
+* **deletes**: Redis, then cold, then Redis again, each Redis step replacing
+  the tag's generation token. Every write-back to Redis is conditional on the
+  token its reader observed, so a reader that fetched a record from the cold
+  tier just before a delete can never resurrect it in Redis.
+* **faults**: any Redis error switches to the cold tier (one warning per
+  outage, counters in ``stats()``); a background probe resumes the hot tier
+  and first invalidates what changed meanwhile.
+
+The hot tier holds *records* (``records.py``): a value whose digest does not
+verify is treated as damaged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+import redis
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from langgraph_persist import keys, records
+from langgraph_persist.errors import (
+    ConfigurationError,
+    PersistError,
+    StoreError,
+    TierUnavailableError,
+)
+from langgraph_persist.keys import Key
+from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.redis import (
+    PendingEntry,
+    RedisStore,
+    Tag,
+    check_prefix,
+    decode_entry,
+    encode_entry,
+)
+
+log = logging.getLogger("langgraph_persist.tiered")
+
+T = TypeVar("T")
+Mode = Literal["write-through", "write-behind"]
+
+_JOURNAL_LIMIT = 100_000
+"""Tags remembered while Redis is unreachable; beyond this every tag is invalidated on resume."""
+
+_GEN_CACHE = 65_536
+"""Generations remembered for fencing write-through writes (one round trip saved per put)."""
+
+_FLUSH_FAILURES_RAISE = 3
+"""Consecutive cold-tier failures after which ``flush()`` raises instead of waiting."""
+
+
+@dataclass(frozen=True)
+class HotTierOptions:
+    """How the Redis hot tier behaves (see ``docs/tiers.md``).
+
+    Attributes:
+        mode: ``"write-through"`` (a put is durable when it returns) or
+            ``"write-behind"`` (a put returns once Redis has it; the cold
+            write follows in the background).
+        ttl: how long an untouched record stays in Redis; every read
+            extends it. Pinned threads and unflushed records never expire.
+        key_prefix: prepended to every Redis key, so several stores can share
+            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters.
+        timeout: connect and socket timeout for URLs: how long an operation
+            waits for an unresponsive Redis before using the cold tier.
+        probe_interval: how often an unavailable Redis is tried again.
+        flush_lease: how long a write-behind writer may be silent before
+            another process takes over its queue (its flusher renews it).
+        max_pending_bytes: write-behind bytes not yet in the cold tier before
+            puts wait for the flusher (bounds memory and loss exposure).
+    """
+
+    mode: Mode = "write-through"
+    ttl: timedelta = timedelta(days=1)
+    key_prefix: str = "lgp:"
+    timeout: timedelta = timedelta(seconds=2)
+    probe_interval: timedelta = timedelta(seconds=1)
+    flush_lease: timedelta = timedelta(seconds=10)
+    max_pending_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("write-through", "write-behind"):
+            raise ConfigurationError(
+                f"mode must be 'write-through' or 'write-behind', not {self.mode!r}"
+            )
+        for name in ("ttl", "timeout", "probe_interval", "flush_lease"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta):
+                raise ConfigurationError(f"{name} must be a datetime.timedelta, not {value!r}")
+            if value < timedelta(milliseconds=10):
+                raise ConfigurationError(f"{name} must be at least 10 ms, not {value}")
+        check_prefix(self.key_prefix)
+        if not isinstance(self.max_pending_bytes, int) or self.max_pending_bytes <= 0:
+            raise ConfigurationError(
+                f"max_pending_bytes must be a positive int, not {self.max_pending_bytes!r}"
+            )
+
+
+def build_tiered(
+    cold: Store,
+    redis: str | redis.Redis | redis.asyncio.Redis,
+    options: HotTierOptions | None = None,
+) -> TieredStore:
+    """A ``TieredStore`` over ``cold`` with Redis at ``redis`` (URL or client) as hot tier.
+
+    Never fails because Redis is down: the store starts degraded (one
+    warning) and resumes when Redis answers.
+    """
+    opts = options if options is not None else HotTierOptions()
+    hot = RedisStore(redis, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout)
+    return TieredStore(cold, hot, opts)
+
+
+_DIGESTED = records.HEADER_SIZE - records.DIGEST_SIZE
+
+
+def _intact(data: bytes) -> bool:
+    """Whether a record's digest verifies, without decoding (or decrypting) it.
+
+    The engine decodes what we return anyway; here we only need to know
+    whether Redis's copy can be trusted, and an encrypted record must verify
+    without the key. Same check as ``records.decode_with_kind`` performs first.
+    """
+    if len(data) < records.HEADER_SIZE:
+        return False
+    magic, _ver, _kind, _flags, _res, length, digest = records.HEADER.unpack_from(data)
+    if magic != records.MAGIC or length != len(data) - records.HEADER_SIZE:
+        return False
+    h = hashlib.blake2b(data[:_DIGESTED], digest_size=records.DIGEST_SIZE)
+    h.update(memoryview(data)[records.HEADER_SIZE :])
+    return bool(h.digest() == digest)
+
+
+class _HotDown(Exception):
+    """Internal: Redis is unavailable for this call; the caller uses the cold tier."""
+
+
+@dataclass
+class _Pending:
+    """A write-behind call not yet in the cold tier, kept in memory by its writer."""
+
+    entry: bytes
+    create: bool
+    items: list[tuple[Key, bytes]]
+    gens: dict[Tag, str]
+    epoch: str
+    size: int = 0
+
+
+@dataclass
+class _Counters:
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+    backfills: int = 0
+    fenced: int = 0
+    errors: int = 0
+    outages: int = 0
+    flushed: int = 0
+    recovered: int = 0
+    compensated: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+
+class TieredStore:
+    """A ``Store`` made of a durable cold store and a Redis hot tier (module docstring)."""
+
+    def __init__(self, cold: Store, hot: RedisStore, options: HotTierOptions | None = None) -> None:
+        if options is None:
+            if hot.ttl is None:
+                raise ConfigurationError("a hot tier needs a ttl: build it with build_tiered()")
+            options = HotTierOptions(key_prefix=hot.keys.prefix, ttl=hot.ttl)
+        if hot.ttl != options.ttl or hot.keys.prefix != options.key_prefix:
+            raise ConfigurationError(
+                "the RedisStore's ttl and key_prefix must match the HotTierOptions "
+                "(use build_tiered() to construct both)"
+            )
+        self.cold = cold
+        self.hot = hot
+        self.options = options
+        self._wb = options.mode == "write-behind"
+        self._writer = uuid.uuid4().hex
+        self._seq = itertools.count()
+        self._counters = _Counters()
+        # health: flipped under _health_lock; read without it (a bool read is atomic)
+        self._degraded = False
+        self._degraded_since: float | None = None
+        self._next_probe = 0.0
+        self._health_lock = threading.RLock()
+        self._journal: set[Tag] = set()
+        self._journal_all = False
+        self._gens: OrderedDict[Tag, str] = OrderedDict()
+        self._gens_lock = threading.Lock()
+        # write-behind buffer: what this process acknowledged and has not yet flushed
+        self._buffer: deque[_Pending] = deque()
+        self._buffer_bytes = 0
+        self._unacked: deque[_Pending] = deque()
+        self._cv = threading.Condition()
+        self._flush_lock = threading.Lock()
+        self._flush_failures = 0
+        self._flush_error: BaseException | None = None
+        self._orphan_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._closed = False
+        self._start_hot()
+        self._worker = threading.Thread(
+            target=self._work, name=f"lgp-hot-tier-{self._writer[:8]}", daemon=True
+        )
+        self._worker.start()
+
+    def _start_hot(self) -> None:
+        try:
+            self.hot.ping()
+            if self._wb:
+                self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
+        except RedisError as exc:
+            self._mark_down(exc)
+
+    # -- health --------------------------------------------------------------------------------
+
+    def _hot(self, op: Callable[[], T]) -> T:
+        """Run a Redis operation, or raise ``_HotDown`` (and go degraded) if Redis fails.
+
+        Any ``RedisError`` counts, not only connection errors: an OOM, READONLY
+        replica or a damaged key under our prefix all mean "do not trust the hot
+        tier for now", and the journal replay on resume repairs what we skipped.
+        """
+        if self._degraded:
+            raise _HotDown
+        try:
+            return op()
+        except RedisError as exc:
+            self._mark_down(exc)
+            raise _HotDown from exc
+
+    def _mark_down(self, exc: BaseException) -> None:
+        self._counters.add(errors=1)
+        with self._health_lock:
+            self._next_probe = time.monotonic() + self.options.probe_interval.total_seconds()
+            if self._degraded:
+                return
+            self._degraded = True
+            self._degraded_since = time.time()
+        self._counters.add(outages=1)
+        log.warning(
+            "Redis hot tier %s unavailable (%s: %s); serving from the cold tier %s until it "
+            "answers again (probing every %.1fs)%s",
+            self.hot.describe(),
+            type(exc).__name__,
+            exc,
+            self.cold.describe(),
+            self.options.probe_interval.total_seconds(),
+            "; write-behind falls back to write-through" if self._wb else "",
+        )
+
+    def _probe(self) -> None:
+        """Try Redis again; on success replay what changed meanwhile, then resume."""
+        with self._health_lock:
+            if not self._degraded or time.monotonic() < self._next_probe:
+                return
+            try:
+                self.hot.ping()
+                while True:
+                    with self._gens_lock:
+                        tags, every = self._journal, self._journal_all
+                        self._journal, self._journal_all = set(), False
+                        self._gens.clear()  # observed before the outage: no longer safe to trust
+                    if not tags and not every:
+                        break
+                    self._replay(tags, every)
+                if self._wb:
+                    self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
+            except RedisError as exc:
+                self._counters.add(errors=1)
+                self._next_probe = time.monotonic() + self.options.probe_interval.total_seconds()
+                log.debug("Redis hot tier still unavailable: %s", exc)
+                return
+            since = self._degraded_since or time.time()
+            self._degraded = False
+            self._degraded_since = None
+        log.warning(
+            "Redis hot tier %s is available again after %.1fs; resuming",
+            self.hot.describe(),
+            time.time() - since,
+        )
+        self._retry_acks()
+
+    def _replay(self, tags: set[Tag], every: bool) -> None:
+        """Invalidate what this process changed in the cold tier while Redis was away.
+
+        Pending (unflushed write-behind) values are spared: they are newer than
+        anything we did, and acknowledged.
+        """
+        targets = self.hot.all_tags() if every else sorted(tags)
+        for start in range(0, len(targets), 256):
+            self.hot.invalidate(tags=targets[start : start + 256], keep_pending=True)
+
+    def _journal_add(self, tags: set[Tag], every: bool = False) -> None:
+        """Remember tags changed in the cold tier only; replayed when Redis is back."""
+        with self._gens_lock:
+            if self._degraded:
+                self._journal |= tags
+                self._journal_all = (
+                    self._journal_all or every or len(self._journal) > _JOURNAL_LIMIT
+                )
+                return
+        # Redis came back between our failed call and now: invalidate right away.
+        try:
+            self._replay(tags, every)
+        except RedisError as exc:
+            self._mark_down(exc)
+            self._journal_add(tags, every)
+
+    def _observe(self, gens: dict[Tag, str]) -> None:
+        with self._gens_lock:
+            for tag, gen in gens.items():
+                self._gens[tag] = gen
+                self._gens.move_to_end(tag)
+            while len(self._gens) > _GEN_CACHE:
+                self._gens.popitem(last=False)
+
+    def _fence_for(self, tags: set[Tag]) -> dict[Tag, str]:
+        """A generation observed (now or earlier) for each tag; fetched if unknown.
+
+        Observed *before* the cold write, so a delete that runs between our cold
+        write and our Redis write changes it, and the Redis write is skipped.
+        """
+        with self._gens_lock:
+            known = {t: self._gens[t] for t in tags if t in self._gens}
+        unknown = tags - known.keys()
+        if unknown:
+            fetched = self._hot(lambda: self.hot.gens(unknown))
+            self._observe(fetched)
+            known.update(fetched)
+        return known
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return (
+            f"tiered(cold={self.cold.describe()}, hot={self.hot.describe()}, {self.options.mode})"
+        )
+
+    def read(self, key: Key) -> bytes | None:
+        return self.read_many([key])[0]
+
+    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
+        keys = list(keys)
+        if not keys:
+            return []
+        try:
+            fetched = self._hot(lambda: self.hot.fetch(keys))
+        except _HotDown:
+            self._drain()
+            return self.cold.read_many(keys)
+        values = list(fetched.values)
+        todo: list[int] = []
+        olds: dict[int, str] = {}
+        for i, value in enumerate(values):
+            if value is None:
+                todo.append(i)
+                olds[i] = "-"
+            elif not _intact(value):
+                todo.append(i)
+                olds[i] = hashlib.sha1(value).hexdigest()
+        corrupt = sum(1 for i in todo if olds[i] != "-")
+        if corrupt:
+            log.warning(
+                "ignored %d damaged record(s) in the Redis hot tier; reading the cold tier", corrupt
+            )
+        self._counters.add(hits=len(keys) - len(todo), misses=len(todo) - corrupt, corrupt=corrupt)
+        if not todo:
+            return values
+        fill: list[tuple[Key, bytes]] = []
+        fill_olds: list[str] = []
+        for i, data in zip(todo, self.cold.read_many([keys[i] for i in todo]), strict=True):
+            if data is None:
+                # absent in both, or damaged in Redis and absent in the cold tier: the
+                # damaged bytes go up, so the engine reports the damage with digests
+                continue
+            values[i] = data
+            if _intact(data):
+                fill.append((keys[i], data))
+                fill_olds.append(olds[i])
+        if fill:
+            try:
+                written = self._hot(lambda: self.hot.put(fill, old=fill_olds, fence=fetched.gens))
+            except _HotDown:
+                return values
+            self._observe(written.gens)
+            skipped = sum(1 for k, _ in fill if self.hot.keys.tag_of(k) in written.fenced)
+            self._counters.add(backfills=len(fill) - skipped, fenced=skipped)
+        return values
+
+    def exists_many(self, keys: Sequence[Key]) -> list[bool]:
+        """The cold tier answers; in write-behind mode, unflushed records count too.
+
+        Never "in Redis" alone: a stale hot copy must not make the engine skip
+        writing content the cold tier lacks.
+        """
+        keys = list(keys)
+        if not keys or not self._wb:
+            return self.cold.exists_many(keys)
+        try:
+            pending = self._hot(lambda: self.hot.pending_flags(keys))
+        except _HotDown:
+            self._drain()
+            return self.cold.exists_many(keys)
+        # pending first, cold second: a record flushed in between is in the cold tier
+        rest = [k for k, p in zip(keys, pending, strict=True) if not p]
+        in_cold = iter(self.cold.exists_many(rest))
+        return [True if p else next(in_cold) for p in pending]
+
+    def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
+        """The cold tier's keys, plus (write-behind) unflushed ones, so gc sees them."""
+        pending: list[Key] = []
+        if self._wb:
+            try:
+                pending = self._hot(lambda: list(self.hot.pending_keys(prefix)))
+            except _HotDown:
+                self._drain()
+        seen: set[Key] = set()
+        for item in self.cold.walk(prefix):
+            seen.add(item[0])
+            yield item
+        extra = [k for k in pending if k not in seen]
+        if extra:
+            now = time.time()
+            for key, data in zip(extra, self.read_many(extra), strict=True):
+                if data is not None:
+                    yield key, len(data), now
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        self._write(list(items), create=False)
+
+    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        self._write(list(items), create=True)
+
+    def _write(self, items: list[tuple[Key, bytes]], *, create: bool) -> None:
+        if not items:
+            return
+        if self._wb:
+            try:
+                self._write_behind(items, create)
+                return
+            except _HotDown:
+                self._drain()  # what we acknowledged earlier reaches the cold tier first
+        tags = {self.hot.keys.tag_of(k) for k, _ in items}
+        try:
+            fence: dict[Tag, str] | None = self._fence_for(tags)
+        except _HotDown:
+            fence = None
+        if create:
+            self.cold.create_many(items)
+        else:
+            self.cold.write_many(items)
+        if fence is None:
+            if not create:  # created records are new or identical: nothing stale to fix
+                self._journal_add(tags)
+            return
+        try:
+            written = self._hot(
+                lambda: self.hot.put(items, old="-" if create else "*", fence=fence)
+            )
+        except _HotDown:
+            if not create:
+                self._journal_add(tags)
+            return
+        self._observe(written.gens)
+        if written.fenced:
+            self._counters.add(fenced=len(written.fenced))
+
+    def _write_behind(self, items: list[tuple[Key, bytes]], create: bool) -> None:
+        size = sum(len(v) for _, v in items)
+        while self._buffer_bytes + size > self.options.max_pending_bytes and self._buffer:
+            self._flush_step()  # back-pressure: help the flusher instead of growing
+        entry = encode_entry(next(self._seq), create, [k for k, _ in items])
+        written = self._hot(
+            lambda: self.hot.put(
+                items, old="-" if create else "*", pending=PendingEntry(self._writer, entry)
+            )
+        )
+        pending = _Pending(entry, create, items, written.gens, written.epoch, size)
+        with self._cv:
+            self._buffer.append(pending)
+            self._buffer_bytes += size
+            self._cv.notify_all()
+
+    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
+        """Link in the cold tier, drop stale destinations from Redis.
+
+        Sources that only exist as another writer's unflushed records cannot be
+        linked in the cold tier; those are copied through the normal write path.
+        """
+        items = list(items)
+        if not items:
+            return
+        if self._wb:
+            self._drain()
+        self.cold.link(items)
+        dsts = [dst for _, dst in items]
+        self._invalidate(keys=dsts)
+        if self._wb:
+            missing = [
+                (src, dst)
+                for (src, dst), ok in zip(items, self.cold.exists_many(dsts), strict=True)
+                if not ok
+            ]
+            if missing:
+                values = self.read_many([src for src, _ in missing])
+                self.write_many(
+                    [(dst, v) for (_, dst), v in zip(missing, values, strict=True) if v is not None]
+                )
+
+    # -- deletes ---------------------------------------------------------------------------------
+
+    def delete_many(self, keys: Sequence[Key]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        self._delete(lambda: self.cold.delete_many(keys), keys=keys)
+
+    def delete_tree(self, prefix: Key) -> None:
+        self._delete(lambda: self.cold.delete_tree(prefix), prefixes=[prefix])
+
+    def _delete(
+        self,
+        cold_delete: Callable[[], None],
+        keys: Sequence[Key] = (),
+        prefixes: Sequence[Key] = (),
+    ) -> None:
+        """Redis, cold, Redis: why both sides (see ``docs/tiers.md``, "Deletes").
+
+        The first invalidation stops flushers and fenced writers that observed
+        the old generation; the second removes what a backfill or flush put back
+        while the cold delete ran.
+        """
+        if self._wb:
+            self._drain()
+        self._invalidate(keys=keys, prefixes=prefixes)
+        cold_delete()
+        self._invalidate(keys=keys, prefixes=prefixes)
+
+    def _invalidate(self, keys: Sequence[Key] = (), prefixes: Sequence[Key] = ()) -> None:
+        short = [p for p in prefixes if len(p) < 2]
+        deep = [p for p in prefixes if len(p) >= 2]
+        try:
+            if keys or deep:
+                self._hot(lambda: self.hot.invalidate(keys=keys, prefixes=deep))
+            for prefix in short:
+                self._hot(partial(self.hot.delete_tree, prefix))
+        except _HotDown:
+            tags = {self.hot.keys.tag_of(k) for k in [*keys, *deep]}
+            self._journal_add(tags, every=bool(short))
+            return
+        with self._gens_lock:
+            for key in [*keys, *deep]:
+                self._gens.pop(self.hot.keys.tag_of(key), None)
+
+    # -- write-behind flushing -------------------------------------------------------------------
+
+    def flush(self, timeout: timedelta | None = None) -> None:
+        """Wait until every write-behind record this process acknowledged is in the cold tier.
+
+        The caller helps flush (in order), so this returns as fast as the cold
+        tier allows. Raises ``StoreError`` if the cold tier keeps failing (the
+        records stay queued in Redis and in memory) or ``timeout`` passes.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
+        while self._buffer:
+            if self._flush_failures >= _FLUSH_FAILURES_RAISE and self._flush_error is not None:
+                raise StoreError(
+                    f"write-behind flush to {self.cold.describe()} keeps failing "
+                    f"({len(self._buffer)} records waiting): {self._flush_error}"
+                ) from self._flush_error
+            if deadline is not None and time.monotonic() > deadline:
+                raise StoreError(f"flush timed out with {len(self._buffer)} records waiting")
+            if not self._flush_step():
+                time.sleep(0.01)
+
+    def _drain(self) -> None:
+        """Write-behind with Redis gone: flush the buffer so the cold tier is complete."""
+        if self._wb and self._buffer:
+            self.flush()
+
+    def _flush_step(self) -> bool:
+        """Flush the oldest buffered call, ack it in Redis; False if nothing was done."""
+        with self._flush_lock:
+            with self._cv:
+                if not self._buffer:
+                    return False
+                pending = self._buffer[0]
+            try:
+                with self.cold.maintenance_lock(exclusive=False):
+                    if pending.create:
+                        self.cold.create_many(pending.items)
+                    else:
+                        self.cold.write_many(pending.items)
+            except PersistError as exc:
+                self._flush_failures += 1
+                self._flush_error = exc
+                if self._flush_failures == 1:
+                    log.error(
+                        "write-behind flush to %s failed (will retry): %s",
+                        self.cold.describe(),
+                        exc,
+                    )
+                return False
+            self._flush_failures = 0
+            self._flush_error = None
+            self._ack(pending)
+            with self._cv:
+                self._buffer.popleft()
+                self._buffer_bytes -= pending.size
+                self._cv.notify_all()
+            self._counters.add(flushed=len(pending.items))
+            return True
+
+    def _ack(self, pending: _Pending) -> None:
+        if self._degraded:
+            self._unacked.append(pending)
+            return
+        try:
+            again = self._hot(
+                lambda: self.hot.ack(
+                    self._writer, pending.entry, pending.items, pending.gens, pending.epoch
+                )
+            )
+        except _HotDown:
+            self._unacked.append(pending)
+            return
+        if again:
+            self.cold.delete_many(again)
+            self._counters.add(compensated=len(again))
+
+    def _retry_acks(self) -> None:
+        while self._unacked and not self._degraded:
+            pending = self._unacked.popleft()
+            self._ack(pending)
+            if self._degraded:
+                break
+
+    def recover_orphans(self) -> int:
+        """Finish the flush of write-behind writers that died; returns records flushed.
+
+        A writer's queue is taken over once its lease has expired (the writer
+        renews it while alive). Runs at start-up and periodically in the
+        background, in every mode; callable directly (e.g. before a backup).
+        """
+        if self._degraded:
+            return 0
+        flushed = 0
+        with self._orphan_lock:
+            for writer in self._hot(self.hot.writers):
+                if writer == self._writer:
+                    continue
+                lease = partial(self.hot.take_lease, writer, self._writer, self.options.flush_lease)
+                if not self._hot(lease):
+                    continue
+                try:
+                    flushed += self._flush_queue(writer)
+                finally:
+                    self._hot(partial(self.hot.release_lease, writer, self._writer))
+                    self._hot(partial(self.hot.forget_writer, writer))
+        if flushed:
+            self._counters.add(recovered=flushed)
+            log.info(
+                "completed the write-behind flush of %d record(s) left by dead writers", flushed
+            )
+        return flushed
+
+    def _flush_queue(self, writer: str) -> int:
+        """Flush a queue from Redis's current values, entry by entry, in order."""
+        flushed = 0
+        while True:
+            batch = self._hot(lambda: self.hot.queue_head(writer, 32))
+            if not batch:
+                return flushed
+            for raw in batch:
+                create, entry_keys = decode_entry(raw)
+                fetched = self._hot(partial(self.hot.fetch, entry_keys, refresh=False))
+                present: list[tuple[Key, bytes]] = []
+                for key, value in zip(entry_keys, fetched.values, strict=True):
+                    if value is None:
+                        continue
+                    if not _intact(value):
+                        self._counters.add(corrupt=1)
+                        log.error(
+                            "unflushed record %s is damaged in Redis; not flushed", "/".join(key)
+                        )
+                        continue
+                    present.append((key, value))
+                if present:
+                    with self.cold.maintenance_lock(exclusive=False):
+                        if create:
+                            self.cold.create_many(present)
+                        else:
+                            self.cold.write_many(present)
+                again = self._hot(
+                    partial(self.hot.ack, writer, raw, present, fetched.gens, fetched.epoch)
+                )
+                if again:
+                    self.cold.delete_many(again)
+                    self._counters.add(compensated=len(again))
+                flushed += len(present)
+            self._hot(lambda: self.hot.take_lease(writer, self._writer, self.options.flush_lease))
+
+    def _work(self) -> None:
+        """Background: flush (write-behind), renew the lease, adopt orphans, probe Redis."""
+        lease_every = self.options.flush_lease.total_seconds() / 3
+        orphans_every = self.options.flush_lease.total_seconds()
+        next_lease = time.monotonic() + lease_every
+        next_orphans = 0.0
+        tick = min(self.options.probe_interval.total_seconds(), lease_every, 0.5)
+        while not self._stop.is_set():
+            worked = False
+            try:
+                now = time.monotonic()
+                if self._degraded:
+                    self._probe()
+                if self._wb:
+                    worked = self._flush_step()
+                if not self._degraded and self._wb and now >= next_lease:
+                    next_lease = now + lease_every
+                    self._hot(
+                        lambda: self.hot.take_lease(
+                            self._writer, self._writer, self.options.flush_lease
+                        )
+                    )
+                if not self._degraded and now >= next_orphans:
+                    next_orphans = now + orphans_every
+                    self.recover_orphans()
+                if not self._degraded and self._unacked:
+                    self._retry_acks()
+            except _HotDown:
+                pass  # already counted and logged by _mark_down
+            except Exception:  # a background thread must never die silently: log and go on
+                log.exception("hot-tier background work failed")
+            if not worked:
+                with self._cv:
+                    if not (self._wb and self._buffer and self._flush_failures == 0):
+                        self._cv.wait(tick)
+
+    # -- pinning, stats, recovery, lifecycle ---------------------------------------------------
+
+    def pin_thread(self, thread_id: str) -> None:
+        """Keep a thread's records in Redis without TTL until ``unpin_thread``.
+
+        Pins the thread's checkpoints and writes; the values they reference are
+        shared between threads by content address and stay hot while read.
+        Raises ``TierUnavailableError`` when Redis is unavailable.
+        """
+        self._pin(thread_id, True)
+
+    def unpin_thread(self, thread_id: str) -> None:
+        """Give a pinned thread's records the normal TTL again."""
+        self._pin(thread_id, False)
+
+    def _pin(self, thread_id: str, pinned: bool) -> None:
+        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+        try:
+            self._hot(lambda: self.hot.pin(tag, pinned))
+        except _HotDown as exc:
+            raise TierUnavailableError(
+                f"cannot {'pin' if pinned else 'unpin'} thread {thread_id!r}: "
+                f"Redis hot tier {self.hot.describe()} is unavailable"
+            ) from exc.__cause__
+
+    def is_pinned(self, thread_id: str) -> bool:
+        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+        try:
+            return self._hot(lambda: self.hot.pinned(tag))
+        except _HotDown as exc:
+            raise TierUnavailableError(
+                f"Redis hot tier {self.hot.describe()} is unavailable"
+            ) from exc.__cause__
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since construction; ``degraded`` is True while Redis is unavailable."""
+        c = self._counters
+        with c.lock:
+            counters = {
+                name: getattr(c, name)
+                for name in (
+                    "hits",
+                    "misses",
+                    "corrupt",
+                    "backfills",
+                    "fenced",
+                    "errors",
+                    "outages",
+                    "flushed",
+                    "recovered",
+                    "compensated",
+                )
+            }
+        return {
+            "cold": self.cold.describe(),
+            "hot": self.hot.describe(),
+            "mode": self.options.mode,
+            "ttl_seconds": self.options.ttl.total_seconds(),
+            "degraded": self._degraded,
+            "degraded_since": self._degraded_since,
+            "pending": len(self._buffer),
+            "pending_bytes": self._buffer_bytes,
+            **counters,
+        }
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """Repair whichever tier holds a bad copy of ``key`` from a good copy in the other."""
+        hot_value: bytes | None = None
+        gens: dict[Tag, str] | None = None
+        try:
+            fetched = self._hot(lambda: self.hot.fetch([key], refresh=False))
+            hot_value, gens = fetched.values[0], fetched.gens
+        except _HotDown:
+            pass
+        cold_value = self.cold.read(key)
+        hot_ok = hot_value is not None and good(hot_value)
+        cold_ok = cold_value is not None and good(cold_value)
+        if hot_ok and not cold_ok and hot_value is not None:
+            self.cold.write_many([(key, hot_value)])
+            return True
+        if cold_ok and hot_value is not None and not hot_ok and cold_value is not None:
+            sha = hashlib.sha1(hot_value).hexdigest()
+            try:
+                self._hot(lambda: self.hot.put([(key, cold_value)], old=sha, fence=gens))
+            except _HotDown:
+                return False
+            return True
+        return False
+
+    def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
+        """The cold tier's lock: it is the durable copy that gc must coordinate on."""
+        return self.cold.maintenance_lock(exclusive)
+
+    def close(self) -> None:
+        """Flush (write-behind), stop the background thread, close both tiers."""
+        if self._closed:
+            return
+        self._closed = True
+        error: StoreError | None = None
+        try:
+            self.flush()
+        except StoreError as exc:
+            error = exc
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        self._worker.join(timeout=10)
+        if self._wb and error is None and not self._degraded:
+            try:
+                self._retry_acks()
+                # entries acked nowhere (Redis was away when we flushed): flush from Redis
+                if self._hot(lambda: self.hot.queue_length(self._writer)):
+                    self._flush_queue(self._writer)
+                self._hot(lambda: self.hot.release_lease(self._writer, self._writer))
+                self._hot(lambda: self.hot.forget_writer(self._writer))
+            except _HotDown:
+                pass  # the queue stays in Redis; another process completes it
+        self.hot.close()
+        self.cold.close()
+        if error is not None:
+            raise error
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        """``list`` for several prefixes: the cold tier's, plus unflushed names (write-behind)."""
+        prefixes = list(prefixes)
+        if not self._wb or not prefixes:
+            return self.cold.list_many(prefixes)
+        try:
+            pending = self._hot(lambda: self.hot.children_many(prefixes, pending_only=True))
+        except _HotDown:
+            self._drain()
+            return self.cold.list_many(prefixes)
+        listings = self.cold.list_many(prefixes)
+        return [
+            sorted(set(names).union(extra)) if extra else names
+            for names, extra in zip(listings, pending, strict=True)
+        ]
+
+    # Last in the class: a method named ``list`` shadows the builtin in later annotations.
+    def list(self, prefix: Key) -> list[str]:
+        """The cold tier's names; in write-behind mode, plus unflushed ones (pending first)."""
+        if not self._wb:
+            return self.cold.list(prefix)
+        try:
+            pending = self._hot(lambda: self.hot.children(prefix, pending_only=True))
+        except _HotDown:
+            self._drain()
+            return self.cold.list(prefix)
+        names = self.cold.list(prefix)
+        return sorted(set(names).union(pending)) if pending else names

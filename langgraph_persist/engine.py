@@ -49,7 +49,7 @@ from langgraph_persist.errors import (
     InvalidIdError,
     MissingThreadIdError,
 )
-from langgraph_persist.records import Kind, Transform
+from langgraph_persist.records import Kind, Sealer
 from langgraph_persist.store.base import Store
 from langgraph_persist.values import NewBlobs, Ref, ValueCodec
 
@@ -144,6 +144,11 @@ class _LRU:
             self.weight = 0
 
 
+def _aad(key: keys.Key) -> bytes:
+    """Associated data binding an encrypted record to its place in the store."""
+    return "/".join(key).encode()
+
+
 def _seq() -> str:
     """Sortable, unique name for a pending-write record: arrival order across processes."""
     return f"{time.time_ns():020d}-{os.getpid():07d}-{uuid.uuid4().hex[:12]}"
@@ -157,15 +162,13 @@ class Engine:
         store: Store,
         serde: SerializerProtocol,
         *,
+        sealer: Sealer | None = None,
         hash_key: bytes = b"",
-        encrypt: Transform | None = None,
-        decrypt: Transform | None = None,
     ) -> None:
         self.store = store
         self.serde = serde
         self.codec = ValueCodec(serde, hash_key)
-        self._encrypt = encrypt
-        self._decrypt = decrypt
+        self.sealer = sealer
         self._blob_cache = _LRU(BLOB_CACHE_BYTES)
         self._records = _LRU(RECORD_CACHE_ENTRIES)
         self._known_threads: set[str] = set()
@@ -173,11 +176,14 @@ class Engine:
 
     # -- record helpers ---------------------------------------------------------------------------
 
-    def _encode(self, kind: Kind, obj: Any) -> bytes:
-        return records.encode(kind, obj, encrypt=self._encrypt)
+    def _encode(self, kind: Kind, obj: Any, key: keys.Key) -> bytes:
+        """A record for ``key``; encrypted ones are bound to the key (see crypto.py)."""
+        return records.encode(kind, obj, sealer=self.sealer, aad=_aad(key))
 
     def _decode(self, data: bytes, kind: Kind, key: keys.Key) -> Any:
-        return records.decode(data, expect=kind, location="/".join(key), decrypt=self._decrypt)
+        return records.decode(
+            data, expect=kind, location="/".join(key), sealer=self.sealer, aad=_aad(key)
+        )
 
     def _read_checkpoint(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
@@ -213,7 +219,7 @@ class Engine:
                         "referenced content is missing", location="/".join(key)
                     )
                 obj, kind = records.decode_with_kind(
-                    data, location="/".join(key), decrypt=self._decrypt
+                    data, location="/".join(key), sealer=self.sealer, aad=_aad(key)
                 )
                 if kind not in (Kind.BLOB, Kind.SEGMENT):
                     raise CorruptRecordError(
@@ -279,7 +285,7 @@ class Engine:
                 # may have been collected, so trust only what the store says exists.
                 new = self._reencode(checkpoint)
             self._store_content(a, new, run)
-            self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record))])
+            self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record, key))])
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
 
@@ -344,14 +350,17 @@ class Engine:
             ):
                 if not present:
                     kind, payload = new[d]
-                    items.append((key, records.frame(kind, payload, encrypt=self._encrypt)))
+                    frame = records.frame(kind, payload, sealer=self.sealer, aad=_aad(key))
+                    items.append((key, frame))
         if a.t not in self._known_threads:
             info = {"thread_id": a.thread_id, "created": time.time()}
-            items.append((keys.thread_info(a.t), self._encode(Kind.THREAD_INFO, info)))
+            info_key = keys.thread_info(a.t)
+            items.append((info_key, self._encode(Kind.THREAD_INFO, info, info_key)))
         if run_id is not None and (run_id, a.t) not in self._known_runs:
             r = keys.encode_name(run_id)
             entry = {"run_id": run_id, "thread_id": a.thread_id}
-            items.append((keys.run_index(r, a.t), self._encode(Kind.RUN_INDEX, entry)))
+            run_key = keys.run_index(r, a.t)
+            items.append((run_key, self._encode(Kind.RUN_INDEX, entry, run_key)))
         if items:
             self.store.create_many(items)
         self._known_threads.add(a.t)
@@ -378,7 +387,7 @@ class Engine:
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self.store.maintenance_lock(exclusive=False):
             self._store_content(a, new, None)
-            self.store.write_many([(key, self._encode(Kind.WRITES, record))])
+            self.store.write_many([(key, self._encode(Kind.WRITES, record, key))])
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``_merge_writes``)."""
@@ -687,41 +696,48 @@ class Engine:
         """Link every record into the target thread: no content is copied.
 
         Records never name their thread (the key does), so the same immutable
-        file can serve both threads; blobs are shared by address.
+        file serves both threads, and blobs are shared by address. With
+        encryption on, a record is bound to its key, so it is re-sealed for its
+        new place instead of linked.
         """
         target_t = keys.encode_name(target_thread_id)
         sources = self.namespaces(source_thread_id)
         if not sources:
             return
         with self.store.maintenance_lock(exclusive=False):
-            info = {"thread_id": target_thread_id, "created": time.time()}
-            self.store.create_many(
-                [(keys.thread_info(target_t), self._encode(Kind.THREAD_INFO, info))]
-            )
-            links: list[tuple[keys.Key, keys.Key]] = []
+            self._store_content(Address.of(target_thread_id, ""), {}, None)
+            writes: list[tuple[keys.Key, keys.Key]] = []
+            checkpoints: list[tuple[keys.Key, keys.Key]] = []
+            runs: set[str] = set()
             for x in sources:
                 for cid in self.store.list(keys.writes_root(x.t, x.n)):
                     wdir = keys.writes_dir(x.t, x.n, cid)
                     for name in self.store.list(wdir):
-                        links.append(((*wdir, name), keys.write(target_t, x.n, cid, name)))
-            # writes first: a checkpoint must never be visible without its writes
-            self.store.link(links)
-            links = [
-                (keys.checkpoint(x.t, x.n, cid), keys.checkpoint(target_t, x.n, cid))
-                for x in sources
-                for cid in self.store.list(keys.checkpoints_dir(x.t, x.n))
-            ]
-            self.store.link(links)
-            runs: set[str] = set()
-            for x in sources:
+                        writes.append(((*wdir, name), keys.write(target_t, x.n, cid, name)))
                 for cid in self.store.list(keys.checkpoints_dir(x.t, x.n)):
+                    checkpoints.append(
+                        (keys.checkpoint(x.t, x.n, cid), keys.checkpoint(target_t, x.n, cid))
+                    )
                     rec = self._read_checkpoint(x, cid)
                     if rec is not None and rec.get("run"):
                         runs.add(rec["run"])
+            # writes first: a checkpoint is never visible without its writes
+            self._copy_records(writes, Kind.WRITES)
+            self._copy_records(checkpoints, Kind.CHECKPOINT)
             target = Address.of(target_thread_id, "")
             for run_id in sorted(runs):
                 self._store_content(target, {}, run_id)
-        self._known_threads.add(target_t)
+
+    def _copy_records(self, pairs: Sequence[tuple[keys.Key, keys.Key]], kind: Kind) -> None:
+        if self.sealer is None:
+            self.store.link(pairs)
+            return
+        items = []
+        for src, dst in pairs:
+            data = self.store.read(src)
+            if data is not None:
+                items.append((dst, self._encode(kind, self._decode(data, kind, src), dst)))
+        self.store.write_many(items)
 
     def prune(self, thread_ids: Sequence[str], strategy: str) -> None:
         if strategy == "delete":

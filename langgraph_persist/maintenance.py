@@ -26,7 +26,12 @@ from typing import Any
 
 from langgraph_persist import keys, records
 from langgraph_persist.engine import Engine
-from langgraph_persist.errors import CorruptRecordError, PersistError, RecordError
+from langgraph_persist.errors import (
+    ConfigurationError,
+    CorruptRecordError,
+    PersistError,
+    RecordError,
+)
 from langgraph_persist.records import Kind
 from langgraph_persist.values import ValueCodec
 
@@ -139,7 +144,7 @@ def verify(
             report.records_checked += 1
         try:
             obj, kind = records.decode_with_kind(
-                data, expect=expect, location=location, decrypt=engine._decrypt
+                data, expect=expect, location=location, sealer=engine.sealer, aad=location.encode()
             )
             for ref in _refs_of(kind, obj):
                 referenced.update(ValueCodec.direct_digests(ref))
@@ -163,7 +168,9 @@ def verify(
 def _recover(engine: Engine, key: keys.Key, expect: Kind | None) -> bool:
     def good(data: bytes) -> bool:
         try:
-            records.decode_with_kind(data, expect=expect, decrypt=engine._decrypt)
+            records.decode_with_kind(
+                data, expect=expect, sealer=engine.sealer, aad="/".join(key).encode()
+            )
         except RecordError:
             return False
         return True
@@ -191,7 +198,10 @@ def _reachable(engine: Engine) -> Iterator[bytes]:
         data = store.read(key)
         if data is None:
             continue
-        rec = records.decode(data, expect=kind, location="/".join(key), decrypt=engine._decrypt)
+        location = "/".join(key)
+        rec = records.decode(
+            data, expect=kind, location=location, sealer=engine.sealer, aad=location.encode()
+        )
         for ref in _refs_of(kind, rec):
             direct = ValueCodec.direct_digests(ref)
             yield from direct
@@ -251,3 +261,40 @@ def stats(engine: Engine) -> StoreStats:
         bytes_blobs=blob_bytes,
         tiers=tier_stats() if callable(tier_stats) else {"cold": engine.store.describe()},
     )
+
+
+def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
+    """Re-seal every record whose payload is not under the current key.
+
+    Each record is rewritten atomically in place (same key, so the same
+    associated data); an interrupted run leaves a mix of old and new keys,
+    all readable, and can simply be run again.
+    """
+    sealer = engine.sealer
+    if sealer is None:
+        raise ConfigurationError("reencrypt needs a saver configured with encryption")
+    current = getattr(sealer, "current", None)
+    store = engine.store
+    all_keys = [k for k, _size, _mtime in store.walk(())]
+    rewritten = 0
+    with store.maintenance_lock(exclusive=True):
+        for done, key in enumerate(all_keys, 1):
+            if progress:
+                progress(done, len(all_keys))
+            data = store.read(key)
+            if data is None:
+                continue
+            flags = data[6] if len(data) > 6 else 0
+            key_id_of = getattr(sealer, "key_id_of", None)
+            payload = data[records.HEADER_SIZE :]
+            if flags & records.FLAG_ENCRYPTED and key_id_of and key_id_of(payload) == current:
+                continue
+            location = "/".join(key)
+            obj, kind = records.decode_with_kind(
+                data, location=location, sealer=sealer, aad=location.encode(), allow_plaintext=True
+            )
+            store.write_many(
+                [(key, records.encode(kind, obj, sealer=sealer, aad=location.encode()))]
+            )
+            rewritten += 1
+    return rewritten

@@ -29,8 +29,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import struct
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import lz4.block
 import msgpack
@@ -66,8 +65,12 @@ class Kind(enum.IntEnum):
     SNAPSHOT_ENTRY = 7
 
 
-Transform = Callable[[bytes], bytes]
-"""Encrypt (on encode) or decrypt (on decode) a payload; see ``crypto.py``."""
+class Sealer(Protocol):
+    """Authenticated encryption of payloads, bound to associated data (``crypto.py``)."""
+
+    def seal(self, payload: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes: ...
 
 
 def _digest(head: bytes, payload: bytes) -> bytes:
@@ -86,20 +89,20 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
 
 
-def encode(kind: Kind, obj: Any, *, encrypt: Transform | None = None) -> bytes:
-    """Frame ``obj`` as a record of ``kind``."""
-    return frame(kind, pack(obj), encrypt=encrypt)
+def encode(kind: Kind, obj: Any, *, sealer: Sealer | None = None, aad: bytes = b"") -> bytes:
+    """Frame ``obj`` as a record of ``kind``; ``aad`` binds an encrypted payload to its place."""
+    return frame(kind, pack(obj), sealer=sealer, aad=aad)
 
 
-def frame(kind: Kind, payload: bytes, *, encrypt: Transform | None = None) -> bytes:
+def frame(kind: Kind, payload: bytes, *, sealer: Sealer | None = None, aad: bytes = b"") -> bytes:
     """Frame an already msgpack-encoded payload (so callers can hash it once)."""
     flags = 0
     if len(payload) >= COMPRESS_MIN:
         compressed = lz4.block.compress(payload, store_size=True)
         if len(compressed) < len(payload):
             payload, flags = compressed, FLAG_LZ4
-    if encrypt is not None:
-        payload, flags = encrypt(payload), flags | FLAG_ENCRYPTED
+    if sealer is not None:
+        payload, flags = sealer.seal(payload, aad), flags | FLAG_ENCRYPTED
     if len(payload) > MAX_RECORD_SIZE:
         raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_RECORD_SIZE}")
     head = struct.pack("<4sBBBBI", MAGIC, FORMAT_VERSION, int(kind), flags, 0, len(payload))
@@ -111,13 +114,14 @@ def decode(
     *,
     expect: Kind | None = None,
     location: str = "",
-    decrypt: Transform | None = None,
+    sealer: Sealer | None = None,
+    aad: bytes = b"",
 ) -> Any:
     """Verify and decode a record, returning its msgpack object.
 
     Raises ``CorruptRecordError`` naming ``location`` for anything damaged.
     """
-    obj, _ = decode_with_kind(data, expect=expect, location=location, decrypt=decrypt)
+    obj, _ = decode_with_kind(data, expect=expect, location=location, sealer=sealer, aad=aad)
     return obj
 
 
@@ -126,9 +130,16 @@ def decode_with_kind(
     *,
     expect: Kind | None = None,
     location: str = "",
-    decrypt: Transform | None = None,
+    sealer: Sealer | None = None,
+    aad: bytes = b"",
+    allow_plaintext: bool = False,
 ) -> tuple[Any, Kind]:
-    """Like :func:`decode`, also returning the record's kind."""
+    """Like :func:`decode`, also returning the record's kind.
+
+    With a ``sealer``, a plaintext record is refused (its digest is not keyed,
+    so anyone could forge one) unless ``allow_plaintext`` (re-encryption of a
+    store written before encryption was turned on).
+    """
     if len(data) < HEADER_SIZE:
         raise CorruptRecordError(
             f"truncated record ({len(data)} bytes, header needs {HEADER_SIZE})", location=location
@@ -162,12 +173,20 @@ def decode_with_kind(
         )
     if flags & ~_KNOWN_FLAGS:
         raise UnsupportedFormatError(f"unknown record flags {flags:#x} at {location}")
+    if sealer is not None and not flags & FLAG_ENCRYPTED and not allow_plaintext:
+        raise CorruptRecordError(
+            "unencrypted record in an encrypted store (run reencrypt to migrate)",
+            location=location,
+        )
     if flags & FLAG_ENCRYPTED:
-        if decrypt is None:
+        if sealer is None:
             raise CorruptRecordError(
                 "record is encrypted but the saver has no encryption key", location=location
             )
-        payload = decrypt(payload)
+        try:
+            payload = sealer.open(payload, aad)
+        except CorruptRecordError as exc:
+            raise CorruptRecordError(exc.reason, location=location) from None
     try:
         if flags & FLAG_LZ4:
             payload = lz4.block.decompress(payload)

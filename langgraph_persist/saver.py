@@ -33,10 +33,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import maintenance
+from langgraph_persist.audit import AuditLog
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
+from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.maintenance import GcReport, Progress, StoreStats, VerifyReport
 from langgraph_persist.store.base import Store
-from langgraph_persist.store.files import Durability, FileStore
+from langgraph_persist.store.files import AUDIT_LOG, Durability, FileStore
 
 _LIST_BATCH = 32
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
@@ -62,6 +65,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
         serde: LangGraph serializer; defaults to LangGraph's ``JsonPlusSerializer``
             with its allowlists. Never pickle unless you configure it yourself.
         store: use this ``Store`` instead of a ``FileStore`` at ``path``.
+        encryption: encrypt every record at rest (AES-256-GCM, see ``crypto.py``),
+            e.g. ``Encryption.from_env()``. Off by default.
+        audit_log: where destructive operations are logged (JSON lines). Defaults
+            to ``audit.jsonl`` in the store's directory; ``False`` turns it off.
     """
 
     def __init__(
@@ -71,23 +78,44 @@ class PersistSaver(BaseCheckpointSaver[str]):
         durability: Durability = "fsync",
         serde: SerializerProtocol | None = None,
         store: Store | None = None,
+        encryption: Encryption | None = None,
+        audit_log: str | os.PathLike[str] | bool | None = None,
     ) -> None:
+        if getattr(serde, "pickle_fallback", False):
+            raise ConfigurationError(
+                "refusing a serializer with pickle_fallback=True: loading a checkpoint would "
+                "unpickle stored bytes, which can execute code"
+            )
         super().__init__(serde=serde)
         self.store: Store = store if store is not None else FileStore(path, durability=durability)
-        self.engine = Engine(self.store, self.serde)
+        self.encryption = encryption
+        self.audit = self._make_audit(audit_log)
+        self.engine = self._make_engine()
 
-    def __copy__(self) -> PersistSaver:
-        """``with_allowlist`` clones the saver with a new serde: share the store, not the engine."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.engine = Engine(self.store, clone.serde)
-        return clone
+    def _make_audit(self, audit_log: str | os.PathLike[str] | bool | None) -> AuditLog | None:
+        if audit_log is False:
+            return None
+        if audit_log is None or audit_log is True:
+            root = getattr(self.store, "root", None)
+            return AuditLog(os.path.join(root, AUDIT_LOG)) if root else None
+        return AuditLog(audit_log)
+
+    def _audit(self, op: str, **details: Any) -> None:
+        if self.audit is not None:
+            self.audit.record(op, **details)
+
+    def _make_engine(self) -> Engine:
+        enc = self.encryption
+        return Engine(
+            self.store, self.serde, sealer=enc, hash_key=enc.hash_key if enc is not None else b""
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name == "serde" and "engine" in self.__dict__:
-            # ``with_allowlist`` assigns a new serde to a shallow copy.
-            object.__setattr__(self, "engine", Engine(self.store, value))
+            # ``with_allowlist`` assigns a new serde to a shallow copy: give the
+            # copy its own engine (same store), so the original keeps its allowlist.
+            object.__setattr__(self, "engine", self._make_engine())
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -151,15 +179,18 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def delete_thread(self, thread_id: str) -> None:
         self.engine.delete_thread(thread_id)
+        self._audit("delete_thread", thread_id=thread_id)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         self.engine.delete_for_runs(run_ids)
+        self._audit("delete_for_runs", run_ids=list(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self.engine.copy_thread(source_thread_id, target_thread_id)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self.engine.prune(thread_ids, strategy)
+        self._audit("prune", thread_ids=list(thread_ids), strategy=strategy)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -184,11 +215,22 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Check every record's digest and reference; ``repair`` restores from another tier."""
-        return maintenance.verify(self.engine, repair=repair, progress=progress)
+        report = maintenance.verify(self.engine, repair=repair, progress=progress)
+        if repair:
+            repaired = [d.location for d in report.damaged if d.repaired]
+            self._audit("repair", repaired=repaired, unrepaired=len(report.damaged) - len(repaired))
+        return report
 
     def gc(self, *, progress: Progress | None = None) -> GcReport:
         """Reclaim content no checkpoint references any more (after deletes and prunes)."""
-        return maintenance.gc(self.engine, progress=progress)
+        report = maintenance.gc(self.engine, progress=progress)
+        self._audit("gc", blobs_deleted=report.blobs_deleted, bytes_freed=report.bytes_freed)
+        return report
+
+    def reencrypt(self, *, progress: Progress | None = None) -> int:
+        """Rewrite every record under the current key (after adding a new key, or
+        to encrypt a store written without encryption). Returns records rewritten."""
+        return maintenance.reencrypt(self.engine, progress=progress)
 
     def stats(self) -> StoreStats:
         """Counts and sizes of what is stored, per tier."""
@@ -242,16 +284,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
         await asyncio.to_thread(self.engine.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.engine.delete_thread, thread_id)
+        await asyncio.to_thread(self.delete_thread, thread_id)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.engine.delete_for_runs, run_ids)
+        await asyncio.to_thread(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await asyncio.to_thread(self.engine.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.engine.prune, thread_ids, strategy)
+        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]

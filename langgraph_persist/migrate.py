@@ -327,6 +327,7 @@ def write_thread(
     All or nothing: if any put fails, the partly written thread is deleted and
     the error re-raised (the thread was empty before, so nothing of the user's
     is lost). Raises ``ThreadExistsError`` when the thread has checkpoints.
+    A PersistSaver target records the import in its audit log.
     """
     if thread_exists(saver, thread_id):
         raise ThreadExistsError(
@@ -358,7 +359,10 @@ def write_thread(
         with contextlib.suppress(Exception):
             saver.delete_thread(thread_id)
         raise
-    return CopyCounts(len(items), writes, len({i.checkpoint_ns for i in items}))
+    counts = CopyCounts(len(items), writes, len({i.checkpoint_ns for i in items}))
+    if isinstance(saver, PersistSaver) and saver.audit is not None:
+        saver.audit.record("import", thread_id=thread_id, checkpoints=counts.checkpoints)
+    return counts
 
 
 def _put_writes(saver: AnySaver, config: RunnableConfig, writes: Sequence[WriteCopy]) -> int:

@@ -373,7 +373,10 @@ class FileStore:
         its own descriptor; the kernel releases it if the process is killed.
         """
         path = os.path.join(self.root, _LOCKS, "gc")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        except OSError as exc:
+            raise StoreError(self._explain(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield

@@ -1,0 +1,111 @@
+"""The issue's targets, evaluated on this run's figures (ratios, same run, same machine).
+
+Each check returns ``(met, figure)``; ``met`` is ``None`` when a figure is
+missing (a saver failed or did not run), which the table shows as such
+rather than as a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from benchmarks.stats import growth_exponent, ratio
+
+if TYPE_CHECKING:
+    from benchmarks.run import Results
+
+REFERENCE = "InMemorySaver"
+Check = Callable[["Results", str], tuple[bool | None, str]]
+
+
+def _median(results: Results, metric: str, peer: str) -> float:
+    m = results.measures.get(metric, {}).get(peer)
+    return m.median if m is not None and m.ok else math.nan
+
+
+def _vs_memory(metric: str, at_least: float) -> Check:
+    def check(results: Results, peer: str) -> tuple[bool | None, str]:
+        r = ratio(_median(results, metric, peer), _median(results, metric, REFERENCE))
+        return (None if math.isnan(r) else r >= at_least), f"{r:.2f}x"
+
+    return check
+
+
+def history_independent(results: Results, peer: str) -> tuple[bool | None, str]:
+    """list(limit=10) at the long history within 20% of its rate at the short one."""
+    short = _median(results, "h_list10_short", peer)
+    long_ = _median(results, "h_list10_long", peer)
+    r = long_ / short if short > 0 else math.nan
+    s = results.sizes
+    figure = f"{s.history_long:,} vs {s.history_short:,} checkpoints: {r:.2f}x the calls/s"
+    return (None if math.isnan(r) else r >= 0.8), figure
+
+
+def graph_overhead(results: Results, peer: str) -> tuple[bool | None, str]:
+    """Per-super-step overhead at most 1.5x InMemorySaver's (LangGraph's default durability)."""
+    ours = _median(results, "w4_async", peer)
+    ref = _median(results, "w4_async", REFERENCE)
+    if math.isnan(ours) or math.isnan(ref):
+        return None, "-"
+    sync_ours = _median(results, "w4_sync", peer)
+    sync_ref = _median(results, "w4_sync", REFERENCE)
+    figure = f"async: {ours:.3f} vs {ref:.3f} ms; sync: {sync_ours:.3f} vs {sync_ref:.3f} ms"
+    return ours <= 1.5 * max(ref, 0.0) + 1e-9, figure
+
+
+def storage_bound(results: Results, peer: str) -> tuple[bool | None, str]:
+    marks = results.sizes.w5_marks
+    fp = results.footprints.get(peer)
+    if not fp or not results.live_state:
+        return None, "-"
+    final = fp[marks[-1]].bytes / results.live_state
+    exp = growth_exponent(marks[1], fp[marks[1]].bytes, marks[-1], fp[marks[-1]].bytes)
+    return final <= 3.0 and exp <= 1.1, f"{final:.2f}x live state, exponent {exp:.2f}"
+
+
+def concurrency(results: Results, peer: str) -> tuple[bool | None, str]:
+    """W6 at least 3x the best *durable* peer (fsync per commit: SQLite, Postgres)."""
+    durable = [
+        p.name for p in results.peers if p.kind == "peer" and p.durability.startswith("fsync")
+    ]
+    rates = {n: _median(results, "w6", n) for n in durable}
+    rates = {n: v for n, v in rates.items() if not math.isnan(v)}
+    ours = _median(results, "w6", peer)
+    if not rates or math.isnan(ours):
+        return None, "-"
+    best = max(rates, key=lambda n: rates[n])
+    r = ours / rates[best]
+    return r >= 3.0, f"{r:.2f}x {best} ({ours:,.0f} vs {rates[best]:,.0f} ckpt/s)"
+
+
+TARGETS: tuple[tuple[str, Check], ...] = (
+    ("W1 durable put >= 0.8x InMemorySaver", _vs_memory("w1", 0.8)),
+    ("W2 latest get >= 0.9x InMemorySaver", _vs_memory("w2_latest", 0.9)),
+    ("W3 list(limit=10) independent of history length", history_independent),
+    ("W4 overhead per super-step <= 1.5x InMemorySaver's", graph_overhead),
+    ("W5 <= 3x final live state, exponent <= 1.1", storage_bound),
+    ("W6 >= 3x the best durable peer", concurrency),
+)
+
+
+def verdict(met: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "no figure"}[met]
+
+
+def targets_table(results: Results) -> list[str]:
+    ours = [p.name for p in results.peers if p.kind == "ours" and p.name not in results.unavailable]
+    header = ["Target", *ours]
+    rows = []
+    for title, check in TARGETS:
+        cells = []
+        for peer in ours:
+            met, figure = check(results, peer)
+            cells.append(f"{verdict(met)}: {figure}")
+        rows.append([title, *cells])
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *["| " + " | ".join(r) + " |" for r in rows],
+    ]

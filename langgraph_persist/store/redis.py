@@ -75,6 +75,9 @@ _COMPONENT = re.compile(r"^[A-Za-z0-9._%=~-]{1,255}$")
 _GEN_TTL_MIN_MS = 24 * 3600 * 1000
 """Generation tokens outlive any in-flight backfill by far (see ``RedisStore.invalidate``)."""
 
+LOCK_LEASE = timedelta(seconds=60)
+"""How long a ``lock`` outlives a holder that died holding it."""
+
 SWEEP_BATCH = 8
 """Registry members checked per write for expired values. Each put adds ~3
 members and checks 8, so dead members stay below ~40% of a registry."""
@@ -191,6 +194,12 @@ class RedisKeys:
 
     def lease(self, writer: str) -> str:
         return f"{self.prefix}{{wb:{writer}}}:lease"
+
+    def lock(self, key: Key) -> list[str]:
+        """A named shared/exclusive lock (readers, writer, writer intent), in the
+        slot of the data it protects."""
+        base = f"{self._tagged(self.tag_of(key))}:lock:{'/'.join(key[2:])}"
+        return [f"{base}:r", f"{base}:w", f"{base}:i"]
 
     def block(self, tag: Tag) -> tuple[list[str], list[str]]:
         """The per-tag keys and arguments every script reads with ``tag_block()``."""
@@ -444,6 +453,37 @@ if cur == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 
+_LOCK = """
+-- KEYS: readers (ZSET token -> expiry ms), writer (token, PX), intent (PX)
+-- ARGV: op (shared | exclusive | release), token, lease ms
+local readers, writer, intent = KEYS[1], KEYS[2], KEYS[3]
+local op, token, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', readers, '-inf', now)  -- holders that died
+if op == 'release' then
+  redis.call('ZREM', readers, token)
+  if redis.call('GET', writer) == token then redis.call('DEL', writer) end
+  if redis.call('GET', intent) == token then redis.call('DEL', intent) end
+  return 1
+end
+local w = redis.call('GET', writer)
+if op == 'shared' then
+  local i = redis.call('GET', intent)
+  if w or (i and i ~= token) then return 0 end
+  redis.call('ZADD', readers, now + lease, token)
+  redis.call('PEXPIRE', readers, lease)
+  return 1
+end
+if w or redis.call('ZCARD', readers) > 0 then
+  redis.call('SET', intent, token, 'PX', 1000)  -- new readers wait: no writer starvation
+  return 0
+end
+redis.call('SET', writer, token, 'PX', lease)
+redis.call('DEL', intent)
+return 1
+"""
+
 _FORGET_WRITER = """
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('SREM', KEYS[1], ARGV[1])
@@ -621,11 +661,12 @@ class RedisStore:
                 ("level1", _LIST_LEVEL1),
                 ("lease", _LEASE),
                 ("forget", _FORGET_WRITER),
+                ("lock", _LOCK),
             )
         }
 
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self._scripts[name](keys=keys, args=args)
+        return self._scripts[name](keys=keys, args=args, client=self.client)
 
     def _run_many(self, calls: Sequence[tuple[str, list[str], list[Any]]]) -> list[Any]:
         """Several script calls in one pipeline (one round trip).
@@ -985,6 +1026,27 @@ class RedisStore:
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """One copy only: nothing to recover from."""
         return False
+
+    @contextlib.contextmanager
+    def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
+        """Shared or exclusive across processes and hosts: a Redis lease lock.
+
+        Leases (``LOCK_LEASE``) free the lock if a holder dies; holders keep it
+        for one put or one delete, milliseconds. A waiting exclusive holder
+        stops new shared ones, so deletes are not starved by a stream of puts.
+        """
+        names = self.keys.lock(key)
+        token = new_token()
+        lease = _ms(LOCK_LEASE)
+        op = "exclusive" if exclusive else "shared"
+        pause = 0.001
+        while not self._run("lock", names, [op, token, lease]):
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        try:
+            yield
+        finally:
+            self._run("lock", names, ["release", token, lease])
 
     @contextlib.contextmanager
     def maintenance_lock(self, exclusive: bool) -> Iterator[None]:

@@ -602,16 +602,21 @@ class TieredStore:
         records stay queued in Redis and in memory) or ``timeout`` passes.
         """
         deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
+        failures = 0
         while self._buffer:
-            if self._flush_failures >= _FLUSH_FAILURES_RAISE and self._flush_error is not None:
-                raise StoreError(
-                    f"write-behind flush to {self.cold.describe()} keeps failing "
-                    f"({len(self._buffer)} records waiting): {self._flush_error}"
-                ) from self._flush_error
+            if self._flush_step():
+                failures = 0
+                continue
+            if self._flush_error is not None:
+                failures += 1
+                if failures >= _FLUSH_FAILURES_RAISE:
+                    raise StoreError(
+                        f"write-behind flush to {self.cold.describe()} keeps failing "
+                        f"({len(self._buffer)} records waiting): {self._flush_error}"
+                    ) from self._flush_error
             if deadline is not None and time.monotonic() > deadline:
                 raise StoreError(f"flush timed out with {len(self._buffer)} records waiting")
-            if not self._flush_step():
-                time.sleep(0.01)
+            time.sleep(0.05 * failures)
 
     def _drain(self) -> None:
         """Write-behind with Redis gone: flush the buffer so the cold tier is complete."""
@@ -865,6 +870,10 @@ class TieredStore:
             return True
         return False
 
+    def lock(self, key: Key, exclusive: bool = True) -> AbstractContextManager[None]:
+        """The cold tier's lock: writers of the durable copy are the ones to fence."""
+        return self.cold.lock(key, exclusive)
+
     def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
         """The cold tier's lock: it is the durable copy that gc must coordinate on."""
         return self.cold.maintenance_lock(exclusive)
@@ -926,3 +935,8 @@ class TieredStore:
             return self.cold.list(prefix)
         names = self.cold.list(prefix)
         return sorted(set(names).union(pending)) if pending else names
+
+
+def _implements_the_port(hot: RedisStore, tiered: TieredStore) -> tuple[Store, Store]:
+    """Never called: makes ``mypy langgraph_persist`` check both adapters against ``Store``."""
+    return hot, tiered

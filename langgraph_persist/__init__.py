@@ -4,18 +4,22 @@ from langgraph_persist import PersistSaver
 graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
 """
 
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     ConfigurationError,
     CorruptRecordError,
     DanglingReferenceError,
+    FencedWriterError,
     InvalidIdError,
     MissingThreadIdError,
     PersistError,
     RecordError,
     SnapshotError,
     StoreError,
+    ThreadDeletedError,
     TierUnavailableError,
     UnsupportedFormatError,
+    WriteRejectedError,
 )
 from langgraph_persist.saver import PersistSaver
 
@@ -23,6 +27,8 @@ __all__ = [
     "ConfigurationError",
     "CorruptRecordError",
     "DanglingReferenceError",
+    "Encryption",
+    "FencedWriterError",
     "InvalidIdError",
     "MissingThreadIdError",
     "PersistError",
@@ -30,6 +36,8 @@ __all__ = [
     "RecordError",
     "SnapshotError",
     "StoreError",
+    "ThreadDeletedError",
     "TierUnavailableError",
     "UnsupportedFormatError",
+    "WriteRejectedError",
 ]

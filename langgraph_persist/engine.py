@@ -17,6 +17,7 @@ mutated in place between two puts is re-serialized and stored as it is.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import threading
@@ -40,20 +41,25 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
     writes_sort_key,
 )
+from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import keys, records
 from langgraph_persist.errors import (
     CorruptRecordError,
     DanglingReferenceError,
+    FencedWriterError,
     InvalidIdError,
     MissingThreadIdError,
+    ThreadDeletedError,
 )
 from langgraph_persist.records import Kind, Sealer
 from langgraph_persist.store.base import Store
 from langgraph_persist.values import NewBlobs, Ref, ValueCodec
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
+_CONTINUATIONS = frozenset({"loop", "input"})
+"""Checkpoint sources that continue a thread (fenced); "fork" and "update" branch it."""
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
@@ -164,11 +170,13 @@ class Engine:
         *,
         sealer: Sealer | None = None,
         hash_key: bytes = b"",
+        fencing: bool = False,
     ) -> None:
         self.store = store
         self.serde = serde
         self.codec = ValueCodec(serde, hash_key)
         self.sealer = sealer
+        self.fencing = fencing
         self._blob_cache = _LRU(BLOB_CACHE_BYTES)
         self._records = _LRU(RECORD_CACHE_ENTRIES)
         self._known_threads: set[str] = set()
@@ -275,7 +283,11 @@ class Engine:
         if seeds := self._delta_seeds(full_metadata, parent_id, parent):
             record["dseed"] = seeds
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
-        with self.store.maintenance_lock(exclusive=False):
+        fenced = self.fencing and metadata.get("source") in _CONTINUATIONS
+        with self._writing(a, exclusive=fenced):
+            self._refuse_resurrection(a, parent_id)
+            if fenced:
+                self._refuse_stale_writer(a, parent_id, checkpoint_id)
             if (
                 known
                 and parent_id
@@ -288,6 +300,56 @@ class Engine:
             self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record, key))])
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
+
+    @contextlib.contextmanager
+    def _writing(self, a: Address, *, exclusive: bool) -> Iterator[None]:
+        """The locks a write into thread ``a`` holds, always in this order.
+
+        The store-wide maintenance lock (shared) keeps ``gc`` from collecting
+        blobs this write is about to reference. The thread's lock (shared, or
+        exclusive when fencing) makes "is this thread deleted?" and "is my
+        parent still the head?" atomic with the write: ``delete_thread`` takes
+        it exclusively.
+        """
+        with (
+            self.store.maintenance_lock(exclusive=False),
+            self.store.lock(keys.thread_dir(a.t), exclusive=exclusive),
+        ):
+            yield
+
+    def _refuse_resurrection(self, a: Address, parent_id: str | None) -> None:
+        """A write that continues a checkpoint deleted with its thread is refused.
+
+        ``delete_thread`` leaves a tombstone holding a checkpoint-id-shaped
+        boundary (uuid6, so ids sort by creation time). A put whose parent, or
+        writes whose checkpoint, is missing and older than the boundary belong
+        to a run that began before the deletion.
+        """
+        if not parent_id:
+            return
+        key = keys.tombstone(a.t)
+        data = self.store.read(key)
+        if data is None:
+            return
+        boundary = self._decode(data, Kind.TOMBSTONE, key)["boundary"]
+        if (
+            parent_id < boundary
+            and not self.store.exists_many([keys.checkpoint(a.t, a.n, parent_id)])[0]
+        ):
+            raise ThreadDeletedError(
+                f"thread {a.thread_id!r} was deleted after checkpoint {parent_id} was made; "
+                "refusing to bring it back (start a new run to reuse the thread id)"
+            )
+
+    def _refuse_stale_writer(self, a: Address, parent_id: str | None, checkpoint_id: str) -> None:
+        """With fencing: a continuation must extend the namespace's latest checkpoint."""
+        latest = self.latest_id(a)
+        if latest is None or latest in (parent_id, checkpoint_id):
+            return
+        raise FencedWriterError(
+            f"stale writer on thread {a.thread_id!r}: it continues from {parent_id}, but "
+            f"{latest} was written since by another writer; reload the thread and retry"
+        )
 
     def _reencode(self, checkpoint: Checkpoint) -> NewBlobs:
         """Every blob this checkpoint's values need, without trusting the parent."""
@@ -385,7 +447,8 @@ class Engine:
         ]
         record = {"task": task_id, "path": task_path, "w": entries}
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
-        with self.store.maintenance_lock(exclusive=False):
+        with self._writing(a, exclusive=False):
+            self._refuse_resurrection(a, checkpoint_id)
             self._store_content(a, new, None)
             self.store.write_many([(key, self._encode(Kind.WRITES, record, key))])
 
@@ -659,8 +722,14 @@ class Engine:
     # -- deletion, copy, prune --------------------------------------------------------------------
 
     def delete_thread(self, thread_id: str) -> None:
+        """Tombstone first (durable), then remove: late writes cannot resurrect it."""
         t = keys.encode_name(str(thread_id))
-        self.store.delete_tree(keys.thread_dir(t))
+        with self.store.lock(keys.thread_dir(t), exclusive=True):
+            if self.store.list(keys.thread_dir(t)):
+                key = keys.tombstone(t)
+                stone = {"thread_id": str(thread_id), "boundary": str(uuid6()), "at": time.time()}
+                self.store.write_many([(key, self._encode(Kind.TOMBSTONE, stone, key))])
+            self.store.delete_tree(keys.thread_dir(t))
         self._known_threads.discard(t)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:

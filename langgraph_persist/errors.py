@@ -7,6 +7,9 @@ Every failure a user can meet is one of these, so callers can catch
     ├── ConfigurationError        bad constructor arguments, unusable directory
     ├── InvalidIdError            a thread id / namespace / key we refuse (too long, ...)
     │   └── MissingThreadIdError  the config has no thread_id (also a KeyError)
+    ├── WriteRejectedError        a write refused to protect history (nothing written)
+    │   ├── ThreadDeletedError    a late write into a deleted thread
+    │   └── FencedWriterError     a stale writer (fencing on)
     ├── StoreError                the storage medium failed (disk full, read-only, permissions)
     │   └── TierUnavailableError  a tier (Redis) cannot be reached
     ├── RecordError               a stored record cannot be trusted
@@ -49,6 +52,27 @@ class StoreError(PersistError, OSError):
 
     Raised *after* the failed write was rolled back: no partial record is
     ever visible, and everything written before stays readable.
+    """
+
+
+class WriteRejectedError(PersistError):
+    """A write was refused to protect the thread's history (nothing was written)."""
+
+
+class ThreadDeletedError(WriteRejectedError):
+    """A late write continues a thread that was deleted after the write's run began.
+
+    Without this check a background put that finishes after ``delete_thread``
+    would bring the deleted conversation back. A new run (no parent checkpoint)
+    may reuse the thread id.
+    """
+
+
+class FencedWriterError(WriteRejectedError):
+    """With fencing on: this writer continues from a checkpoint that is no longer
+    the thread's latest, so another writer got there first (a stale writer).
+
+    Explicit forks (``update_state``, time travel) are never fenced.
     """
 
 

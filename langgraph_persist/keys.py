@@ -22,6 +22,7 @@ Layout (``docs/format.md`` is the reference)::
     threads/<thread>/ns/<ns>/w/<checkpoint>/<seq>  pending-write records
     blobs/<hh>/<hash>                          content-addressed values
     runs/<run>/<thread>                        run -> thread index (delete_for_runs)
+    tombstones/<thread>                        a deleted thread's boundary (no resurrection)
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def check_checkpoint_id(checkpoint_id: str) -> str:
 THREADS = "threads"
 BLOBS = "blobs"
 RUNS = "runs"
+TOMBSTONES = "tombstones"
 INFO = "info"
 
 
@@ -180,3 +182,8 @@ def runs_dir(r: str) -> Key:
 
 def run_index(r: str, t: str) -> Key:
     return (RUNS, r, t)
+
+
+def tombstone(t: str) -> Key:
+    """Outside the thread's directory, so it survives the thread's deletion."""
+    return (TOMBSTONES, t)

@@ -63,6 +63,7 @@ class Kind(enum.IntEnum):
     THREAD_INFO = 5
     RUN_INDEX = 6
     SNAPSHOT_ENTRY = 7
+    TOMBSTONE = 8
 
 
 class Sealer(Protocol):

@@ -69,6 +69,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
             e.g. ``Encryption.from_env()``. Off by default.
         audit_log: where destructive operations are logged (JSON lines). Defaults
             to ``audit.jsonl`` in the store's directory; ``False`` turns it off.
+        fencing: refuse stale writers: a continuing put (source "loop" or "input")
+            must extend the latest checkpoint of its namespace, else
+            ``FencedWriterError``. Forks (time travel, ``update_state``) always work.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         store: Store | None = None,
         encryption: Encryption | None = None,
         audit_log: str | os.PathLike[str] | bool | None = None,
+        fencing: bool = False,
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -89,6 +93,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         super().__init__(serde=serde)
         self.store: Store = store if store is not None else FileStore(path, durability=durability)
         self.encryption = encryption
+        self.fencing = fencing
         self.audit = self._make_audit(audit_log)
         self.engine = self._make_engine()
 
@@ -107,7 +112,11 @@ class PersistSaver(BaseCheckpointSaver[str]):
     def _make_engine(self) -> Engine:
         enc = self.encryption
         return Engine(
-            self.store, self.serde, sealer=enc, hash_key=enc.hash_key if enc is not None else b""
+            self.store,
+            self.serde,
+            sealer=enc,
+            hash_key=enc.hash_key if enc is not None else b"",
+            fencing=self.fencing,
         )
 
     def __setattr__(self, name: str, value: Any) -> None:

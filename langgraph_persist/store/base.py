@@ -85,6 +85,11 @@ class Store(Protocol):
         """
         ...
 
+    def lock(self, key: Key, exclusive: bool = True) -> AbstractContextManager[None]:
+        """A lock named by ``key`` across processes: writers of a thread share it;
+        deleting the thread (and fencing) takes it exclusively."""
+        ...
+
     def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
         """Shared for writers, exclusive for garbage collection (see gc.py)."""
         ...

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -366,19 +367,32 @@ class FileStore:
     # -- locking ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
+        """An flock on ``locks/<digest of key>`` (digested: names can be long)."""
+        name = hashlib.blake2b("/".join(key).encode(), digest_size=16).hexdigest()
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        with self._flock(os.path.join(self.root, _LOCKS, name), mode):
+            yield
+
+    @contextlib.contextmanager
     def maintenance_lock(self, exclusive: bool) -> Iterator[None]:
         """An flock on ``locks/gc``: writers share it, the garbage collector owns it.
 
         flock locks belong to the open file description, so every holder opens
         its own descriptor; the kernel releases it if the process is killed.
         """
-        path = os.path.join(self.root, _LOCKS, "gc")
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        with self._flock(os.path.join(self.root, _LOCKS, "gc"), mode):
+            yield
+
+    @contextlib.contextmanager
+    def _flock(self, path: str, mode: int) -> Iterator[None]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
         except OSError as exc:
             raise StoreError(self._explain(exc)) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            fcntl.flock(fd, mode)
             yield
         finally:
             os.close(fd)

@@ -7,6 +7,7 @@ Every failure a user can meet is one of these, so callers can catch
     ├── ConfigurationError        bad constructor arguments, unusable directory
     ├── InvalidIdError            a thread id / namespace / key we refuse (too long, ...)
     │   └── MissingThreadIdError  the config has no thread_id (also a KeyError)
+    ├── RecordTooLargeError       a value larger than a record may hold
     ├── WriteRejectedError        a write refused to protect history (nothing written)
     │   ├── ThreadDeletedError    a late write into a deleted thread
     │   └── FencedWriterError     a stale writer (fencing on)
@@ -45,6 +46,10 @@ class MissingThreadIdError(InvalidIdError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[-1]) if self.args else "thread_id"
+
+
+class RecordTooLargeError(PersistError, ValueError):
+    """A value serializes to more than one record may hold (``records.MAX_RECORD_SIZE``)."""
 
 
 class StoreError(PersistError, OSError):

@@ -34,7 +34,11 @@ from typing import Any, Protocol
 import lz4.block
 import msgpack
 
-from langgraph_persist.errors import CorruptRecordError, UnsupportedFormatError
+from langgraph_persist.errors import (
+    CorruptRecordError,
+    RecordTooLargeError,
+    UnsupportedFormatError,
+)
 
 MAGIC = b"LGPR"
 FORMAT_VERSION = 1
@@ -105,7 +109,10 @@ def frame(kind: Kind, payload: bytes, *, sealer: Sealer | None = None, aad: byte
     if sealer is not None:
         payload, flags = sealer.seal(payload, aad), flags | FLAG_ENCRYPTED
     if len(payload) > MAX_RECORD_SIZE:
-        raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_RECORD_SIZE}")
+        raise RecordTooLargeError(
+            f"a {kind.name.lower()} record of {len(payload)} bytes exceeds the "
+            f"{MAX_RECORD_SIZE}-byte limit; store large artifacts outside the graph state"
+        )
     head = struct.pack("<4sBBBBI", MAGIC, FORMAT_VERSION, int(kind), flags, 0, len(payload))
     return head + _digest(head, payload) + payload
 

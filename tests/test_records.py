@@ -93,3 +93,11 @@ def test_arbitrary_payload_behind_a_valid_digest_only_raises_our_errors(
         records.decode(head + records._digest(head, payload) + payload)
     except RecordError:
         pass
+
+
+def test_record_size_limit_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langgraph_persist import RecordTooLargeError
+
+    monkeypatch.setattr(records, "MAX_RECORD_SIZE", 1000)
+    with pytest.raises(RecordTooLargeError, match="1000-byte limit"):
+        records.encode(Kind.BLOB, bytes(range(256)) * 8)

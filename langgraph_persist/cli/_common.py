@@ -1,0 +1,288 @@
+"""What every command shares: the group, ``--store``/``--json``, exit codes, progress, tables.
+
+The commands are thin clients of the library: they parse, call one library
+function, and print. Everything a user can get wrong ends in ONE line on
+stderr and a documented exit code (``EXIT_CODES``, docs/cli.md): library
+errors (``PersistError``) are mapped here, in the group, once, instead of in
+every command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import IO, Any, TypeVar
+
+import click
+
+from langgraph_persist.crypto import Encryption
+from langgraph_persist.errors import (
+    ConfigurationError,
+    InvalidIdError,
+    PersistError,
+    RecordError,
+    SnapshotError,
+    StoreError,
+    UnsupportedFormatError,
+)
+from langgraph_persist.migrate import MigrationError, NotFoundError, ThreadExistsError
+from langgraph_persist.saver import PersistSaver
+
+ENV_STORE = "LANGGRAPH_PERSIST_STORE"
+ENV_KEY = "LANGGRAPH_PERSIST_KEY"
+"""Encryption keys (``id:hexkey,...``, see crypto.py); set it to open an encrypted store."""
+DEFAULT_STORE = "./checkpoints"
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "verify found damage that is still there (or the command was interrupted)",
+    2: "usage: a bad option, argument, id or store configuration",
+    3: "not found: the store, thread, checkpoint or source does not exist",
+    4: "conflict: the target thread or output file already exists",
+    5: "damaged data: a corrupt record, missing content or invalid snapshot file",
+    6: "unsupported format: written by a newer langgraph-persist",
+    7: "storage failure: disk full, permissions, database unreachable",
+    8: "migration check failed: the target reads back differently from the source",
+}
+
+
+class CliError(click.ClickException):
+    """A user-facing error: one line on stderr, then ``exit_code``."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+
+
+class DamageFound(CliError):
+    exit_code = 1
+
+
+class NotFound(CliError):
+    exit_code = 3
+
+
+class Conflict(CliError):
+    exit_code = 4
+
+
+class Damaged(CliError):
+    exit_code = 5
+
+
+class Unsupported(CliError):
+    exit_code = 6
+
+
+class StorageFailed(CliError):
+    exit_code = 7
+
+
+class MismatchFound(CliError):
+    exit_code = 8
+
+
+class BadUsage(CliError):
+    exit_code = 2
+
+
+_MAPPING: list[tuple[type[Exception], type[CliError]]] = [
+    (UnsupportedFormatError, Unsupported),  # before SnapshotError: a newer snapshot is both
+    (SnapshotError, Damaged),
+    (RecordError, Damaged),
+    (NotFoundError, NotFound),
+    (ThreadExistsError, Conflict),
+    (MigrationError, MismatchFound),
+    (StoreError, StorageFailed),
+    (InvalidIdError, BadUsage),
+    (ConfigurationError, BadUsage),
+    (PersistError, CliError),
+]
+
+
+def to_cli_error(exc: PersistError) -> CliError:
+    """The ``CliError`` (and so the exit code) for a library error."""
+    for error_type, cli_type in _MAPPING:
+        if isinstance(exc, error_type):
+            return cli_type(str(exc))
+    return CliError(str(exc))  # pragma: no cover - PersistError is in the table
+
+
+class PersistGroup(click.Group):
+    """Maps library errors to exit codes for every command in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PersistError as exc:
+            raise to_cli_error(exc) from exc
+
+
+@dataclass
+class Settings:
+    store: str
+    progress: bool | None = None
+    """Draw progress bars: ``None`` means when stderr is a terminal."""
+
+
+@click.group(cls=PersistGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    envvar=ENV_STORE,
+    default=DEFAULT_STORE,
+    show_default=True,
+    metavar="PATH",
+    help=f"The store directory (or set {ENV_STORE}).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars on stderr (default: when stderr is a terminal).",
+)
+@click.version_option(package_name="langgraph-persist")
+@click.pass_context
+def cli(ctx: click.Context, store: str, progress: bool | None) -> None:
+    """Inspect and manage a langgraph-persist checkpoint store.
+
+    \b
+    Example:
+        langgraph-persist --store ./checkpoints threads
+        langgraph-persist history user-42 --json | jq '.[0].checkpoint_id'
+    """
+    ctx.obj = Settings(store=store, progress=progress)
+
+
+# -- shared options ----------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Settings).store = value
+
+
+def store_option(f: F) -> F:
+    """``--store`` after the command name too (``langgraph-persist threads --store X``)."""
+    return click.option(
+        "--store",
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_store,
+        help=f"The store directory (overrides the global --store and {ENV_STORE}).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")(f)
+
+
+def settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+@contextlib.contextmanager
+def open_store(*, create: bool = False) -> Iterator[PersistSaver]:
+    """The saver over ``--store``; a missing store is an error unless ``create``.
+
+    Read commands must not create an empty store at a mistyped path. An
+    encrypted store is opened with the keys in ``LANGGRAPH_PERSIST_KEY``.
+    """
+    path = settings().store
+    if not create and not os.path.isdir(path):
+        raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
+    encryption = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
+    with PersistSaver(path, encryption=encryption) as saver:
+        yield saver
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def human_time(when: datetime | None) -> str:
+    if when is None:
+        return "-"
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()
+) -> None:
+    """Aligned columns; ``right`` lists the indexes of numeric columns."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if i in right else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    click.echo(line(headers))
+    for row in cells:
+        click.echo(line(row))
+
+
+class ProgressBar:
+    """The library's ``progress(done, total)`` callback drawn as a click progress bar on stderr.
+
+    The bar is created at the first call, when the total is known; nothing is
+    drawn for operations that never report, nor (unless ``--progress``) when
+    stderr is not a terminal, so logs and pipes stay clean.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.done = 0
+        self._bar: Any = None
+        wanted = settings().progress
+        self.enabled = sys.stderr.isatty() if wanted is None else wanted
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=max(total, 1), label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self.done)
+        self.done = done
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(exc_type, exc, tb)

@@ -1,0 +1,229 @@
+"""Decoded checkpoint values as text and JSON, and channel-by-channel differences.
+
+Values reach this module already decoded by the saver's serializer (so
+LangGraph's allowlist applied and nothing was unpickled); here they are only
+*described*. Nothing is evaluated: objects we do not know are shown by their
+type and ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel
+
+
+def to_jsonable(value: Any) -> Any:
+    """A JSON-ready copy of a decoded value (messages and models dumped, others described)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # NamedTuple
+        return {"$type": _qualname(value), **to_jsonable(value._asdict())}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in value), key=repr)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, BaseModel):
+        try:
+            return value.model_dump(mode="json")
+        except Exception:  # a model holding something pydantic cannot dump
+            return {"$type": _qualname(value), "$repr": repr(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"$type": _qualname(value), **fields}
+    return {"$type": _qualname(value), "$repr": repr(value)}
+
+
+def _qualname(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def as_text(value: Any) -> str:
+    """One-line form of a value for tables and diffs."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(to_jsonable(value), ensure_ascii=False, default=str)
+
+
+def is_message_list(value: Any) -> bool:
+    return (
+        isinstance(value, list) and bool(value) and all(isinstance(m, BaseMessage) for m in value)
+    )
+
+
+def message_line(message: BaseMessage) -> str:
+    content = message.content if isinstance(message.content, str) else as_text(message.content)
+    line = f"[{message.type}] {content}"
+    tool_calls = getattr(message, "tool_calls", None)
+    if tool_calls:
+        calls = ", ".join(f"{c['name']}({as_text(c.get('args', {}))})" for c in tool_calls)
+        line += f"  tool_calls: {calls}"
+    if message.id:
+        line += f"  (id {message.id})"
+    return line
+
+
+ONE_LINE = 100
+"""Values whose JSON is longer than this are pretty-printed over several lines."""
+
+
+def value_lines(value: Any) -> list[str]:
+    """Human lines for a channel value: one per message, pretty JSON for structures."""
+    if is_message_list(value):
+        return [message_line(m) for m in value]
+    line = as_text(value)
+    if len(line) > ONE_LINE and isinstance(value, (dict, list, tuple)):
+        return json.dumps(to_jsonable(value), ensure_ascii=False, indent=2, default=str).split("\n")
+    return [line]
+
+
+def unwrap_seed(seed: Any) -> Any:
+    """A DeltaChannel seed may be LangGraph's ``_DeltaSnapshot(value)``: show the value."""
+    if type(seed).__name__ == "_DeltaSnapshot" and hasattr(seed, "value"):
+        return seed.value
+    return seed
+
+
+def short_version(version: Any) -> str:
+    """``00000000000000000000000000000003.0.52`` -> ``3``: LangGraph's counters, readable."""
+    if isinstance(version, str) and "." in version and version.split(".")[0].isdigit():
+        return str(int(version.split(".")[0]))
+    return str(version)
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+Status = Literal["added", "removed", "changed", "unchanged"]
+
+
+@dataclass
+class ChannelDiff:
+    channel: str
+    status: Status
+    version_a: Any = None
+    version_b: Any = None
+    summary: str = ""
+    lines: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "status": self.status,
+            "version_a": self.version_a,
+            "version_b": self.version_b,
+            **self.detail,
+        }
+
+
+_MISSING = object()
+
+
+def diff_channels(
+    values_a: Mapping[str, Any],
+    versions_a: Mapping[str, Any],
+    values_b: Mapping[str, Any],
+    versions_b: Mapping[str, Any],
+) -> list[ChannelDiff]:
+    """Channel-by-channel differences from checkpoint A to checkpoint B, sorted by channel."""
+    out = []
+    for channel in sorted({*values_a, *values_b}):
+        a = values_a.get(channel, _MISSING)
+        b = values_b.get(channel, _MISSING)
+        d = ChannelDiff(channel, "unchanged", versions_a.get(channel), versions_b.get(channel))
+        if a is _MISSING:
+            d.status, d.lines, d.detail = "added", value_lines(b), {"after": to_jsonable(b)}
+        elif b is _MISSING:
+            d.status, d.detail = "removed", {"before": to_jsonable(a)}
+        elif a != b:
+            d.status = "changed"
+            _describe_change(d, a, b)
+        out.append(d)
+    return out
+
+
+def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
+    if isinstance(a, list) and isinstance(b, list) and (is_message_list(a) or is_message_list(b)):
+        _diff_messages(d, a, b)
+    elif isinstance(a, list) and isinstance(b, list) and b[: len(a)] == a:
+        appended = b[len(a) :]
+        d.summary = f"{len(appended)} item(s) appended"
+        d.lines = [f"+ {as_text(v)}" for v in appended]
+        d.detail = {"appended": to_jsonable(appended)}
+    elif isinstance(a, list) and isinstance(b, list) and a[: len(b)] == b:
+        gone = a[len(b) :]
+        d.summary = f"{len(gone)} item(s) removed from the end"
+        d.lines = [f"- {as_text(v)}" for v in gone]
+        d.detail = {"removed_tail": to_jsonable(gone)}
+    elif isinstance(a, dict) and isinstance(b, dict):
+        added = {k: b[k] for k in b if k not in a}
+        removed = [k for k in a if k not in b]
+        changed = {k: (a[k], b[k]) for k in a if k in b and a[k] != b[k]}
+        d.summary = f"{len(added)} key(s) added, {len(removed)} removed, {len(changed)} changed"
+        d.lines = (
+            [f"+ {k}: {as_text(v)}" for k, v in added.items()]
+            + [f"- {k}" for k in removed]
+            + [f"~ {k}: {as_text(x)} -> {as_text(y)}" for k, (x, y) in changed.items()]
+        )
+        d.detail = {
+            "added_keys": to_jsonable(added),
+            "removed_keys": [str(k) for k in removed],
+            "changed_keys": {
+                str(k): {"before": to_jsonable(x), "after": to_jsonable(y)}
+                for k, (x, y) in changed.items()
+            },
+        }
+    else:
+        d.summary = f"{as_text(a)} -> {as_text(b)}"
+        d.detail = {"before": to_jsonable(a), "after": to_jsonable(b)}
+
+
+def _key(message: Any, position: int, by_id: bool) -> Any:
+    return message.id if by_id else position
+
+
+def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any]) -> None:
+    """Match messages by id (LangGraph's ``add_messages`` does), else by position."""
+    by_id = all(isinstance(m, BaseMessage) and m.id for m in [*a, *b])
+    old = {_key(m, i, by_id): m for i, m in enumerate(a)}
+    new = {_key(m, i, by_id): m for i, m in enumerate(b)}
+    added = [m for k, m in new.items() if k not in old]
+    removed = [m for k, m in old.items() if k not in new]
+    changed = [(old[k], m) for k, m in new.items() if k in old and old[k] != m]
+
+    def line(m: Any) -> str:
+        return message_line(m) if isinstance(m, BaseMessage) else as_text(m)
+
+    d.summary = f"{len(added)} message(s) added, {len(removed)} removed, {len(changed)} changed"
+    d.lines = (
+        [f"+ {line(m)}" for m in added]
+        + [f"- {line(m)}" for m in removed]
+        + [f"~ {line(x)}  ->  {line(y)}" for x, y in changed]
+    )
+    d.detail = {
+        "messages": {
+            "added": to_jsonable(added),
+            "removed": to_jsonable(removed),
+            "changed": [{"before": to_jsonable(x), "after": to_jsonable(y)} for x, y in changed],
+        }
+    }

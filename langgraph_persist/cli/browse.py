@@ -1,0 +1,497 @@
+"""Reading commands: ``threads``, ``history``, ``show``, ``diff``.
+
+``threads`` is cheap by construction (directory listings and one walk per
+thread, no checkpoint decoded, see ``retention.summarize_thread``); the
+others decode checkpoints through the saver, i.e. with its serializer and
+LangGraph's allowlist, never with pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
+
+from langgraph_persist import keys
+from langgraph_persist.cli._common import (
+    BadUsage,
+    ProgressBar,
+    cli,
+    echo_json,
+    human_bytes,
+    human_time,
+    iso,
+    json_option,
+    open_store,
+    store_option,
+    table,
+)
+from langgraph_persist.cli._render import (
+    as_text,
+    diff_channels,
+    is_message_list,
+    short_version,
+    to_jsonable,
+    unwrap_seed,
+    value_lines,
+)
+from langgraph_persist.engine import Address
+from langgraph_persist.migrate import NotFoundError
+from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
+from langgraph_persist.saver import PersistSaver
+
+ns_option = click.option(
+    "--ns",
+    "namespace",
+    metavar="NS",
+    default=None,
+    help="Checkpoint namespace (subgraphs); default: the root namespace, or all for history.",
+)
+
+
+def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> RunnableConfig:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ns}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def _require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
+    addresses = saver.engine.namespaces(thread_id)
+    if not addresses:
+        raise NotFoundError(f"no thread {thread_id!r} in {saver.store.describe()}")
+    return addresses
+
+
+def resolve_checkpoint(
+    saver: PersistSaver, thread_id: str, namespace: str | None, ref: str | None
+) -> tuple[str, str]:
+    """(namespace, checkpoint id) for a user's reference: ``latest``, an id or a unique prefix.
+
+    Without ``--ns``, ``latest`` means the root namespace and an id is looked
+    up in every namespace, so ids copied from ``history`` just work.
+    """
+    addresses = _require_thread(saver, thread_id)
+    if namespace is not None:
+        addresses = [a for a in addresses if a.checkpoint_ns == namespace]
+    elif ref in (None, "latest"):
+        addresses = [a for a in addresses if a.checkpoint_ns == ""]
+    if not addresses:
+        raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace or ''!r}")
+    candidates: list[tuple[str, str]] = []
+    for a in addresses:
+        ids = saver.store.list(keys.checkpoints_dir(a.t, a.n))
+        if ref in (None, "latest"):
+            if ids:
+                candidates.append((a.checkpoint_ns, ids[-1]))
+        elif ref in ids:
+            return a.checkpoint_ns, ref
+        else:
+            candidates.extend((a.checkpoint_ns, i) for i in ids if ref and i.startswith(ref))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise NotFoundError(f"no checkpoint {ref or 'latest'!r} in thread {thread_id!r}")
+    raise BadUsage(f"{ref!r} matches {len(candidates)} checkpoints; give more of the id")
+
+
+def _get(saver: PersistSaver, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointTuple:
+    t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+    if t is None:
+        raise NotFoundError(f"checkpoint {checkpoint_id} of thread {thread_id!r} is gone")
+    return t
+
+
+def _parse_filters(filters: Sequence[str]) -> dict[str, Any]:
+    """``key=value``; the value is JSON when it parses (``step=3`` is the int 3), else a string."""
+    out: dict[str, Any] = {}
+    for item in filters:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--filter")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+# -- threads -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@store_option
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only threads whose latest root checkpoint has this metadata (repeatable).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["thread", "updated", "checkpoints", "bytes"]),
+    default="thread",
+    show_default=True,
+    help="Sort key; updated/checkpoints/bytes list the newest or biggest first.",
+)
+@click.option("--reverse", is_flag=True, help="Reverse the order.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many threads.")
+@json_option
+def threads(
+    filters: tuple[str, ...], sort: str, reverse: bool, limit: int | None, as_json: bool
+) -> None:
+    """List threads with their last update, checkpoint count and size.
+
+    Cheap on big stores: counts come from directory listings and the time
+    from the newest checkpoint id; no checkpoint is decoded unless --filter
+    is given (then each thread's latest root checkpoint metadata is read).
+    BYTES counts the thread's own records; content shared between
+    checkpoints and threads is counted once, in `stats`.
+
+    \b
+    Example:
+        langgraph-persist threads --sort updated --limit 10
+        langgraph-persist threads --filter source=loop --filter step=3 --json
+    """
+    wanted = _parse_filters(filters)
+    with open_store() as saver, ProgressBar("scanning threads") as progress:
+        ids = all_threads(saver)
+        summaries = []
+        for done, thread_id in enumerate(ids, 1):
+            progress(done, len(ids))
+            summary = summarize_thread(saver, thread_id)
+            if not summary.checkpoints:
+                continue
+            if wanted:
+                latest = saver.get_tuple(_config(thread_id, ""))
+                metadata: dict[str, Any] = dict(latest.metadata) if latest else {}
+                if not all(metadata.get(k, object()) == v for k, v in wanted.items()):
+                    continue
+            summaries.append(summary)
+    order = {
+        "thread": (lambda s: s.thread_id, False),
+        "updated": (lambda s: s.last_update.timestamp() if s.last_update else 0.0, True),
+        "checkpoints": (lambda s: s.checkpoints, True),
+        "bytes": (lambda s: s.bytes, True),
+    }
+    key, descending = order[sort]
+    summaries.sort(key=key, reverse=descending != reverse)
+    summaries = summaries[:limit] if limit else summaries
+    if as_json:
+        echo_json(
+            [
+                {
+                    "thread_id": s.thread_id,
+                    "last_update": iso(s.last_update),
+                    "checkpoints": s.checkpoints,
+                    "namespaces": len(s.namespaces),
+                    "bytes": s.bytes,
+                    "latest_checkpoint_id": s.latest_id,
+                }
+                for s in summaries
+            ]
+        )
+        return
+    table(
+        ["THREAD", "UPDATED", "CHECKPOINTS", "NAMESPACES", "BYTES"],
+        [
+            (
+                s.thread_id,
+                human_time(s.last_update),
+                s.checkpoints,
+                len(s.namespaces),
+                human_bytes(s.bytes),
+            )
+            for s in summaries
+        ],
+        right=(2, 3, 4),
+    )
+
+
+# -- history -----------------------------------------------------------------------------------
+
+
+def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], int]:
+    """(encoded namespace, checkpoint id) -> bytes of its record plus its write records."""
+    sizes: dict[tuple[str, str], int] = {}
+    for key, size, _mtime in saver.store.walk(keys.thread_dir(keys.encode_name(thread_id))):
+        if len(key) >= 6 and key[2] == "ns" and key[4] in ("c", "w"):
+            sizes[(key[3], key[5])] = sizes.get((key[3], key[5]), 0) + size
+    return sizes
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@ns_option
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many checkpoints.")
+@json_option
+def history(thread_id: str, namespace: str | None, limit: int | None, as_json: bool) -> None:
+    """A thread's checkpoints, newest first.
+
+    Columns: checkpoint id, namespace (when the thread has subgraphs),
+    creation time, step, source, parent id, run id, pending writes, and the
+    bytes of the checkpoint's record plus its write records.
+
+    \b
+    Example:
+        langgraph-persist history user-42 --limit 5
+        langgraph-persist history user-42 --ns "child:1f0..." --json
+    """
+    with open_store() as saver:
+        addresses = _require_thread(saver, thread_id)
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        if namespace is not None:
+            config["configurable"]["checkpoint_ns"] = namespace
+        sizes = _record_bytes(saver, thread_id)
+        rows = []
+        for t in saver.list(config, limit=limit):
+            conf = t.config["configurable"]
+            ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
+            parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+            rows.append(
+                {
+                    "checkpoint_id": cid,
+                    "checkpoint_ns": ns,
+                    "created": t.checkpoint.get("ts") or iso(checkpoint_time(cid)),
+                    "step": t.metadata.get("step"),
+                    "source": t.metadata.get("source"),
+                    "parent_id": parent,
+                    "run_id": t.metadata.get("run_id"),
+                    "pending_writes": len(t.pending_writes or ()),
+                    "bytes": sizes.get((keys.encode_name(ns), cid), 0),
+                }
+            )
+    if as_json:
+        echo_json(rows)
+        return
+    with_ns = len(addresses) > 1 and namespace is None
+    headers = [
+        "CHECKPOINT",
+        *(["NS"] if with_ns else []),
+        "CREATED",
+        "STEP",
+        "SOURCE",
+        "PARENT",
+        "RUN",
+        "WRITES",
+        "BYTES",
+    ]
+    table(
+        headers,
+        [
+            (
+                r["checkpoint_id"],
+                *([r["checkpoint_ns"] or "(root)"] if with_ns else []),
+                human_time(checkpoint_time(r["checkpoint_id"])),
+                r["step"],
+                r["source"],
+                r["parent_id"],
+                r["run_id"],
+                r["pending_writes"],
+                human_bytes(r["bytes"]),
+            )
+            for r in rows
+        ],
+        right=tuple(i + (1 if with_ns else 0) for i in (2, 6, 7)),
+    )
+
+
+def _delta_histories(
+    saver: PersistSaver, config: RunnableConfig, t: CheckpointTuple, only: Sequence[str]
+) -> dict[str, DeltaChannelHistory]:
+    """DeltaChannel values are not stored per checkpoint: they are a seed plus ancestor writes.
+
+    Folding them needs the graph's reducer, which the CLI does not have, so
+    the pieces are shown as the saver returns them to LangGraph.
+    """
+    counters = t.metadata.get("counters_since_delta_snapshot") or {}
+    missing = [
+        ch
+        for ch in sorted(counters)
+        if ch not in t.checkpoint["channel_values"]
+        and ch in t.checkpoint["channel_versions"]
+        and (not only or ch in only)
+    ]
+    if not missing:
+        return {}
+    return dict(saver.get_delta_channel_history(config=config, channels=missing))
+
+
+# -- show --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@click.argument("checkpoint", required=False, metavar="[CHECKPOINT]")
+@ns_option
+@click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
+@json_option
+def show(
+    thread_id: str,
+    checkpoint: str | None,
+    namespace: str | None,
+    channels: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """The decoded state of a checkpoint (default: the thread's latest).
+
+    CHECKPOINT is an id, a unique prefix of one, or `latest`. Values are
+    decoded by the saver's serializer with LangGraph's allowlist; pickle is
+    never used. Messages are printed one per line.
+
+    \b
+    Example:
+        langgraph-persist show user-42
+        langgraph-persist show user-42 1f0c2a9e-6d3b-6f5e-8002 --channel messages --json
+    """
+    with open_store() as saver:
+        ns, cid = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
+        t = _get(saver, thread_id, ns, cid)
+        deltas = _delta_histories(saver, _config(thread_id, ns, cid), t, channels)
+    values = t.checkpoint["channel_values"]
+    versions = t.checkpoint["channel_versions"]
+    if channels:
+        unknown = sorted(set(channels) - set(values) - set(versions))
+        if unknown:
+            raise NotFoundError(f"no channel {unknown[0]!r} in checkpoint {cid}")
+    shown = [c for c in sorted(values) if not channels or c in channels]
+    parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    writes = t.pending_writes or ()
+    if as_json:
+        echo_json(
+            {
+                "thread_id": thread_id,
+                "checkpoint_ns": ns,
+                "checkpoint_id": cid,
+                "parent_id": parent,
+                "ts": t.checkpoint.get("ts"),
+                "metadata": to_jsonable(t.metadata),
+                "channel_versions": {c: versions.get(c) for c in [*shown, *deltas]},
+                "values": {c: to_jsonable(values[c]) for c in shown},
+                "delta_channels": {
+                    c: {
+                        "seed": to_jsonable(unwrap_seed(h.get("seed"))),
+                        "writes": [to_jsonable(w[2]) for w in h["writes"]],
+                    }
+                    for c, h in deltas.items()
+                },
+                "pending_writes": [
+                    {"task_id": task, "channel": ch, "value": to_jsonable(v)}
+                    for task, ch, v in writes
+                ],
+            }
+        )
+        return
+    meta = t.metadata
+    click.echo(f"thread      {thread_id}")
+    click.echo(f"checkpoint  {cid}" + (f"  (namespace {ns})" if ns else ""))
+    click.echo(f"parent      {parent or '-'}")
+    click.echo(
+        f"created     {t.checkpoint.get('ts', '-')}   step {meta.get('step')}   "
+        f"source {meta.get('source')}"
+    )
+    if meta.get("run_id"):
+        click.echo(f"run         {meta['run_id']}")
+    click.echo(f"channels ({len(shown) + len(deltas)}):")
+    for channel in shown:
+        value = values[channel]
+        note = f"  ({len(value)} messages)" if is_message_list(value) else ""
+        click.echo(f"  {channel}  v{short_version(versions.get(channel))}{note}")
+        for line in value_lines(value):
+            click.echo(f"    {line}")
+    for channel, h in deltas.items():
+        click.echo(
+            f"  {channel}  v{short_version(versions.get(channel))}  (delta channel: "
+            f"seed + {len(h['writes'])} write(s) replayed by the graph's reducer)"
+        )
+        click.echo(f"    seed: {as_text(unwrap_seed(h.get('seed')))}")
+        for w in h["writes"]:
+            click.echo(f"    + {as_text(w[2])}")
+    if writes:
+        click.echo(f"pending writes ({len(writes)}):")
+        for task, ch, v in writes:
+            click.echo(f"  {ch} = {as_text(v)}  (task {task})")
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@ns_option
+@click.option("--all", "show_all", is_flag=True, help="Also list unchanged channels.")
+@json_option
+def diff(
+    thread_id: str, a: str, b: str, namespace: str | None, show_all: bool, as_json: bool
+) -> None:
+    """Channel-by-channel differences from checkpoint A to checkpoint B.
+
+    A and B are ids, unique prefixes or `latest`. Message lists are compared
+    by message id (as LangGraph's add_messages does): messages added,
+    removed and changed. Lists that grew show the appended items; dicts show
+    keys added, removed and changed; other values show before -> after.
+
+    \b
+    Example:
+        langgraph-persist diff user-42 1f0c2a9e-6d3b-6f5e-8001 latest
+        langgraph-persist diff user-42 1f0c2a9e-6d3b 1f0c2a9e-7a10 --json
+    """
+    with open_store() as saver:
+        ns_a, id_a = resolve_checkpoint(saver, thread_id, namespace, a)
+        ns_b, id_b = resolve_checkpoint(saver, thread_id, namespace, b)
+        ta, tb = _get(saver, thread_id, ns_a, id_a), _get(saver, thread_id, ns_b, id_b)
+    diffs = diff_channels(
+        ta.checkpoint["channel_values"],
+        ta.checkpoint["channel_versions"],
+        tb.checkpoint["channel_values"],
+        tb.checkpoint["channel_versions"],
+    )
+    if as_json:
+        echo_json(
+            {
+                "thread_id": thread_id,
+                "a": {
+                    "checkpoint_id": id_a,
+                    "checkpoint_ns": ns_a,
+                    "step": ta.metadata.get("step"),
+                },
+                "b": {
+                    "checkpoint_id": id_b,
+                    "checkpoint_ns": ns_b,
+                    "step": tb.metadata.get("step"),
+                },
+                "channels": [d.as_dict() for d in diffs if show_all or d.status != "unchanged"],
+            }
+        )
+        return
+    click.echo(f"--- {id_a}  step {ta.metadata.get('step')}  {ta.metadata.get('source')}")
+    click.echo(f"+++ {id_b}  step {tb.metadata.get('step')}  {tb.metadata.get('source')}")
+    marks = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
+    unchanged = [d.channel for d in diffs if d.status == "unchanged"]
+    for d in diffs:
+        if d.status == "unchanged" and not show_all:
+            continue
+        versions = f"v{short_version(d.version_a)} -> v{short_version(d.version_b)}"
+        if d.status == "added":
+            versions = f"v{short_version(d.version_b)}"
+        elif d.status in ("removed", "unchanged"):
+            versions = f"v{short_version(d.version_a)}"
+        summary = f": {d.summary}" if d.summary else ""
+        click.echo(f"{marks[d.status]} {d.channel}  {versions}{summary}")
+        for line in d.lines:
+            click.echo(f"    {line}")
+    if not show_all:
+        if unchanged:
+            click.echo(f"= {len(unchanged)} unchanged: {', '.join(unchanged)}")
+        if len(unchanged) == len(diffs):
+            click.echo("(no differences)")

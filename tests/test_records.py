@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
 
 import pytest
@@ -76,10 +78,9 @@ def test_valid_digest_over_garbage_payload_is_corruption() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_only_raise_our_errors(data: bytes) -> None:
-    try:
+    # any exception that is not one of ours propagates and fails the test
+    with contextlib.suppress(RecordError):
         records.decode(data)
-    except RecordError:
-        pass
 
 
 @settings(max_examples=200, deadline=None)
@@ -89,10 +90,8 @@ def test_arbitrary_payload_behind_a_valid_digest_only_raises_our_errors(
 ) -> None:
     """Even a forged record with a correct digest cannot crash the decoder."""
     head = struct.pack("<4sBBBBI", b"LGPR", 1, int(Kind.BLOB), flags % 4, 0, len(payload))
-    try:
+    with contextlib.suppress(RecordError):
         records.decode(head + records._digest(head, payload) + payload)
-    except RecordError:
-        pass
 
 
 def test_record_size_limit_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,4 +99,4 @@ def test_record_size_limit_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(records, "MAX_RECORD_SIZE", 1000)
     with pytest.raises(RecordTooLargeError, match="1000-byte limit"):
-        records.encode(Kind.BLOB, bytes(range(256)) * 8)
+        records.encode(Kind.BLOB, os.urandom(5000))  # incompressible

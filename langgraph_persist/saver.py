@@ -18,6 +18,7 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +32,8 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from langgraph_persist import maintenance
 from langgraph_persist.audit import AuditLog
@@ -40,6 +43,7 @@ from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.maintenance import GcReport, Progress, StoreStats, VerifyReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG, Durability, FileStore
+from langgraph_persist.store.tiered import HotTierOptions
 
 _LIST_BATCH = 32
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
@@ -58,6 +62,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
     Args:
         path: the store's directory; created (mode 0700) when missing. It must
             be empty or an existing langgraph-persist store.
+        redis: a Redis URL (``redis://``, ``rediss://`` with TLS, user and password
+            in the URL) or a ready client: adds the Redis hot tier over ``path``
+            (see docs/tiers.md). Plain Redis >= 6, no modules.
+        hot: how the hot tier behaves (``HotTierOptions``: write mode, TTL, ...).
         durability: ``"fsync"`` (default): a put returns once the checkpoint
             survives a power cut. ``"none"``: writes are still atomic (a killed
             process never leaves a torn record) but the OS decides when they
@@ -78,6 +86,8 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self,
         path: str | os.PathLike[str] = "./checkpoints",
         *,
+        redis: str | Redis | AsyncRedis | None = None,
+        hot: HotTierOptions | None = None,
         durability: Durability = "fsync",
         serde: SerializerProtocol | None = None,
         store: Store | None = None,
@@ -91,17 +101,61 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 "unpickle stored bytes, which can execute code"
             )
         super().__init__(serde=serde)
-        self.store: Store = store if store is not None else FileStore(path, durability=durability)
+        self.store: Store = self._make_store(path, redis, hot, durability, store)
         self.encryption = encryption
         self.fencing = fencing
         self.audit = self._make_audit(audit_log)
         self.engine = self._make_engine()
 
+    @staticmethod
+    def _make_store(
+        path: str | os.PathLike[str],
+        redis: str | Redis | AsyncRedis | None,
+        hot: HotTierOptions | None,
+        durability: Durability,
+        store: Store | None,
+    ) -> Store:
+        if store is not None:
+            if redis is not None:
+                raise ConfigurationError("pass either store= or redis=, not both")
+            return store
+        cold = FileStore(path, durability=durability)
+        if redis is None:
+            if hot is not None:
+                raise ConfigurationError("hot= configures the Redis tier: pass redis= too")
+            return cold
+        from langgraph_persist.store.tiered import build_tiered
+
+        return build_tiered(cold, redis, hot)
+
+    def flush(self, timeout: timedelta | None = None) -> None:
+        """Wait until every acknowledged write is in the cold tier (write-behind mode)."""
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            flush(timeout)
+
+    def pin_thread(self, thread_id: str) -> None:
+        """Keep a thread in the Redis hot tier regardless of its TTL."""
+        self._tiered("pin_thread")(thread_id)
+
+    def unpin_thread(self, thread_id: str) -> None:
+        """Let a pinned thread expire from the hot tier again."""
+        self._tiered("unpin_thread")(thread_id)
+
+    def _tiered(self, method: str) -> Any:
+        fn = getattr(self.store, method, None)
+        if fn is None:
+            raise ConfigurationError(
+                f"{method} needs a Redis hot tier (PersistSaver(..., redis=...))"
+            )
+        return fn
+
     def _make_audit(self, audit_log: str | os.PathLike[str] | bool | None) -> AuditLog | None:
         if audit_log is False:
             return None
         if audit_log is None or audit_log is True:
-            root = getattr(self.store, "root", None)
+            cold = getattr(self.store, "cold", self.store)
+            root = getattr(cold, "root", None)
             return AuditLog(os.path.join(root, AUDIT_LOG)) if root else None
         return AuditLog(audit_log)
 

@@ -26,11 +26,22 @@ channel values by version (InMemorySaver, PostgresSaver) need exactly that.
 A copy never merges into an existing thread (that would interleave two
 histories): the target thread must be empty, and a copy that fails half way
 deletes what it wrote.
+
+Self-contained: a copy never names a checkpoint it does not hold. A parent
+link that points outside it (cut off by ``latest=True``, or already pruned
+in the source) is dropped, so the oldest checkpoint kept in a namespace
+becomes a root. The parent is unreachable either way (``get_tuple`` of it
+returns ``None`` in the source too); keeping a dangling link would make a
+PersistSaver target that has deleted this thread before refuse the copy as
+a late writer resurrecting it (``ThreadDeletedError``), i.e. restoring a
+``--latest`` backup after a deletion would fail. Copies of complete
+histories are unaffected and exact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -248,7 +259,18 @@ def read_thread(saver: AnySaver, thread_id: str, *, latest: bool = False) -> lis
             tuples = _latest_generic(tuples)
     if not tuples:
         raise NotFoundError(f"thread {thread_id!r} has no checkpoints")
-    return order_parents_first([_copy_of(saver, t) for t in tuples])
+    return order_parents_first(_self_contained([_copy_of(saver, t) for t in tuples]))
+
+
+def _self_contained(items: list[CheckpointCopy]) -> list[CheckpointCopy]:
+    """Drop parent links that point outside the copy (see module doc, "Self-contained")."""
+    present = {(c.checkpoint_ns, c.checkpoint_id) for c in items}
+    return [
+        c
+        if c.parent_id is None or (c.checkpoint_ns, c.parent_id) in present
+        else dataclasses.replace(c, parent_id=None)
+        for c in items
+    ]
 
 
 def _latest_generic(tuples: list[CheckpointTuple]) -> list[CheckpointTuple]:

@@ -206,8 +206,8 @@ def snapshot(
 
     ``latest=True`` keeps only the newest checkpoint of each namespace plus
     the ancestors its delta channels need: enough to resume, not to replay
-    history. The kept checkpoint still names its parent (lineage stays
-    visible), but the parent is not in the file.
+    history. The oldest kept checkpoint becomes a root (its parent is not in
+    the file; see "Self-contained" in ``migrate.py``).
     """
     items = read_thread(saver, thread_id, latest=latest)
     raw = records.pack(_encode_body(items, saver.serde))

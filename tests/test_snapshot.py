@@ -165,10 +165,40 @@ def test_latest_only_keeps_the_newest_checkpoint(chat_store: PersistSaver, tmp_p
     assert info.latest and info.checkpoint_count == 1
     target = PersistSaver(tmp_path / "b")
     restore(tmp_path / "l.lgps", target)
-    original = chat_graph().compile(checkpointer=chat_store)
+    original = chat_graph().compile(checkpointer=chat_store).get_state(cfg("user-42"))
     copy = chat_graph().compile(checkpointer=target)
-    assert copy.get_state(cfg("user-42")) == original.get_state(cfg("user-42"))
+    state = copy.get_state(cfg("user-42"))
+    # the same state; the kept checkpoint is a root: its parent is not in the file
+    assert state._replace(parent_config=None) == original._replace(parent_config=None)
+    assert state.parent_config is None and original.parent_config is not None
     assert copy.invoke(human("more"), cfg("user-42"))["turns"] == 4
+
+
+@pytest.mark.parametrize("latest", [False, True])
+def test_restore_a_backup_after_the_thread_was_deleted(
+    chat_store: PersistSaver, tmp_path: Path, latest: bool
+) -> None:
+    """The backup use case: delete_thread leaves a tombstone against late writers;
+    a restore is not one, and its copy names no checkpoint outside itself."""
+    snapshot(chat_store, "user-42", tmp_path / "b.lgps", latest=latest)
+    expected = chat_graph().compile(checkpointer=chat_store).get_state(cfg("user-42")).values
+    chat_store.delete_thread("user-42")
+    restore(tmp_path / "b.lgps", chat_store)
+    graph = chat_graph().compile(checkpointer=chat_store)
+    assert graph.get_state(cfg("user-42")).values == expected
+    assert graph.invoke(human("back"), cfg("user-42"))["turns"] == 4
+
+
+def test_pruned_thread_round_trip(chat_store: PersistSaver, tmp_path: Path) -> None:
+    chat_store.prune(["user-42"], strategy="keep_latest")
+    info = snapshot(chat_store, "user-42", tmp_path / "p.lgps")
+    assert info.checkpoint_count == 1
+    chat_store.delete_thread("user-42")
+    restore(tmp_path / "p.lgps", chat_store)
+    assert (
+        chat_graph().compile(checkpointer=chat_store).invoke(human("x"), cfg("user-42"))["turns"]
+        == 4
+    )
 
 
 def test_any_saver_as_source_and_target(tmp_path: Path) -> None:

@@ -27,9 +27,11 @@ from langgraph_persist.errors import (
     InvalidIdError,
     PersistError,
     RecordError,
+    RecordTooLargeError,
     SnapshotError,
     StoreError,
     UnsupportedFormatError,
+    WriteRejectedError,
 )
 from langgraph_persist.migrate import MigrationError, NotFoundError, ThreadExistsError
 from langgraph_persist.saver import PersistSaver
@@ -44,10 +46,10 @@ EXIT_CODES: dict[int, str] = {
     1: "verify found damage that is still there (or the command was interrupted)",
     2: "usage: a bad option, argument, id or store configuration",
     3: "not found: the store, thread, checkpoint or source does not exist",
-    4: "conflict: the target thread or output file already exists",
+    4: "conflict: the target thread or output file already exists, or the store refused the write",
     5: "damaged data: a corrupt record, missing content or invalid snapshot file",
     6: "unsupported format: written by a newer langgraph-persist",
-    7: "storage failure: disk full, permissions, database unreachable",
+    7: "storage failure: disk full, permissions, database unreachable, value too large",
     8: "migration check failed: the target reads back differently from the source",
 }
 
@@ -99,6 +101,8 @@ _MAPPING: list[tuple[type[Exception], type[CliError]]] = [
     (RecordError, Damaged),
     (NotFoundError, NotFound),
     (ThreadExistsError, Conflict),
+    (WriteRejectedError, Conflict),  # a deleted thread's late writer, a fenced writer
+    (RecordTooLargeError, StorageFailed),
     (MigrationError, MismatchFound),
     (StoreError, StorageFailed),
     (InvalidIdError, BadUsage),

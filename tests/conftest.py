@@ -47,12 +47,12 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[Callable[[], RedisServer]]:
-    """Start servers only this test uses (to kill and restart them)."""
+def private_redis() -> Iterator[Callable[..., RedisServer]]:
+    """Start servers only this test uses (to kill and restart them, or with TLS)."""
     servers: list[RedisServer] = []
 
-    def make() -> RedisServer:
-        server = RedisServer()
+    def make(*, port: int | None = None, tls: bool = False) -> RedisServer:
+        server = RedisServer(port=port, tls=tls)
         server.start()
         servers.append(server)
         return server

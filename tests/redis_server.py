@@ -71,21 +71,39 @@ def find_binary() -> str:
 class RedisServer:
     """One private redis-server process (see module docstring)."""
 
-    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, binary: str | None = None, port: int | None = None, tls: bool = False
+    ) -> None:
         self.binary = binary or find_binary()
         self.port = port or free_port()
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tls = tls
+        self.cert = os.path.join(self.workdir, "server.crt")
+        if tls:
+            self._make_certificate()
+
+    def _make_certificate(self) -> None:
+        """A throwaway self-signed certificate for 127.0.0.1 (needs the openssl CLI)."""
+        key = os.path.join(self.workdir, "server.key")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", key, "-out", self.cert],
+            check=True, capture_output=True,
+        )  # fmt: skip
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
 
     def url_for(self, db: int) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/{db}?ssl_ca_certs={self.cert}"
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
+        return redis.Redis.from_url(self.url_for(db), socket_timeout=5)
 
     @property
     def running(self) -> bool:
@@ -95,9 +113,15 @@ class RedisServer:
         """Start (or restart, on the same port) and wait until it answers PING."""
         if self.running:
             return
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            key = os.path.join(self.workdir, "server.key")
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.cert,
+                      "--tls-key-file", key, "--tls-ca-cert-file", self.cert,
+                      "--tls-auth-clients", "no"]  # fmt: skip
         cmd = [
             self.binary,
-            "--port", str(self.port),
+            *listen,
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",

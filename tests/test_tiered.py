@@ -403,7 +403,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_redis_killed_mid_graph_then_back(
     mode: str,
     tmp_path: Path,
-    private_redis: Callable[[], RedisServer],
+    private_redis: Callable[..., RedisServer],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = private_redis()
@@ -465,8 +465,28 @@ def test_redis_unreachable_at_start(
         server.stop()
 
 
+def test_tls_url(tmp_path: Path, private_redis: Callable[..., RedisServer]) -> None:
+    """``rediss://``: the hot tier over TLS (self-signed certificate, CA given in the URL)."""
+    server = private_redis(tls=True)
+    store = build_tiered(
+        FileStore(tmp_path / "cold", durability="none"), server.url, options("write-through", "l:")
+    )
+    assert not store.stats()["degraded"]
+    assert store.describe().count("rediss://") == 1
+    store.write_many([(ck(T, CP1), rec("over tls"))])
+    assert store.hot.read(ck(T, CP1)) == rec("over tls")
+    store.close()
+    plain = build_tiered(
+        FileStore(tmp_path / "cold2", durability="none"),
+        server.url.replace("rediss://", "redis://").split("?")[0],
+        options("write-through", "l:"),
+    )
+    assert plain.stats()["degraded"]  # a plaintext client cannot talk to a TLS port
+    plain.close()
+
+
 def test_changes_made_while_redis_was_away_are_invalidated(
-    tmp_path: Path, private_redis: Callable[[], RedisServer]
+    tmp_path: Path, private_redis: Callable[..., RedisServer]
 ) -> None:
     """A partition (Redis alive, unreachable): stale entries are dropped when it is back."""
     server = private_redis()

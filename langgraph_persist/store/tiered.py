@@ -73,6 +73,9 @@ _JOURNAL_LIMIT = 100_000
 _GEN_CACHE = 65_536
 """Generations remembered for fencing write-through writes (one round trip saved per put)."""
 
+_WARN_EVERY = 60.0
+"""Seconds between two "Redis unavailable" warnings when Redis flaps."""
+
 _FLUSH_FAILURES_RAISE = 3
 """Consecutive cold-tier failures after which ``flush()`` raises instead of waiting."""
 
@@ -219,9 +222,12 @@ class TieredStore:
         self._degraded = False
         self._degraded_since: float | None = None
         self._next_probe = 0.0
+        self._last_warning = -_WARN_EVERY
         self._health_lock = threading.RLock()
         self._journal: set[Tag] = set()
-        self._journal_all = False
+        self._journal_all = 0
+        """Requests to invalidate every tag (journal overflow, whole-store deletes); a counter
+        so a request made while a replay runs is not cleared by that replay."""
         self._gens: OrderedDict[Tag, str] = OrderedDict()
         self._gens_lock = threading.Lock()
         # write-behind buffer: what this process acknowledged and has not yet flushed
@@ -275,7 +281,12 @@ class TieredStore:
             self._degraded = True
             self._degraded_since = time.time()
         self._counters.add(outages=1)
-        log.warning(
+        now = time.monotonic()
+        # One warning per outage; a flapping Redis (say, OOM on every write) gets one
+        # per _WARN_EVERY at most. Every outage still shows in stats()["outages"].
+        quiet = now - self._last_warning < _WARN_EVERY
+        self._last_warning = now if not quiet else self._last_warning
+        (log.debug if quiet else log.warning)(
             "Redis hot tier %s unavailable (%s: %s); serving from the cold tier %s until it "
             "answers again (probing every %.1fs)%s",
             self.hot.describe(),
@@ -293,25 +304,31 @@ class TieredStore:
                 return
             try:
                 self.hot.ping()
-                while True:
-                    with self._gens_lock:
-                        tags, every = self._journal, self._journal_all
-                        self._journal, self._journal_all = set(), False
-                        self._gens.clear()  # observed before the outage: no longer safe to trust
-                    if not tags and not every:
-                        break
-                    self._replay(tags, every)
                 if self._wb:
                     self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
+                while True:
+                    with self._gens_lock:
+                        self._gens.clear()  # observed before the outage: no longer trusted
+                        tags, every = set(self._journal), self._journal_all
+                        if not tags and not every:
+                            # Flipped under the journal lock: a caller that finds us
+                            # degraded journals before this; any later one invalidates
+                            # inline (see _journal_add). Nothing falls in between.
+                            since = self._degraded_since or time.time()
+                            self._degraded = False
+                            self._degraded_since = None
+                            break
+                    self._replay(tags, bool(every))  # on failure the journal keeps them
+                    with self._gens_lock:
+                        self._journal -= tags
+                        if self._journal_all == every:
+                            self._journal_all = 0
             except RedisError as exc:
                 self._counters.add(errors=1)
                 self._next_probe = time.monotonic() + self.options.probe_interval.total_seconds()
                 log.debug("Redis hot tier still unavailable: %s", exc)
                 return
-            since = self._degraded_since or time.time()
-            self._degraded = False
-            self._degraded_since = None
-        log.warning(
+        log.info(
             "Redis hot tier %s is available again after %.1fs; resuming",
             self.hot.describe(),
             time.time() - since,
@@ -333,9 +350,9 @@ class TieredStore:
         with self._gens_lock:
             if self._degraded:
                 self._journal |= tags
-                self._journal_all = (
-                    self._journal_all or every or len(self._journal) > _JOURNAL_LIMIT
-                )
+                if every or len(self._journal) > _JOURNAL_LIMIT:
+                    self._journal_all += 1
+                    self._journal.clear()
                 return
         # Redis came back between our failed call and now: invalidate right away.
         try:
@@ -687,6 +704,14 @@ class TieredStore:
         renews it while alive). Runs at start-up and periodically in the
         background, in every mode; callable directly (e.g. before a backup).
         """
+        try:
+            return self._recover_orphans()
+        except _HotDown as exc:
+            raise TierUnavailableError(
+                f"Redis hot tier {self.hot.describe()} is unavailable"
+            ) from exc.__cause__
+
+    def _recover_orphans(self) -> int:
         if self._degraded:
             return 0
         flushed = 0
@@ -769,7 +794,7 @@ class TieredStore:
                     )
                 if not self._degraded and now >= next_orphans:
                     next_orphans = now + orphans_every
-                    self.recover_orphans()
+                    self._recover_orphans()
                 if not self._degraded and self._unacked:
                     self._retry_acks()
             except _HotDown:

@@ -35,8 +35,11 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.migrate import MigrationError, NotFoundError, ThreadExistsError
 from langgraph_persist.saver import PersistSaver
+from langgraph_persist.store.tiered import HotTierOptions
 
 ENV_STORE = "LANGGRAPH_PERSIST_STORE"
+ENV_REDIS = "LANGGRAPH_PERSIST_REDIS"
+ENV_REDIS_PREFIX = "LANGGRAPH_PERSIST_REDIS_PREFIX"
 ENV_KEY = "LANGGRAPH_PERSIST_KEY"
 """Encryption keys (``id:hexkey,...``, see crypto.py); set it to open an encrypted store."""
 DEFAULT_STORE = "./checkpoints"
@@ -134,6 +137,9 @@ class Settings:
     store: str
     progress: bool | None = None
     """Draw progress bars: ``None`` means when stderr is a terminal."""
+    redis: str | None = None
+    """The agents' Redis hot tier, so deletions and imports reach it too."""
+    redis_prefix: str = "lgp:"
 
 
 @click.group(cls=PersistGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -146,13 +152,33 @@ class Settings:
     help=f"The store directory (or set {ENV_STORE}).",
 )
 @click.option(
+    "--redis",
+    envvar=ENV_REDIS,
+    metavar="URL",
+    help=f"The store's Redis hot tier, if it has one (or set {ENV_REDIS}).",
+)
+@click.option(
+    "--redis-prefix",
+    envvar=ENV_REDIS_PREFIX,
+    default="lgp:",
+    show_default=True,
+    metavar="PREFIX",
+    help="The hot tier's key prefix (HotTierOptions.key_prefix).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress bars on stderr (default: when stderr is a terminal).",
 )
 @click.version_option(package_name="langgraph-persist")
 @click.pass_context
-def cli(ctx: click.Context, store: str, progress: bool | None) -> None:
+def cli(
+    ctx: click.Context,
+    store: str,
+    redis: str | None,
+    redis_prefix: str,
+    progress: bool | None,
+) -> None:
     """Inspect and manage a langgraph-persist checkpoint store.
 
     \b
@@ -160,7 +186,7 @@ def cli(ctx: click.Context, store: str, progress: bool | None) -> None:
         langgraph-persist --store ./checkpoints threads
         langgraph-persist history user-42 --json | jq '.[0].checkpoint_id'
     """
-    ctx.obj = Settings(store=store, progress=progress)
+    ctx.obj = Settings(store=store, progress=progress, redis=redis, redis_prefix=redis_prefix)
 
 
 # -- shared options ----------------------------------------------------------------------------
@@ -198,13 +224,17 @@ def open_store(*, create: bool = False) -> Iterator[PersistSaver]:
     """The saver over ``--store``; a missing store is an error unless ``create``.
 
     Read commands must not create an empty store at a mistyped path. An
-    encrypted store is opened with the keys in ``LANGGRAPH_PERSIST_KEY``.
+    encrypted store is opened with the keys in ``LANGGRAPH_PERSIST_KEY``; a
+    store with a Redis hot tier with ``--redis`` (write-through), so that
+    prune, import and gc reach the hot tier the agents read from too.
     """
-    path = settings().store
+    config = settings()
+    path = config.store
     if not create and not os.path.isdir(path):
         raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
     encryption = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
-    with PersistSaver(path, encryption=encryption) as saver:
+    hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None
+    with PersistSaver(path, encryption=encryption, redis=config.redis, hot=hot) as saver:
         yield saver
 
 

@@ -129,6 +129,9 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 def stats(as_json: bool) -> None:
     """Counts and sizes of what is stored, per tier (hot-tier hit rate when there is one).
 
+    Pass --redis to see the hot tier. Its hit and miss counters are those of
+    the process asking (this command), not of the agents.
+
     \b
     Example:
         langgraph-persist stats --json
@@ -146,6 +149,9 @@ def stats(as_json: bool) -> None:
         ("total size", human_bytes(s.bytes_total)),
     ]
     rows += [(f"tier {k}", v) for k, v in _flatten("", s.tiers)]
+    hits, misses = s.tiers.get("hits"), s.tiers.get("misses")
+    if isinstance(hits, int) and isinstance(misses, int) and hits + misses:
+        rows.append(("hot hit rate", f"{hits / (hits + misses):.1%} (this process)"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         click.echo(f"{k.ljust(width)}  {v}")

@@ -82,7 +82,9 @@ def second_process(store: str) -> None:
     for snap in history:
         step, source = snap.metadata["step"], snap.metadata["source"]
         last = snap.values["messages"][-1].content if snap.values.get("messages") else "-"
-        print(f"  step {step:>2} {source:<6} next={list(snap.next)!s:<12} last message: {last[:48]}")
+        print(
+            f"  step {step:>2} {source:<6} next={list(snap.next)!s:<12} last message: {last[:48]}"
+        )
     before_approval = next(s for s in history if s.next == ("approve",))
     replay = graph.get_state(before_approval.config)
     print(

@@ -42,7 +42,9 @@ def test_every_page_with_code_is_covered() -> None:
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if samples(p)], ids=lambda p: p.name)
-def test_samples_run(page: Path, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_samples_run(
+    page: Path, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
     # a real module: LangGraph resolves a state's annotations through sys.modules

@@ -517,7 +517,8 @@ def migrate_all(
             "pass skip_existing=True (CLI: --skip-existing) to leave them as they are"
         )
     report.skipped = existing
-    todo = [t for t in todo if t not in set(existing)]
+    skip = set(existing)
+    todo = [t for t in todo if t not in skip]
     for done, thread_id in enumerate(todo, 1):
         report.copied[thread_id] = copy_thread_between(source, target, thread_id)
         if progress:
@@ -568,7 +569,7 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
                 if create:
                     pg_saver.setup()
                 yield cast(AnySaver, pg_saver)
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:  # unreachable, no such database, no LangGraph tables
             raise StoreError(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
     elif "://" in url:
         raise ConfigurationError(

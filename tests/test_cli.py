@@ -301,6 +301,8 @@ def test_damaged_and_newer_snapshots(store: Path, tmp_path: Path) -> None:
     (tmp_path / "new.lgps").write_bytes(newer + data[start + records.HEADER_SIZE + length :])
     assert "upgrade" in fails(6, None, "inspect", str(tmp_path / "new.lgps"))
     assert fails(2, None, "inspect", str(tmp_path / "missing.lgps")).startswith("Error")
+    nowhere = tmp_path / "no-such-dir" / "t.lgps"
+    assert "No such file or directory" in fails(7, store, "export", "user-42", "-o", str(nowhere))
 
 
 # -- prune ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from langgraph_persist import ConfigurationError, PersistSaver
+from langgraph_persist import ConfigurationError, PersistSaver, StoreError
 from langgraph_persist.migrate import (
     MigrationError,
     NotFoundError,
@@ -193,6 +193,13 @@ def postgres_url() -> Iterator[str]:
             yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgres_errors_are_store_errors(postgres_url: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="PostgreSQL"), open_saver(postgres_url) as empty:
+        thread_ids(empty)  # a database without LangGraph's tables
+    with pytest.raises(StoreError, match="PostgreSQL"), open_saver(postgres_url + "_missing"):
+        pass
 
 
 def test_postgres_to_persist_and_back(postgres_url: str, tmp_path: Path) -> None:

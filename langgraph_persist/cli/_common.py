@@ -123,13 +123,17 @@ def to_cli_error(exc: PersistError) -> CliError:
 
 
 class PersistGroup(click.Group):
-    """Maps library errors to exit codes for every command in one place."""
+    """Maps library errors (and OS errors on files we were pointed at) to exit codes,
+    for every command, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PersistError as exc:
             raise to_cli_error(exc) from exc
+        except OSError as exc:  # a snapshot file we cannot write or read
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise StorageFailed(f"{where}{exc.strerror or exc}") from exc
 
 
 @dataclass

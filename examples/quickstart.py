@@ -87,8 +87,9 @@ def second_process(store: str) -> None:
         )
     before_approval = next(s for s in history if s.next == ("approve",))
     replay = graph.get_state(before_approval.config)
+    replayed_id = before_approval.config["configurable"]["checkpoint_id"]
     print(
-        f"[process 2] replayed checkpoint {before_approval.config['configurable']['checkpoint_id']}:"
+        f"[process 2] replayed checkpoint {replayed_id}:"
         f" {len(replay.values['messages'])} messages, refund {replay.values['refund']}"
     )
     report = graph.checkpointer.verify()

@@ -43,9 +43,8 @@ def worker_main(store: str, redis: str, worker: str, thread: str, text: str) -> 
     out = graph.invoke(
         {"messages": [HumanMessage(content=text)]}, {"configurable": {"thread_id": thread}}
     )
-    print(
-        f"{worker}: thread {thread} now has {len(out['messages'])} messages, served by {out['served_by']}"
-    )
+    count, served = len(out["messages"]), out["served_by"]
+    print(f"{worker}: thread {thread} now has {count} messages, served by {served}")
     graph.checkpointer.close()
 
 

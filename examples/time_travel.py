@@ -52,9 +52,8 @@ def main() -> None:
     history = list(graph.get_state_history(config))
     print(f"{len(history)} checkpoints, newest first:")
     for snap in history:
-        print(
-            f"  step {snap.metadata['step']:>2}  next={list(snap.next)}  steps so far={len(snap.values.get('steps', []))}"
-        )
+        done = len(snap.values.get("steps", []))
+        print(f"  step {snap.metadata['step']:>2}  next={list(snap.next)}  steps so far={done}")
 
     # replay: the state as it was before "write" ran
     before_write = next(s for s in history if s.next == ("write",))

@@ -27,7 +27,9 @@ def main() -> None:
     config = {"configurable": {"thread_id": thread}}
     turn = 0
     while True:
-        out = graph.invoke(human(f"{thread} turn {turn} " + "words " * 60), config, durability="sync")
+        out = graph.invoke(
+            human(f"{thread} turn {turn} " + "words " * 60), config, durability="sync"
+        )
         state = graph.get_state(config)
         print(
             json.dumps(

@@ -66,7 +66,11 @@ except ConfigurationError as exc:
 
 def _run_unprivileged(path: Path) -> str:
     """Root ignores permissions, so the check runs as 'nobody' (or as ourselves if not root)."""
-    code = _AS_NOBODY if os.geteuid() == 0 else _AS_NOBODY.replace("os.setgid(65534); os.setuid(65534)", "")
+    code = (
+        _AS_NOBODY
+        if os.geteuid() == 0
+        else _AS_NOBODY.replace("os.setgid(65534); os.setuid(65534)", "")
+    )
     done = subprocess.run(
         [sys.executable, "-c", code, str(path)],
         capture_output=True,
@@ -108,7 +112,9 @@ def test_read_only_directory(open_dir: Path) -> None:
 # -- configs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [{}, {"configurable": {}}, {"configurable": {"checkpoint_ns": ""}}])
+@pytest.mark.parametrize(
+    "config", [{}, {"configurable": {}}, {"configurable": {"checkpoint_ns": ""}}]
+)
 def test_config_without_thread_id_fails_like_langgraph(tmp_path: Path, config: dict) -> None:
     saver = PersistSaver(tmp_path / "s")
     with pytest.raises(KeyError):

@@ -91,7 +91,7 @@ def test_stale_writer_is_fenced_but_forks_still_work(tmp_path: Path) -> None:
     with pytest.raises(FencedWriterError, match="stale writer"):
         worker_a.invoke(human("three"), stale_view.config)
     # time travel / update_state on an old checkpoint are explicit forks: allowed
-    old = [s for s in worker_a.get_state_history(cfg("shared")) if s.values.get("turns") == 1][0]
+    old = next(s for s in worker_a.get_state_history(cfg("shared")) if s.values.get("turns") == 1)
     forked = worker_a.update_state(old.config, human("fork"), as_node="__start__")
     out = worker_a.invoke(None, forked)
     assert out["messages"][-1].content == "echo: fork"
@@ -119,19 +119,22 @@ _WORKER = """
 import asyncio, json, sys
 from langgraph_persist import PersistSaver
 from tests.graphs import chat_graph, human
-store, worker, threads, turns, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+store, worker, mode = sys.argv[1], sys.argv[2], sys.argv[5]
+threads, turns = int(sys.argv[3]), int(sys.argv[4])
+def conf(t):
+    return {"configurable": {"thread_id": f"{worker}-{t}"}}
 graph = chat_graph().compile(checkpointer=PersistSaver(store))
 async def run_async():
     async def one(t):
         for turn in range(turns):
-            await graph.ainvoke(human(f"{worker}-{t}-{turn}"), {"configurable": {"thread_id": f"{worker}-{t}"}})
+            await graph.ainvoke(human(f"{worker}-{t}-{turn}"), conf(t))
     await asyncio.gather(*(one(t) for t in range(threads)))
 if mode == "async":
     asyncio.run(run_async())
 else:
     for turn in range(turns):
         for t in range(threads):
-            graph.invoke(human(f"{worker}-{t}-{turn}"), {"configurable": {"thread_id": f"{worker}-{t}"}})
+            graph.invoke(human(f"{worker}-{t}-{turn}"), conf(t))
 print(json.dumps({"worker": worker, "ok": True}))
 """
 
@@ -141,8 +144,20 @@ def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
     PersistSaver(store)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(store), f"w{i}", "4", "5", "async" if i % 2 else "sync"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                _WORKER,
+                str(store),
+                f"w{i}",
+                "4",
+                "5",
+                "async" if i % 2 else "sync",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(4)
     ]
@@ -151,7 +166,9 @@ def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
     graph = chat_graph().compile(checkpointer=saver)
 
     async def local() -> None:
-        await asyncio.gather(*(graph.ainvoke(human(f"local-{i}"), cfg(f"local-{i}")) for i in range(6)))
+        await asyncio.gather(
+            *(graph.ainvoke(human(f"local-{i}"), cfg(f"local-{i}")) for i in range(6))
+        )
 
     asyncio.run(local())
     for proc in procs:

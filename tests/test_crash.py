@@ -61,7 +61,9 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> Non
         assert report.ok, report.damaged
         graph = chat_graph().compile(checkpointer=saver)
         for ack in acknowledged:
-            config = {"configurable": {"thread_id": "crashy", "checkpoint_id": ack["checkpoint_id"]}}
+            config = {
+                "configurable": {"thread_id": "crashy", "checkpoint_id": ack["checkpoint_id"]}
+            }
             state = graph.get_state(config)
             assert state.values["turns"] == ack["turns"]
             assert state.values["messages"][-1].content == ack["last"]
@@ -80,13 +82,18 @@ def test_sigkill_during_gc_never_removes_referenced_content(tmp_path: Path) -> N
     graph = chat_graph().compile(checkpointer=saver)
     for t in range(12):
         for turn in range(6):
-            graph.invoke(human(f"thread {t} turn {turn} " + "x" * 300), {"configurable": {"thread_id": f"t{t}"}})
+            graph.invoke(
+                human(f"thread {t} turn {turn} " + "x" * 300),
+                {"configurable": {"thread_id": f"t{t}"}},
+            )
     for t in range(0, 12, 2):
         saver.copy_thread(f"t{t}", f"copy{t}")
     for t in range(0, 12, 3):
         saver.delete_thread(f"t{t}")
     expected = {
-        tup.config["configurable"]["thread_id"] + "/" + tup.config["configurable"]["checkpoint_id"]: tup.checkpoint
+        tup.config["configurable"]["thread_id"]
+        + "/"
+        + tup.config["configurable"]["checkpoint_id"]: tup.checkpoint
         for tup in saver.list(None)
     }
     rng = random.Random(99)
@@ -98,7 +105,9 @@ def test_sigkill_during_gc_never_removes_referenced_content(tmp_path: Path) -> N
         fresh = PersistSaver(store)
         assert fresh.verify().ok
         got = {
-            tup.config["configurable"]["thread_id"] + "/" + tup.config["configurable"]["checkpoint_id"]: tup.checkpoint
+            tup.config["configurable"]["thread_id"]
+            + "/"
+            + tup.config["configurable"]["checkpoint_id"]: tup.checkpoint
             for tup in fresh.list(None)
         }
         assert got == expected
@@ -123,7 +132,14 @@ def test_two_processes_different_threads_concurrently(tmp_path: Path) -> None:
     graph = chat_graph().compile(checkpointer=saver)
     for i, items in acks.items():
         for ack in items:
-            state = graph.get_state({"configurable": {"thread_id": f"worker-{i}", "checkpoint_id": ack["checkpoint_id"]}})
+            state = graph.get_state(
+                {
+                    "configurable": {
+                        "thread_id": f"worker-{i}",
+                        "checkpoint_id": ack["checkpoint_id"],
+                    }
+                }
+            )
             assert state.values["turns"] == ack["turns"]
 
 
@@ -141,8 +157,10 @@ def test_same_thread_resumed_by_one_process_after_another(tmp_path: Path, rounds
         proc.terminate()
         proc.wait()
         # the process may have finished one more turn before it stopped
-        state = chat_graph().compile(checkpointer=PersistSaver(store)).get_state(
-            {"configurable": {"thread_id": "relay"}}
+        state = (
+            chat_graph()
+            .compile(checkpointer=PersistSaver(store))
+            .get_state({"configurable": {"thread_id": "relay"}})
         )
         expected_turns = state.values["turns"]
     assert PersistSaver(store).verify().ok

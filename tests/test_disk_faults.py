@@ -49,7 +49,9 @@ def incompressible(n: int) -> str:
     return uuid.uuid4().hex * (n // 32)
 
 
-def test_disk_full_is_a_typed_error_and_loses_nothing(small_fs: Path | None, tmp_path: Path) -> None:
+def test_disk_full_is_a_typed_error_and_loses_nothing(
+    small_fs: Path | None, tmp_path: Path
+) -> None:
     if small_fs is None:
         _disk_full_with_rlimit(tmp_path)
         return
@@ -61,7 +63,9 @@ def test_disk_full_is_a_typed_error_and_loses_nothing(small_fs: Path | None, tmp
     acknowledged = []
     with pytest.raises(StoreError, match="disk is full") as info:
         for turn in range(200):
-            out = graph.invoke(human(f"{turn} " + incompressible(20_000)), {"configurable": {"thread_id": "t"}})
+            out = graph.invoke(
+                human(f"{turn} " + incompressible(20_000)), {"configurable": {"thread_id": "t"}}
+            )
             acknowledged.append(graph.get_state({"configurable": {"thread_id": "t"}}))
     assert "nothing was written" in str(info.value)
     assert acknowledged, "the disk filled before the first turn"
@@ -116,12 +120,18 @@ except StoreError as exc:
 def _disk_full_with_rlimit(tmp_path: Path) -> None:
     store = tmp_path / "store"
     done = subprocess.run(
-        [sys.executable, "-c", _RLIMIT_WRITER, str(store)], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, "-c", _RLIMIT_WRITER, str(store)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert "StoreError:" in done.stdout, done.stdout + done.stderr
     reader = PersistSaver(store)
     assert reader.verify().ok
-    state = chat_graph().compile(checkpointer=reader).get_state({"configurable": {"thread_id": "t"}})
+    state = (
+        chat_graph().compile(checkpointer=reader).get_state({"configurable": {"thread_id": "t"}})
+    )
     assert state.values["messages"][-1].content == "echo: small"
 
 
@@ -158,9 +168,14 @@ def test_permission_lost_mid_run(tmp_path: Path) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-c", _LOSE_PERMISSION, str(base / "store")],
-            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
         )
-        assert "StoreError:" in done.stdout and "permission denied" in done.stdout, done.stdout + done.stderr
+        assert "StoreError:" in done.stdout and "permission denied" in done.stdout, (
+            done.stdout + done.stderr
+        )
         assert "RESUMED: echo: after" in done.stdout
         assert PersistSaver(base / "store").verify().ok
     finally:

@@ -27,5 +27,7 @@ def test_golden_store_is_never_rewritten(tmp_path: Path) -> None:
     shutil.copytree(GOLDEN / "store-v1", store)
     before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
     describe(PersistSaver(store))
-    after = {p: p.read_bytes() for p in store.rglob("*") if p.is_file() and p.parent.name != "locks"}
+    after = {
+        p: p.read_bytes() for p in store.rglob("*") if p.is_file() and p.parent.name != "locks"
+    }
     assert {p: b for p, b in before.items() if p.parent.name != "locks"} == after

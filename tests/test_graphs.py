@@ -103,7 +103,9 @@ def test_subgraph_namespaces(make_saver: MakeSaver) -> None:
     saver = make_saver()
     graph = subgraph_graph().compile(checkpointer=saver)
     out = graph.invoke({"items": []}, cfg("sub"))
-    expected = subgraph_graph().compile(checkpointer=InMemorySaver()).invoke({"items": []}, cfg("x"))
+    expected = (
+        subgraph_graph().compile(checkpointer=InMemorySaver()).invoke({"items": []}, cfg("x"))
+    )
     assert out == expected
     assert out["items"][-3:] == ["child-a", "child-b", "after"]
     namespaces = {t.config["configurable"]["checkpoint_ns"] for t in saver.list(cfg("sub"))}

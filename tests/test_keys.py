@@ -103,7 +103,10 @@ def test_nasty_ids_work_end_to_end(tmp_path: Path) -> None:
         assert stored["configurable"]["checkpoint_ns"] == ns
         back = saver.get_tuple(stored)
         assert back is not None and back.metadata["step"] == i
-    listed = {(t.config["configurable"]["thread_id"], t.config["configurable"]["checkpoint_ns"]) for t in saver.list(None)}
+    listed = {
+        (t.config["configurable"]["thread_id"], t.config["configurable"]["checkpoint_ns"])
+        for t in saver.list(None)
+    }
     assert listed == {(v, NASTY[-1 - i]) for i, v in enumerate(NASTY)}
     # nothing was created outside the store's root
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

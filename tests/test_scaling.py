@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
@@ -33,7 +31,9 @@ def long_thread(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersistSaver,
         if step % 1000 == 0:
             saver.put_writes(config, [("counter", step)], f"task-{step}")
     # a second, short thread so listing all threads has something else to see
-    saver.put({"configurable": {"thread_id": "short", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
+    saver.put(
+        {"configurable": {"thread_id": "short", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {}
+    )
     return saver, store
 
 
@@ -69,7 +69,9 @@ def test_list_before_reads_only_what_it_returns(long_thread: tuple) -> None:
     saver, store = long_thread
     first = list(saver.list({"configurable": {"thread_id": "long"}}, limit=10))
     store.reset()
-    page = list(saver.list({"configurable": {"thread_id": "long"}}, before=first[-1].config, limit=10))
+    page = list(
+        saver.list({"configurable": {"thread_id": "long"}}, before=first[-1].config, limit=10)
+    )
     assert [t.metadata["step"] for t in page] == list(range(N - 11, N - 21, -1))
     assert store.records_read("c") == 10
 

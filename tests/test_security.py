@@ -38,7 +38,9 @@ def run_chat(saver: PersistSaver, thread: str, text: str = SECRET) -> dict:
 
 def test_plaintext_store_contains_the_secret_as_a_baseline(tmp_path: Path) -> None:
     run_chat(PersistSaver(tmp_path / "plain"), "t")
-    assert SECRET.encode() in all_bytes(tmp_path / "plain") or b"4111" in all_bytes(tmp_path / "plain")
+    assert SECRET.encode() in all_bytes(tmp_path / "plain") or b"4111" in all_bytes(
+        tmp_path / "plain"
+    )
 
 
 def test_encrypted_store_holds_no_plaintext_values_writes_or_metadata(
@@ -98,7 +100,9 @@ def test_key_rotation_and_reencrypt(tmp_path: Path, key1: Encryption) -> None:
     assert rotated.get_tuple(cfg("old")) is not None  # old key still decrypts
     run_chat(rotated, "new")
     assert rotated.reencrypt() > 0
-    only_new = PersistSaver(tmp_path / "enc", encryption=Encryption.from_keys({"k2": bytes(range(1, 33))}))
+    only_new = PersistSaver(
+        tmp_path / "enc", encryption=Encryption.from_keys({"k2": bytes(range(1, 33))})
+    )
     for thread in ("old", "new"):
         state = chat_graph().compile(checkpointer=only_new).get_state(cfg(thread))
         assert state.values["turns"] == 1
@@ -110,7 +114,11 @@ def test_reencrypt_encrypts_a_plain_store(tmp_path: Path, key1: Encryption) -> N
     run_chat(PersistSaver(tmp_path / "s"), "t")
     assert PersistSaver(tmp_path / "s", encryption=key1).reencrypt() > 0
     assert b"4111" not in all_bytes(tmp_path / "s")
-    state = chat_graph().compile(checkpointer=PersistSaver(tmp_path / "s", encryption=key1)).get_state(cfg("t"))
+    state = (
+        chat_graph()
+        .compile(checkpointer=PersistSaver(tmp_path / "s", encryption=key1))
+        .get_state(cfg("t"))
+    )
     assert state.values["messages"][0].content == SECRET
 
 
@@ -169,9 +177,11 @@ def test_a_stored_pickle_is_never_loaded(tmp_path: Path) -> None:
     rec = records.decode(saver.store.read(key))
     rec["refs"] = {"evil": [1, ["i", "pickle", pickle.dumps(Boom())]]}
     saver.store.write_many([(key, records.encode(Kind.CHECKPOINT, rec))])
-    with pytest.raises(Exception) as info:  # noqa: PT011 - LangGraph's serializer decides the type
+    with pytest.raises(Exception) as info:
         PersistSaver(tmp_path / "s").get_tuple(cfg("t"))
-    assert "pickle" in str(info.value).lower() or isinstance(info.value, (NotImplementedError, ValueError))
+    assert "pickle" in str(info.value).lower() or isinstance(
+        info.value, (NotImplementedError, ValueError)
+    )
     assert not (tmp_path / "pwned").exists()
 
 

@@ -44,9 +44,15 @@ def conversation(saver: BaseCheckpointSaver[Any], thread_id: str, steps: int) ->
             "turn": step,
             "branch:to:agent": None,
         }
-        ckpt["channel_versions"] = {"messages": version, "turn": version, "branch:to:agent": version}
+        ckpt["channel_versions"] = {
+            "messages": version,
+            "turn": version,
+            "branch:to:agent": version,
+        }
         new_versions = dict(ckpt["channel_versions"])
-        config = saver.put(config, ckpt, {"source": "loop", "step": step, "parents": {}}, new_versions)
+        config = saver.put(
+            config, ckpt, {"source": "loop", "step": step, "parents": {}}, new_versions
+        )
         yield config
 
 
@@ -88,7 +94,11 @@ def test_every_checkpoint_equals_in_memory_saver(tmp_path: Path) -> None:
     ours_configs = list(conversation(ours, "t", 60))
     ref_configs = list(conversation(reference, "t", 60))
     assert len(ours_configs) == len(ref_configs) == 60
-    for a, b in zip(ours.list({"configurable": {"thread_id": "t"}}), reference.list({"configurable": {"thread_id": "t"}}), strict=True):
+    for a, b in zip(
+        ours.list({"configurable": {"thread_id": "t"}}),
+        reference.list({"configurable": {"thread_id": "t"}}),
+        strict=True,
+    ):
         assert a.checkpoint["channel_values"] == b.checkpoint["channel_values"]
         assert a.checkpoint["channel_versions"] == b.checkpoint["channel_versions"]
         assert a.metadata == b.metadata
@@ -131,7 +141,11 @@ def test_copy_thread_shares_content(tmp_path: Path) -> None:
     dst = list(saver.list({"configurable": {"thread_id": "dst"}}))
     assert [t.checkpoint for t in src] == [t.checkpoint for t in dst]
     # records are hard links: the apparent size doubles them, the disk blocks do not
-    links = [p for p in (Path(saver.store.root) / "threads").rglob("*") if p.is_file() and p.stat().st_nlink > 1]  # type: ignore[attr-defined]
+    links = [
+        p
+        for p in (Path(saver.store.root) / "threads").rglob("*")
+        if p.is_file() and p.stat().st_nlink > 1
+    ]  # type: ignore[attr-defined]
     assert len(links) >= 200
     assert stored_bytes(saver) < 2 * before
 

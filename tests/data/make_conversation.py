@@ -12,14 +12,76 @@ import json
 import random
 from pathlib import Path
 
-WORDS = (
-    "agent tool call result user asked weather forecast paris london search engine found "
-    "answer because model token context window memory thread checkpoint state graph node "
-    "edge reducer message list value store durable verify hash record invoice refund order "
-    "customer shipping delayed package warehouse inventory report summary quarterly revenue "
-    "growth risk mitigation plan schedule meeting tomorrow afternoon please confirm details "
-    "sorry misunderstanding clarify requirement deadline budget approval manager escalation"
-).split()
+WORDS = [
+    "agent",
+    "tool",
+    "call",
+    "result",
+    "user",
+    "asked",
+    "weather",
+    "forecast",
+    "paris",
+    "london",
+    "search",
+    "engine",
+    "found",
+    "answer",
+    "because",
+    "model",
+    "token",
+    "context",
+    "window",
+    "memory",
+    "thread",
+    "checkpoint",
+    "state",
+    "graph",
+    "node",
+    "edge",
+    "reducer",
+    "message",
+    "list",
+    "value",
+    "store",
+    "durable",
+    "verify",
+    "hash",
+    "record",
+    "invoice",
+    "refund",
+    "order",
+    "customer",
+    "shipping",
+    "delayed",
+    "package",
+    "warehouse",
+    "inventory",
+    "report",
+    "summary",
+    "quarterly",
+    "revenue",
+    "growth",
+    "risk",
+    "mitigation",
+    "plan",
+    "schedule",
+    "meeting",
+    "tomorrow",
+    "afternoon",
+    "please",
+    "confirm",
+    "details",
+    "sorry",
+    "misunderstanding",
+    "clarify",
+    "requirement",
+    "deadline",
+    "budget",
+    "approval",
+    "manager",
+    "escalation",
+]
 
 
 def main() -> None:

@@ -260,26 +260,34 @@ class FileStore:
             finally:
                 for fd in fds:
                     os.close(fd)
-            dirs: set[str] = set()
-            for tmp, path in staged:
-                parent = os.path.dirname(path)
-                self._ensure_dir(parent)
-                try:
-                    os.replace(tmp, path)
-                except FileNotFoundError:
-                    # A concurrent delete_tree removed the directory we remembered.
-                    self._forget_dir(parent)
-                    self._ensure_dir(parent)
-                    os.replace(tmp, path)
-                dirs.add(parent)
-            if self._fsync:
-                for d in dirs:
-                    _fsync_dir(d)
+            self._sync_dirs({self._install(tmp, path) for tmp, path in staged})
         except OSError as exc:
             for tmp, _ in staged:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             raise StoreError(self._explain(exc)) from exc
+
+    def _install(self, tmp: str, path: str) -> str:
+        """Rename a staged file onto its key; returns the directory to fsync.
+
+        A concurrent ``delete_tree`` may have removed a directory we remembered:
+        recreate it once and retry.
+        """
+        parent = os.path.dirname(path)
+        self._ensure_dir(parent)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            self._forget_dir(parent)
+            self._ensure_dir(parent)
+            os.replace(tmp, path)
+        return parent
+
+    def _sync_dirs(self, dirs: set[str]) -> None:
+        """fsync each directory once: makes the renames into it durable."""
+        if self._fsync:
+            for d in dirs:
+                _fsync_dir(d)
 
     def _explain(self, exc: OSError) -> str:
         what = {
@@ -304,23 +312,18 @@ class FileStore:
         try:
             for src_key, dst_key in items:
                 src, dst = self.path(src_key), self.path(dst_key)
-                parent = os.path.dirname(dst)
-                self._ensure_dir(parent)
                 tmp = self._tmp_path()
                 try:
                     os.link(src, tmp)
                 except FileNotFoundError:
                     continue
-                except OSError:
+                except OSError:  # no hard links here (EXDEV, EPERM, EMLINK...): copy
                     with open(src, "rb") as fh:
                         data = fh.read()
                     self._commit([(dst, data)])
                     continue
-                os.replace(tmp, dst)
-                dirs.add(parent)
-            if self._fsync:
-                for d in dirs:
-                    _fsync_dir(d)
+                dirs.add(self._install(tmp, dst))
+            self._sync_dirs(dirs)
         except OSError as exc:
             raise StoreError(self._explain(exc)) from exc
 

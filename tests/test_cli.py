@@ -409,20 +409,20 @@ def test_store_with_a_redis_hot_tier(tmp_path: Path, redis_url: str, redis_prefi
     """Agents read through Redis: the CLI's deletions must reach it, not just the disk."""
     from langgraph_persist.store.tiered import HotTierOptions
 
-    agent = PersistSaver(
-        tmp_path / "s", redis=redis_url, hot=HotTierOptions(key_prefix=redis_prefix)
-    )
-    chat = chat_graph().compile(checkpointer=agent)
-    chat.invoke(human("a"), cfg("t"))
-    chat.invoke(human("b"), cfg("t"))
-    oldest = next(iter(reversed(list(agent.list(cfg("t"))))))
-    tier = ["--redis", redis_url, "--redis-prefix", redis_prefix]
-    stats = as_json(tmp_path / "s", *tier, "stats")
-    assert "redis" in str(stats["tiers"]["hot"]) and stats["tiers"]["degraded"] is False
-    assert as_json(tmp_path / "s", *tier, "prune", "--keep-last", "1")["checkpoints_dropped"] == 5
-    assert agent.get_tuple(oldest.config) is None  # not served from the hot tier any more
-    assert [r["checkpoints"] for r in as_json(tmp_path / "s", *tier, "threads")] == [1]
-    assert chat.invoke(human("c"), cfg("t"))["turns"] == 3
+    hot = HotTierOptions(key_prefix=redis_prefix)
+    with PersistSaver(tmp_path / "s", redis=redis_url, hot=hot) as agent:
+        chat = chat_graph().compile(checkpointer=agent)
+        chat.invoke(human("a"), cfg("t"))
+        chat.invoke(human("b"), cfg("t"))
+        oldest = next(iter(reversed(list(agent.list(cfg("t"))))))
+        tier = ["--redis", redis_url, "--redis-prefix", redis_prefix]
+        stats = as_json(tmp_path / "s", *tier, "stats")
+        assert "redis" in str(stats["tiers"]["hot"]) and stats["tiers"]["degraded"] is False
+        pruned = as_json(tmp_path / "s", *tier, "prune", "--keep-last", "1")
+        assert pruned["checkpoints_dropped"] == 5
+        assert agent.get_tuple(oldest.config) is None  # not served from the hot tier any more
+        assert [r["checkpoints"] for r in as_json(tmp_path / "s", *tier, "threads")] == [1]
+        assert chat.invoke(human("c"), cfg("t"))["turns"] == 3
 
 
 def test_every_command_has_help_with_an_example_and_docs() -> None:

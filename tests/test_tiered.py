@@ -214,6 +214,21 @@ def test_damaged_hot_entry_is_served_from_cold_and_rewritten(make_tiered: MakeTi
     assert store.stats()["corrupt"] == 1
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_tombstones_live_in_the_cold_tier_only(make_tiered: MakeTiered, mode: str) -> None:
+    """Read on every put, almost never present: Redis would only add a round trip."""
+    store = make_tiered(mode)
+    store.write_many([(keys.tombstone(T), rec("stone")), (ck(T, CP1), rec("a"))])
+    assert store.cold.read(keys.tombstone(T)) == rec("stone")  # synchronous in both modes
+    assert store.hot.read(keys.tombstone(T)) is None
+    assert store.read_many([ck(T, CP1), keys.tombstone(T), keys.tombstone(OTHER)]) == [
+        rec("a"),
+        rec("stone"),
+        None,
+    ]
+    assert store.stats()["misses"] == 0
+
+
 def test_exists_never_trusts_redis_alone(make_tiered: MakeTiered) -> None:
     """A Redis copy the cold tier lacks must not make the engine skip writing content."""
     store = make_tiered()

@@ -42,13 +42,16 @@ pipeline); ``SCAN`` and ``KEYS`` are never used.
 
 Cluster: the hash tags group a thread's data in one slot, but the scripts
 also touch the small global indexes (``top``, level-1, ``epoch``) that live
-in other slots, so this adapter needs a standalone Redis (or a proxy that
-accepts multi-slot scripts). A Cluster adapter would split those updates out.
+in other slots, and they receive key names inside msgpack arguments (far
+cheaper for redis-py to send than hundreds of ``KEYS``), so this adapter
+needs a standalone Redis. A Cluster adapter would split the index updates
+out and declare keys per slot.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -58,6 +61,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import msgpack
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
@@ -77,6 +81,9 @@ _GEN_TTL_MIN_MS = 24 * 3600 * 1000
 
 LOCK_LEASE = timedelta(seconds=60)
 """How long a ``lock`` outlives a holder that died holding it."""
+
+_NAME_CACHE = 1 << 16
+"""Store keys whose Redis names are remembered (about 200 bytes each)."""
 
 SWEEP_BATCH = 8
 """Registry members checked per write for expired values. Each put adds ~3
@@ -120,6 +127,14 @@ class RedisKeys:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = check_prefix(prefix)
+        # Reads of long conversations name hundreds of blobs per call, the same
+        # ones call after call: validate and format each key once.
+        self._locate: Callable[[Key], tuple[Tag, str]] = functools.lru_cache(maxsize=_NAME_CACHE)(
+            self._compute_locate
+        )
+        self._block: Callable[[Tag], tuple[tuple[str, ...], tuple[str, str]]] = functools.lru_cache(
+            maxsize=_NAME_CACHE
+        )(self._compute_block)
 
     @staticmethod
     def check(key: Key) -> Key:
@@ -132,16 +147,19 @@ class RedisKeys:
                 raise InvalidIdError(f"unsafe key component {part!r}")
         return key
 
-    def tag_of(self, key: Key) -> Tag:
+    def _compute_locate(self, key: Key) -> tuple[Tag, str]:
         self.check(key)
-        return Tag(key[0], key[1] if len(key) > 1 else "")
+        tag = Tag(key[0], key[1] if len(key) > 1 else "")
+        return tag, f"{self._tagged(tag)}:v:{'/'.join(key[2:])}"
+
+    def tag_of(self, key: Key) -> Tag:
+        return self._locate(key)[0]
 
     def _tagged(self, tag: Tag) -> str:
         return f"{self.prefix}{{{tag.name}}}"
 
     def value(self, key: Key) -> str:
-        tag = self.tag_of(key)
-        return f"{self._tagged(tag)}:v:{'/'.join(key[2:])}"
+        return self._locate(key)[1]
 
     def subtree(self, prefix: Key) -> tuple[Tag, str]:
         """(tag, value-key prefix) of everything strictly below ``prefix`` (len >= 2)."""
@@ -201,25 +219,32 @@ class RedisKeys:
         base = f"{self._tagged(self.tag_of(key))}:lock:{'/'.join(key[2:])}"
         return [f"{base}:r", f"{base}:w", f"{base}:i"]
 
-    def block(self, tag: Tag) -> tuple[list[str], list[str]]:
+    def block(self, tag: Tag) -> tuple[tuple[str, ...], tuple[str, str]]:
         """The per-tag keys and arguments every script reads with ``tag_block()``."""
-        keys = [
+        return self._block(tag)
+
+    def _compute_block(self, tag: Tag) -> tuple[tuple[str, ...], tuple[str, str]]:
+        keys = (
             self.registry(tag),
             self.pending(tag),
             self.gen(tag),
             self.pin(tag),
             self.level1(tag.c0),
             self.sweep(tag),
-        ]
-        return keys, [tag.c0, tag.c1]
+        )
+        return keys, (tag.c0, tag.c1)
 
 
 # -- Lua -------------------------------------------------------------------------------------
 
 _PREAMBLE = """
+-- Key names and arguments arrive as two msgpack arrays (see _Call): one
+-- argument each instead of hundreds, which redis-py packs ~10x faster.
+local KK, AA = cmsgpack.unpack(ARGV[1]), cmsgpack.unpack(ARGV[2])
 local ki, ai = 0, 0
-local function K() ki = ki + 1; return KEYS[ki] end
-local function A() ai = ai + 1; return ARGV[ai] end
+local function K() ki = ki + 1; return KK[ki] end
+local function A() ai = ai + 1; return AA[ai] end
+local function flag() return tonumber(A()) == 1 end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -262,36 +287,56 @@ end
 """.replace("SWEEP_BATCH", str(SWEEP_BATCH))
 
 _READ = """
-local top, epoch = K(), K()
-local ttl = tonumber(A()); local refresh = A() == '1'; local ntags = tonumber(A())
-local gens, vals = {}, {}
+-- Per tag only its generation key; per key its value key. Returns the values,
+-- the generations of tags with a miss (or all), and the positions of hits whose
+-- TTL is due for a refresh (less than 90% left), refreshed by _REFRESH: rarely,
+-- so the common read sends no per-tag structures at all.
+local epoch = K()
+local ttl = tonumber(A()); local all_gens = flag(); local ntags = tonumber(A())
+local gens, vals, due = {}, {}, {}
 for i = 1, ntags do
-  local t = tag_block(); local n = tonumber(A())
-  gens[#gens + 1] = redis.call('GET', t.g) or ''
-  local touched = false
+  local g = K(); local n = tonumber(A())
+  local missed = false
   for j = 1, n do
     local k = K()
     local v = redis.call('GET', k)
     vals[#vals + 1] = v
-    if v and refresh and ttl > 0 then
+    if not v then
+      missed = true
+    elseif ttl > 0 then
       local left = redis.call('PTTL', k)
-      if left > 0 and left < ttl * 0.9 then
-        redis.call('PEXPIRE', k, ttl)
-        touched = true
-      end
+      if left > 0 and left < ttl * 0.9 then due[#due + 1] = #vals end
     end
   end
+  gens[#gens + 1] = (missed or all_gens) and (redis.call('GET', g) or '') or false
+end
+return {redis.call('GET', epoch) or '', gens, vals, due}
+"""
+
+_REFRESH = """
+local top = K(); local ttl = tonumber(A()); local ntags = tonumber(A())
+for i = 1, ntags do
+  local t = tag_block(); local n = tonumber(A())
+  local touched = false
+  for j = 1, n do
+    local k = K()
+    if redis.call('PTTL', k) > 0 then  -- pinned and pending values have none
+      redis.call('PEXPIRE', k, ttl)
+      touched = true
+    end
+  end
+  -- together with its values: a registry never expires before them
   if touched and redis.call('PTTL', t.r) > 0 then
     redis.call('PEXPIRE', t.r, ttl)
     set_level1(t, now_ms() + ttl)
   end
 end
-return {redis.call('GET', epoch) or '', gens, vals}
+return 1
 """
 
 _WRITE = """
 local top, epoch, queue, writers = K(), K(), K(), K()
-local ttl = tonumber(A()); local fence = A() == '1'; local pending = A() == '1'
+local ttl = tonumber(A()); local fence = flag(); local pending = flag()
 local entry, writer, candidate = A(), A(), A(); local ntags = tonumber(A())
 redis.call('SET', epoch, candidate, 'NX')
 local out = {}
@@ -332,7 +377,7 @@ return {redis.call('GET', epoch), out}
 
 _INVALIDATE = """
 local top = K()
-local gen_ttl = tonumber(A()); local keep = A() == '1'; local ntags = tonumber(A())
+local gen_ttl = tonumber(A()); local keep = flag(); local ntags = tonumber(A())
 local removed = 0
 local function drop(t, m)
   if keep and redis.call('ZSCORE', t.q, m) then return end
@@ -341,7 +386,7 @@ local function drop(t, m)
   redis.call('ZREM', t.q, m)
 end
 for i = 1, ntags do
-  local t = tag_block(); local newgen = A(); local whole = A() == '1'
+  local t = tag_block(); local newgen = A(); local whole = flag()
   local nexact = tonumber(A()); local nranges = tonumber(A())
   for j = 1, nexact do drop(t, K()) end
   for j = 1, nranges do
@@ -426,7 +471,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], lo, '+inf')
 """
 
 _PIN = """
-local top = K(); local t = tag_block(); local ttl = tonumber(A()); local pin = A() == '1'
+local top = K(); local t = tag_block(); local ttl = tonumber(A()); local pin = flag()
 if pin then
   redis.call('SET', t.p, '1')
   for _, m in ipairs(redis.call('ZRANGE', t.r, 0, -1)) do redis.call('PERSIST', m) end
@@ -523,7 +568,13 @@ class PendingEntry:
 
 
 class _Call:
-    """Accumulates the KEYS and ARGV of one script call, tag block by tag block."""
+    """Accumulates the key names and arguments of one script call, tag block by tag block.
+
+    They travel as two msgpack arrays (raw strings: Redis's cmsgpack predates
+    the bin type), unpacked by ``_PREAMBLE``. Names are still built only by
+    ``RedisKeys``; the scripts never compose one. The scripts therefore touch
+    keys they do not declare, which standalone Redis allows (see module doc).
+    """
 
     def __init__(self, rk: RedisKeys, head_keys: Sequence[str], head_args: Sequence[Any]) -> None:
         self.rk = rk
@@ -534,6 +585,12 @@ class _Call:
         keys, args = self.rk.block(tag)
         self.keys += keys
         self.args += args
+
+    def frames(self) -> list[bytes]:
+        return [
+            msgpack.packb(self.keys, use_bin_type=False),
+            msgpack.packb(self.args, use_bin_type=False),
+        ]
 
 
 def _group(rk: RedisKeys, keys: Iterable[Key]) -> dict[Tag, list[int]]:
@@ -653,6 +710,7 @@ class RedisStore:
             name: self.client.register_script(body)
             for name, body in (
                 ("read", _PREAMBLE + _READ),
+                ("refresh", _PREAMBLE + _REFRESH),
                 ("write", _PREAMBLE + _WRITE),
                 ("invalidate", _PREAMBLE + _INVALIDATE),
                 ("ack", _PREAMBLE + _ACK),
@@ -701,31 +759,50 @@ class RedisStore:
 
     # -- fenced primitives (TieredStore builds on these) ---------------------------------------
 
-    def fetch(self, keys: Sequence[Key], *, refresh: bool = True) -> Fetched:
+    def fetch(
+        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+    ) -> Fetched:
         """Values of ``keys`` and their tags' generations, in one round trip.
 
-        ``refresh`` extends the TTL of what was found (refresh-on-read), but only
-        of values that have one: pinned and pending values stay without TTL.
+        ``refresh`` extends the TTL of hits that have one (pinned and pending
+        values have none) once less than 90% of it is left; that costs a
+        second round trip, at most once per key per tenth of the TTL.
+        ``Fetched.gens`` has the tags with a miss (what a backfill needs), or
+        every tag with ``all_gens``.
         """
         groups = _group(self.keys, keys)
         call = _Call(
             self.keys,
-            [self.keys.top(), self.keys.epoch()],
-            [self._ttl_ms, int(refresh), len(groups)],
+            [self.keys.epoch()],
+            [self._ttl_ms if refresh else 0, int(all_gens), len(groups)],
         )
         order: list[int] = []
+        for tag, positions in groups.items():
+            call.keys.append(self.keys.gen(tag))
+            call.args.append(len(positions))
+            call.keys += [self.keys.value(keys[i]) for i in positions]
+            order += positions
+        epoch, gens, vals, due = self._run("read", [], call.frames())
+        values: list[bytes | None] = [None] * len(keys)
+        for pos, val in zip(order, vals, strict=True):
+            values[pos] = val
+        if due:
+            self._refresh([keys[order[int(n) - 1]] for n in due])
+        return Fetched(
+            _text(epoch),
+            {t: _text(g) for t, g in zip(groups, gens, strict=True) if g is not None},
+            values,
+        )
+
+    def _refresh(self, keys: Sequence[Key]) -> None:
+        """Extend the TTL of ``keys`` and of their registries, together (refresh-on-read)."""
+        groups = _group(self.keys, keys)
+        call = _Call(self.keys, [self.keys.top()], [self._ttl_ms, len(groups)])
         for tag, positions in groups.items():
             call.tag(tag)
             call.args.append(len(positions))
             call.keys += [self.keys.value(keys[i]) for i in positions]
-            order += positions
-        epoch, gens, vals = self._run("read", call.keys, call.args)
-        values: list[bytes | None] = [None] * len(keys)
-        for pos, val in zip(order, vals, strict=True):
-            values[pos] = val
-        return Fetched(
-            _text(epoch), {t: _text(g) for t, g in zip(groups, gens, strict=True)}, values
-        )
+        self._run("refresh", [], call.frames())
 
     def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]:
         """Current generation of each tag (one pipelined round trip)."""
@@ -778,7 +855,7 @@ class RedisStore:
                 key, data = items[i]
                 call.keys.append(self.keys.value(key))
                 call.args += [olds[i], data]
-        epoch, out = self._run("write", call.keys, call.args)
+        epoch, out = self._run("write", [], call.frames())
         gens: dict[Tag, str] = {}
         fenced: set[Tag] = set()
         for n, tag in enumerate(groups):
@@ -831,7 +908,7 @@ class RedisStore:
             call.keys += [self.keys.value(k) for k in tag_exact]
             for lo, hi in tag_ranges:
                 call.args += [lo, hi]
-        return int(self._run("invalidate", call.keys, call.args))
+        return int(self._run("invalidate", [], call.frames()))
 
     def ack(
         self,
@@ -860,14 +937,14 @@ class RedisStore:
                 key, data = flushed[i]
                 call.keys.append(self.keys.value(key))
                 call.args.append(hashlib.sha1(data).hexdigest())
-        return [self.keys.parse(k) for k in self._run("ack", call.keys, call.args)]
+        return [self.keys.parse(k) for k in self._run("ack", [], call.frames())]
 
     def pin(self, tag: Tag, pinned: bool) -> None:
         """Pin (no TTL on anything of the tag) or unpin (TTLs back, except pending)."""
         call = _Call(self.keys, [self.keys.top()], [])
         call.tag(tag)
         call.args += [self._ttl_ms, int(pinned)]
-        self._run("pin", call.keys, call.args)
+        self._run("pin", [], call.frames())
 
     def pinned(self, tag: Tag) -> bool:
         return bool(self.client.exists(self.keys.pin(tag)))

@@ -73,6 +73,12 @@ _JOURNAL_LIMIT = 100_000
 _GEN_CACHE = 65_536
 """Generations remembered for fencing write-through writes (one round trip saved per put)."""
 
+_COLD_ONLY = frozenset({"tombstones"})
+"""Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
+on every put and almost never exist: Redis cannot answer a miss, so asking it
+first would only add a round trip per put. Written synchronously in both modes,
+so a deleted thread's tombstone is durable before the delete proceeds."""
+
 _WARN_EVERY = 60.0
 """Seconds between two "Redis unavailable" warnings when Redis flaps."""
 
@@ -398,6 +404,8 @@ class TieredStore:
         keys = list(keys)
         if not keys:
             return []
+        if any(k[0] in _COLD_ONLY for k in keys):
+            return self._split_read(keys)
         try:
             fetched = self._hot(lambda: self.hot.fetch(keys))
         except _HotDown:
@@ -414,7 +422,15 @@ class TieredStore:
                 todo.append(i)
                 olds[i] = hashlib.sha1(value).hexdigest()
         corrupt = sum(1 for i in todo if olds[i] != "-")
+        fence: dict[Tag, str] | None = fetched.gens
         if corrupt:
+            # a damaged hit has no generation yet: observe it before the cold read
+            unseen = {self.hot.keys.tag_of(keys[i]) for i in todo} - fetched.gens.keys()
+            if unseen:
+                try:
+                    fence = {**fetched.gens, **self._hot(lambda: self.hot.gens(unseen))}
+                except _HotDown:
+                    fence = None  # no write-back without an observed generation
             log.warning(
                 "ignored %d damaged record(s) in the Redis hot tier; reading the cold tier", corrupt
             )
@@ -432,9 +448,9 @@ class TieredStore:
             if _intact(data):
                 fill.append((keys[i], data))
                 fill_olds.append(olds[i])
-        if fill:
+        if fill and fence is not None:
             try:
-                written = self._hot(lambda: self.hot.put(fill, old=fill_olds, fence=fetched.gens))
+                written = self._hot(lambda: self.hot.put(fill, old=fill_olds, fence=fence))
             except _HotDown:
                 return values
             self._observe(written.gens)
@@ -488,9 +504,30 @@ class TieredStore:
     def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
         self._write(list(items), create=True)
 
+    def _split_read(self, keys: list[Key]) -> list[bytes | None]:
+        """Cold-only keys from the cold tier, the rest through Redis."""
+        cold = [i for i, k in enumerate(keys) if k[0] in _COLD_ONLY]
+        hot = [i for i, k in enumerate(keys) if k[0] not in _COLD_ONLY]
+        values: list[bytes | None] = [None] * len(keys)
+        for i, v in zip(cold, self.cold.read_many([keys[i] for i in cold]), strict=True):
+            values[i] = v
+        if hot:
+            for i, v in zip(hot, self.read_many([keys[i] for i in hot]), strict=True):
+                values[i] = v
+        return values
+
     def _write(self, items: list[tuple[Key, bytes]], *, create: bool) -> None:
         if not items:
             return
+        if any(k[0] in _COLD_ONLY for k, _ in items):
+            direct = [(k, v) for k, v in items if k[0] in _COLD_ONLY]
+            items = [(k, v) for k, v in items if k[0] not in _COLD_ONLY]
+            if create:
+                self.cold.create_many(direct)
+            else:
+                self.cold.write_many(direct)
+            if not items:
+                return
         if self._wb:
             try:
                 self._write_behind(items, create)
@@ -743,7 +780,9 @@ class TieredStore:
                 return flushed
             for raw in batch:
                 create, entry_keys = decode_entry(raw)
-                fetched = self._hot(partial(self.hot.fetch, entry_keys, refresh=False))
+                fetched = self._hot(
+                    partial(self.hot.fetch, entry_keys, refresh=False, all_gens=True)
+                )
                 present: list[tuple[Key, bytes]] = []
                 for key, value in zip(entry_keys, fetched.values, strict=True):
                     if value is None:
@@ -876,7 +915,7 @@ class TieredStore:
         hot_value: bytes | None = None
         gens: dict[Tag, str] | None = None
         try:
-            fetched = self._hot(lambda: self.hot.fetch([key], refresh=False))
+            fetched = self._hot(lambda: self.hot.fetch([key], refresh=False, all_gens=True))
             hot_value, gens = fetched.values[0], fetched.gens
         except _HotDown:
             pass

@@ -36,22 +36,19 @@ async def _done() -> None:
     return None
 
 
-async def reopen(spec: dict[str, Any]) -> tuple[Any, bool, Close]:
-    """(saver, is_async, close) over the data ``spec`` names (see ``peers.Instance.spec``)."""
+async def reopen(spec: dict[str, Any], *, relaxed: bool = False) -> tuple[Any, bool, Close]:
+    """(saver, is_async, close) over the data ``spec`` names (see ``peers.Instance.spec``).
+
+    ``relaxed``: a writer that skips fsync (SQLite ``synchronous=OFF``, Postgres
+    ``synchronous_commit=off``, our ``durability="none"``), used only to write
+    the long W3 thread quickly; what is then measured are reads, which
+    durability does not change.
+    """
     peer = spec["peer"]
     if peer == "sqlite":
-        import sqlite3
-
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        conn = sqlite3.connect(spec["path"], check_same_thread=False)
-
-        async def close_sqlite() -> None:
-            conn.close()
-
-        return SqliteSaver(conn), False, close_sqlite
+        return _reopen_sqlite(spec["path"], relaxed)
     if peer in ("postgres", "async-postgres"):
-        return await _reopen_postgres(spec)
+        return await _reopen_postgres(spec, relaxed)
     if peer == "redis":
         from langgraph.checkpoint.redis import RedisSaver
 
@@ -68,27 +65,54 @@ async def reopen(spec: dict[str, Any]) -> tuple[Any, bool, Close]:
         from langgraph_checkpoint_plainredis import RedisSaver as PlainRedisSaver
 
         return PlainRedisSaver(url=spec["url"]), False, _done
-    if peer == "persist":
-        from langgraph_persist import PersistSaver
-
-        return PersistSaver(spec["path"], durability=spec["durability"]), False, _done
-    if peer == "tiered":
-        from benchmarks.peers import tiered_saver
-
-        return tiered_saver(spec["path"], spec["url"], spec["mode"]), False, _done
+    if peer in ("persist", "tiered"):
+        return _reopen_persist(spec, relaxed)
     raise ValueError(f"unknown peer {peer!r}")
 
 
-async def _reopen_postgres(spec: dict[str, Any]) -> tuple[Any, bool, Close]:
+def _reopen_sqlite(path: str, relaxed: bool) -> tuple[Any, bool, Close]:
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(path, check_same_thread=False)
+    if relaxed:
+        conn.execute("PRAGMA synchronous=OFF")
+
+    async def close() -> None:
+        conn.close()
+
+    return SqliteSaver(conn), False, close
+
+
+def _reopen_persist(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bool, Close]:
+    durability = "none" if relaxed else spec.get("durability", "fsync")
+    if spec["peer"] == "tiered":
+        from benchmarks.peers import tiered_saver
+
+        saver = tiered_saver(spec["path"], spec["url"], spec["mode"], durability)
+    else:
+        from langgraph_persist import PersistSaver
+
+        saver = PersistSaver(spec["path"], durability=durability)
+
+    async def close() -> None:
+        saver.close()
+
+    return saver, False, close
+
+
+async def _reopen_postgres(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bool, Close]:
     import psycopg
     from psycopg.rows import dict_row
 
+    kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    if relaxed:
+        kwargs["options"] = "-c synchronous_commit=off"
     if spec["peer"] == "postgres":
         from langgraph.checkpoint.postgres import PostgresSaver
 
-        conn = psycopg.connect(
-            spec["url"], autocommit=True, prepare_threshold=0, row_factory=dict_row
-        )
+        conn = psycopg.connect(spec["url"], **kwargs)
 
         async def close_sync() -> None:
             conn.close()
@@ -96,9 +120,7 @@ async def _reopen_postgres(spec: dict[str, Any]) -> tuple[Any, bool, Close]:
         return PostgresSaver(conn), False, close_sync
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    aconn = await psycopg.AsyncConnection.connect(
-        spec["url"], autocommit=True, prepare_threshold=0, row_factory=dict_row
-    )
+    aconn = await psycopg.AsyncConnection.connect(spec["url"], **kwargs)
     return AsyncPostgresSaver(aconn), True, aconn.close
 
 

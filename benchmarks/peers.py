@@ -37,6 +37,8 @@ class Footprint:
 
     bytes: int
     detail: str = ""
+    parts: dict[str, int] = field(default_factory=dict)
+    """Per tier, when there are several (files, Redis): each is held to the bound separately."""
 
 
 @dataclass
@@ -326,7 +328,8 @@ def _persist_footprint(
         if server is None:
             return Footprint(apparent, detail)
         hot = server.used_memory() - base
-        return Footprint(apparent + hot, f"{detail}; plus Redis used_memory delta {hot:,}")
+        detail += f"; plus Redis used_memory delta {hot:,}"
+        return Footprint(apparent + hot, detail, {"files": apparent, "Redis": hot})
 
     return footprint
 
@@ -347,7 +350,7 @@ def _opener_persist(durability: str) -> Opener:
     return open_persist
 
 
-def tiered_saver(path: str, url: str, mode: str) -> Any:
+def tiered_saver(path: str, url: str, mode: str, durability: str = "fsync") -> Any:
     """``PersistSaver`` over the tiered store, if this build has it (``Unavailable`` otherwise)."""
     try:
         from langgraph_persist.store.tiered import HotTierOptions, build_tiered
@@ -357,7 +360,8 @@ def tiered_saver(path: str, url: str, mode: str) -> Any:
     from langgraph_persist.store.files import FileStore
 
     try:
-        store = build_tiered(FileStore(path), url, HotTierOptions(mode=mode))
+        cold = FileStore(path, durability=durability)  # type: ignore[arg-type]
+        store = build_tiered(cold, url, HotTierOptions(mode=mode))
     except Exception as exc:
         raise Unavailable(f"build_tiered(HotTierOptions(mode={mode!r})) failed: {exc}") from exc
     return PersistSaver(path, store=store)

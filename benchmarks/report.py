@@ -205,10 +205,8 @@ def summary(results: Results) -> list[str]:
         "Exact",
     ]
     rows = []
-    last = max(results.sizes.w5_marks)
     for peer in results.peers:
         name = peer.name
-        fp = results.footprints.get(name, {}).get(last)
         rows.append(
             [
                 f"**{name}**" if peer.kind == "ours" else name,
@@ -219,13 +217,21 @@ def summary(results: Results) -> list[str]:
                 cell(results, "w3_full", name),
                 cell(results, "w3_10", name),
                 cell(results, "w4_async", name),
-                kib(fp.bytes) if fp else ("n/a" if name in results.unavailable else "FAILED"),
+                _w5_cell(results, name),
                 cell(results, "w6", name, with_ratio=False),
                 cell(results, "w7", name, False),
                 _exact(results, name),
             ]
         )
     return table(header, rows)
+
+
+def _w5_cell(results: Results, peer: str) -> str:
+    fp = results.footprints.get(peer, {}).get(max(results.sizes.w5_marks))
+    if fp is None:
+        return "n/a" if peer in results.unavailable else "FAILED"
+    live = fp.bytes / results.live_state if results.live_state else math.nan
+    return f"{kib(fp.bytes)} ({num(live)}x live)"
 
 
 def _exact(results: Results, peer: str) -> str:

@@ -56,13 +56,23 @@ def graph_overhead(results: Results, peer: str) -> tuple[bool | None, str]:
 
 
 def storage_bound(results: Results, peer: str) -> tuple[bool | None, str]:
+    """At most 3x the live state and exponent at most 1.1, for every tier separately (issue 3)."""
     marks = results.sizes.w5_marks
     fp = results.footprints.get(peer)
     if not fp or not results.live_state:
         return None, "-"
-    final = fp[marks[-1]].bytes / results.live_state
-    exp = growth_exponent(marks[1], fp[marks[1]].bytes, marks[-1], fp[marks[-1]].bytes)
-    return final <= 3.0 and exp <= 1.1, f"{final:.2f}x live state, exponent {exp:.2f}"
+    first, last = fp[marks[1]], fp[marks[-1]]
+    tiers = {name: (first.parts[name], size) for name, size in last.parts.items()} or {
+        "": (first.bytes, last.bytes)
+    }
+    met, figures = True, []
+    for name, (at_first, at_last) in tiers.items():
+        times_live = at_last / results.live_state
+        exp = growth_exponent(marks[1], at_first, marks[-1], at_last)
+        met = met and times_live <= 3.0 and exp <= 1.1
+        label = f"{name}: " if name else ""
+        figures.append(f"{label}{times_live:.2f}x live state, exponent {exp:.2f}")
+    return met, "; ".join(figures)
 
 
 def concurrency(results: Results, peer: str) -> tuple[bool | None, str]:

@@ -116,6 +116,16 @@ class RawWrite(NamedTuple):
     path: str
 
 
+class StoredWrite(NamedTuple):
+    """A pending write with its value decoded and its task path and index kept."""
+
+    task: str
+    idx: int
+    channel: str
+    value: Any
+    path: str
+
+
 class _LRU:
     """A small thread-safe LRU bounded by total weight."""
 
@@ -496,6 +506,24 @@ class Engine:
         values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self._fetch_blobs)
         return [(w.task, w.channel, values.get(i)) for i, w in enumerate(raw)]
 
+    def stored_writes(self, a: Address, checkpoint_id: str) -> list[StoredWrite]:
+        """A checkpoint's pending writes with everything stored: task path and index too.
+
+        ``get_tuple``'s ``pending_writes`` drop those (LangGraph's tuple shape);
+        migration and snapshots keep them so a copy replays in the same order.
+        """
+        raw = self._raw_writes(a, checkpoint_id)
+        decoded = self._decode_writes(raw)
+        return [
+            StoredWrite(w.task, w.idx, w.channel, value, w.path)
+            for w, (_task, _channel, value) in zip(raw, decoded, strict=True)
+        ]
+
+    def metadata(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
+        """A checkpoint's metadata, decoding no channel value (cheap listings, filters)."""
+        rec = self._read_checkpoint(a, checkpoint_id)
+        return None if rec is None else dict(self.serde.loads_typed(tuple(rec["meta"])))
+
     def _pending_writes(self, a: Address, checkpoint_id: str) -> list[PendingWrite]:
         try:
             return self._decode_writes(self._raw_writes(a, checkpoint_id))
@@ -746,11 +774,11 @@ class Engine:
                         rec = self._read_checkpoint(x, cid)
                         if rec is not None and rec.get("run") == run_id:
                             doomed.append(cid)
-                    self._delete_checkpoints(x, doomed)
+                    self.delete_checkpoints(x, doomed)
             self.store.delete_many([keys.run_index(r, t) for t in thread_names])
             self._known_runs = {k for k in self._known_runs if k[0] != run_id}
 
-    def _delete_checkpoints(self, a: Address, checkpoint_ids: Iterable[str]) -> None:
+    def delete_checkpoints(self, a: Address, checkpoint_ids: Iterable[str]) -> None:
         """Delete records first, then their writes.
 
         A crash in between leaves orphan writes (removed by the next prune), never
@@ -821,7 +849,7 @@ class Engine:
                 if not ids:
                     continue
                 keep = self.delta_safe_chain(x, ids[-1])
-                self._delete_checkpoints(x, [cid for cid in ids if cid not in keep])
+                self.delete_checkpoints(x, [cid for cid in ids if cid not in keep])
                 orphans = set(self.store.list(keys.writes_root(x.t, x.n))) - set(ids)
                 for cid in orphans - keep:
                     self.store.delete_tree(keys.writes_dir(x.t, x.n, cid))

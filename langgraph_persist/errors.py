@@ -17,7 +17,11 @@ Every failure a user can meet is one of these, so callers can catch
     │   ├── CorruptRecordError    digest mismatch, truncation, undecodable payload
     │   └── UnsupportedFormatError  written by a newer format version than we read
     ├── DanglingReferenceError    a checkpoint references content that is gone
-    └── SnapshotError             a portable snapshot file is invalid
+    ├── SnapshotError             a portable snapshot file is invalid
+    │   └── SnapshotVersionError  written by a newer snapshot format
+    ├── NotFoundError             a named thread or checkpoint does not exist (also LookupError)
+    ├── ThreadExistsError         a copy/restore target already holds the thread
+    └── MigrationError            a copied thread reads back differently
 
 Why a tree of our own: msgpack, lz4 and OS errors say *how* something failed
 but not *what* (which thread, which checkpoint, which file); ours carry that.
@@ -158,3 +162,19 @@ class DanglingReferenceError(CorruptRecordError):
 
 class SnapshotError(PersistError):
     """A portable snapshot file is malformed, truncated or fails verification."""
+
+
+class SnapshotVersionError(SnapshotError, UnsupportedFormatError):
+    """The snapshot was written by a newer format version than this release reads."""
+
+
+class NotFoundError(PersistError, LookupError):
+    """A thread or checkpoint the caller named does not exist."""
+
+
+class ThreadExistsError(PersistError):
+    """The target of a copy or restore already holds checkpoints for that thread."""
+
+
+class MigrationError(PersistError):
+    """What the target returns after a copy differs from the source."""

@@ -60,24 +60,18 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langgraph_persist.engine import Address
-from langgraph_persist.errors import ConfigurationError, PersistError, StoreError
+from langgraph_persist.errors import (
+    ConfigurationError,
+    MigrationError,
+    NotFoundError,
+    StoreError,
+    ThreadExistsError,
+)
 from langgraph_persist.saver import PersistSaver
 
 AnySaver = BaseCheckpointSaver[Any]
 Progress = Callable[[int, int], None]
 """``progress(done, total)``, as in ``maintenance.py``."""
-
-
-class NotFoundError(PersistError, LookupError):
-    """A thread or checkpoint the caller named does not exist."""
-
-
-class ThreadExistsError(PersistError):
-    """The target of a copy or restore already holds checkpoints for that thread."""
-
-
-class MigrationError(PersistError):
-    """What the target returns after a copy differs from the source."""
 
 
 @dataclass(frozen=True)
@@ -182,12 +176,9 @@ def _writes_of(saver: AnySaver, t: CheckpointTuple) -> tuple[WriteCopy, ...]:
     ns, checkpoint_id, _parent = _ids(t)
     thread_id = str(t.config["configurable"]["thread_id"])
     if isinstance(saver, PersistSaver):
-        engine = saver.engine
-        raw = engine._raw_writes(Address.of(thread_id, ns), checkpoint_id)
-        decoded = engine._decode_writes(raw)
         return tuple(
-            WriteCopy(w.task, w.channel, value, w.path, w.idx)
-            for w, (_task, _channel, value) in zip(raw, decoded, strict=True)
+            WriteCopy(w.task, w.channel, w.value, w.path, w.idx)
+            for w in saver.engine.stored_writes(Address.of(thread_id, ns), checkpoint_id)
         )
     if isinstance(saver, InMemorySaver):
         stored = saver.writes.get((thread_id, ns, checkpoint_id), {})

@@ -264,7 +264,7 @@ def _drop(saver: PersistSaver, thread_id: str, doomed: set[tuple[str, str]]) -> 
 def _delete_checkpoints(saver: PersistSaver, address: Address, ids: Sequence[str]) -> None:
     """Records first, then their writes (the engine's crash-safe order); audited like
     the saver's own ``prune``."""
-    saver.engine._delete_checkpoints(address, ids)
+    saver.engine.delete_checkpoints(address, ids)
     if saver.audit is not None:
         saver.audit.record(
             "prune",

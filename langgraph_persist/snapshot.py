@@ -22,7 +22,8 @@ File layout (integers little-endian)::
 
 The header map: ``format``, ``thread_id``, ``created`` (unix seconds),
 ``checkpoints``, ``writes``, ``namespaces``, ``latest``,
-``uncompressed_size``, ``compressed_size``, ``digest`` ("blake2b-256:" + hex
+``uncompressed_size``, ``compressed_size``, ``stored_digest`` (of the body as
+stored), ``digest`` ("blake2b-256:" + hex
 of the *uncompressed* body, so two files with the same content have the same
 digest whatever their compression or creation time), ``description``,
 ``agent_id``, ``serde`` (class of the serializer that wrote the values) and
@@ -70,7 +71,7 @@ from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import records
-from langgraph_persist.errors import RecordError, SnapshotError, UnsupportedFormatError
+from langgraph_persist.errors import RecordError, SnapshotError, SnapshotVersionError
 from langgraph_persist.migrate import (
     AnySaver,
     CheckpointCopy,
@@ -87,10 +88,6 @@ PREFIX = struct.Struct("<7sB")
 DIGEST_PREFIX = "blake2b-256:"
 SUFFIX = ".lgps"
 """Conventional file extension (not required)."""
-
-
-class SnapshotVersionError(SnapshotError, UnsupportedFormatError):
-    """The snapshot was written by a newer format version than this release reads."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +220,9 @@ def snapshot(
         "uncompressed_size": len(raw),
         "compressed_size": len(compressed),
         "digest": DIGEST_PREFIX + hashlib.blake2b(raw, digest_size=32).hexdigest(),
+        # the stored bytes too: a flip in lz4's framing can leave the output intact,
+        # and a verified file means every byte is as written
+        "stored_digest": _stored_digest(compressed),
         "description": description,
         "agent_id": agent_id,
         "serde": _serde_name(saver.serde),
@@ -270,6 +270,7 @@ _HEADER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "uncompressed_size": int,
     "compressed_size": int,
     "digest": str,
+    "stored_digest": str,
 }
 
 
@@ -317,6 +318,10 @@ def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
     return header, end
 
 
+def _stored_digest(body: bytes) -> str:
+    return DIGEST_PREFIX + hashlib.blake2b(body, digest_size=32).hexdigest()
+
+
 def _read(path: str | os.PathLike[str]) -> tuple[str, bytes]:
     name = os.fspath(path)
     with open(name, "rb") as fh:
@@ -336,6 +341,8 @@ def get_metadata(path: str | os.PathLike[str]) -> SnapshotInfo:
 
 def _read_body(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     header, start = _read_header(name, data)
+    if _stored_digest(data[start:]) != header["stored_digest"]:
+        raise SnapshotError(f"{name}: damaged snapshot body (stored digest mismatch)")
     expected = header["uncompressed_size"]
     try:
         decompressor = lz4.frame.LZ4FrameDecompressor()

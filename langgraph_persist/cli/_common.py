@@ -25,15 +25,17 @@ from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     ConfigurationError,
     InvalidIdError,
+    MigrationError,
+    NotFoundError,
     PersistError,
     RecordError,
     RecordTooLargeError,
     SnapshotError,
     StoreError,
+    ThreadExistsError,
     UnsupportedFormatError,
     WriteRejectedError,
 )
-from langgraph_persist.migrate import MigrationError, NotFoundError, ThreadExistsError
 from langgraph_persist.saver import PersistSaver
 from langgraph_persist.store.tiered import HotTierOptions
 

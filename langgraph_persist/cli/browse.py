@@ -40,7 +40,7 @@ from langgraph_persist.cli._render import (
     value_lines,
 )
 from langgraph_persist.engine import Address
-from langgraph_persist.migrate import NotFoundError
+from langgraph_persist.errors import NotFoundError
 from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
 from langgraph_persist.saver import PersistSaver
 

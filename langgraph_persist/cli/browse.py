@@ -148,8 +148,8 @@ def threads(
     """List threads with their last update, checkpoint count and size.
 
     Cheap on big stores: counts come from directory listings and the time
-    from the newest checkpoint id; no checkpoint is decoded unless --filter
-    is given (then each thread's latest root checkpoint metadata is read).
+    from the newest checkpoint id; no checkpoint is decoded (--filter reads
+    the metadata of each thread's latest root checkpoint, never its values).
     BYTES counts the thread's own records; content shared between
     checkpoints and threads is counted once, in `stats`.
 
@@ -168,8 +168,10 @@ def threads(
             if not summary.checkpoints:
                 continue
             if wanted:
-                latest = saver.get_tuple(_config(thread_id, ""))
-                metadata: dict[str, Any] = dict(latest.metadata) if latest else {}
+                root = Address.of(thread_id, "")
+                latest_id = saver.engine.latest_id(root)
+                found = saver.engine.metadata(root, latest_id) if latest_id else None
+                metadata: dict[str, Any] = found or {}
                 if not all(metadata.get(k, object()) == v for k, v in wanted.items()):
                     continue
             summaries.append(summary)

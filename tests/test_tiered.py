@@ -355,6 +355,50 @@ def test_delete_wins_over_an_in_flight_flush(make_tiered: MakeTiered, tmp_path: 
     assert writer.stats()["compensated"] == 1
 
 
+def test_gc_in_write_behind_mode(make_saver: Callable[[], PersistSaver]) -> None:
+    """gc holds the maintenance lock and deletes through the tier, which flushes first:
+    no deadlock, and nothing an unflushed checkpoint references is collected."""
+    saver = make_saver()
+    graph = chat_graph().compile(checkpointer=saver)
+    for text in ("a", "b", "c"):
+        graph.invoke(human(text * 500), cfg("gc"))  # large enough to be stored as blobs
+    saver.delete_thread("gc")
+    fresh = "fresh" * 100
+    graph.invoke(human(fresh), cfg("gc-2"))
+    done = threading.Event()
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: (result.append(saver.gc()), done.set()))
+    worker.start()
+    assert done.wait(20), "gc deadlocked"
+    assert result[0].blobs_deleted > 0
+    state = chat_graph().compile(checkpointer=make_saver()).get_state(cfg("gc-2"))
+    assert [m.content for m in state.values["messages"]] == [fresh, f"echo: {fresh}"]
+
+
+def test_a_delete_under_the_gc_lock_can_flush(make_tiered: MakeTiered) -> None:
+    """The deadlock gc would hit if flushes took the maintenance lock: gc holds it
+    exclusively and deletes through the tier, which flushes the buffer first."""
+    store = make_tiered("write-behind")
+    store._stop.set()  # no background flusher: the record stays buffered
+    store._worker.join()
+    store.write_many([(ck(T, CP1), rec("buffered"))])
+    assert store.stats()["pending"] == 1
+    done: list[str] = []
+
+    def like_gc() -> None:
+        with store.maintenance_lock(exclusive=True):
+            store.delete_many([ck(T, CP2)])
+        done.append("deleted")
+
+    thread = threading.Thread(target=like_gc, daemon=True)
+    thread.start()
+    thread.join(5)
+    if done != ["deleted"]:
+        store._closed = True  # close() would wait for the stuck flush forever
+        pytest.fail("deadlock: the flush waited for the lock gc holds")
+    assert store.cold.read(ck(T, CP1)) == rec("buffered")
+
+
 # -- deletes and consistency -----------------------------------------------------------------
 
 

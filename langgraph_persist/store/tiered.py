@@ -685,11 +685,7 @@ class TieredStore:
                     return False
                 pending = self._buffer[0]
             try:
-                with self.cold.maintenance_lock(exclusive=False):
-                    if pending.create:
-                        self.cold.create_many(pending.items)
-                    else:
-                        self.cold.write_many(pending.items)
+                self._cold_write(pending.create, pending.items)
             except PersistError as exc:
                 self._flush_failures += 1
                 self._flush_error = exc
@@ -709,6 +705,20 @@ class TieredStore:
                 self._cv.notify_all()
             self._counters.add(flushed=len(pending.items))
             return True
+
+    def _cold_write(self, create: bool, items: list[tuple[Key, bytes]]) -> None:
+        """A flush's cold write, deliberately outside the maintenance lock.
+
+        gc takes that lock exclusively and then deletes through this store, which
+        drains the buffer first: a flush waiting for the lock would deadlock it.
+        Nor is the lock needed: the records being flushed are pending, ``walk``
+        reports pending records (so gc marks what they reference), and new
+        pending records come only from puts, which gc's lock keeps out.
+        """
+        if create:
+            self.cold.create_many(items)
+        else:
+            self.cold.write_many(items)
 
     def _ack(self, pending: _Pending) -> None:
         if self._degraded:
@@ -795,11 +805,7 @@ class TieredStore:
                         continue
                     present.append((key, value))
                 if present:
-                    with self.cold.maintenance_lock(exclusive=False):
-                        if create:
-                            self.cold.create_many(present)
-                        else:
-                            self.cold.write_many(present)
+                    self._cold_write(create, present)
                 again = self._hot(
                     partial(self.hot.ack, writer, raw, present, fetched.gens, fetched.epoch)
                 )

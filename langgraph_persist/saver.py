@@ -80,6 +80,8 @@ class PersistSaver(BaseCheckpointSaver[str]):
         fencing: refuse stale writers: a continuing put (source "loop" or "input")
             must extend the latest checkpoint of its namespace, else
             ``FencedWriterError``. Forks (time travel, ``update_state``) always work.
+        read_only: inspect an existing store without writing anything (a backup, a
+            read-only mount, another user's files): every write raises ``StoreError``.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         encryption: Encryption | None = None,
         audit_log: str | os.PathLike[str] | bool | None = None,
         fencing: bool = False,
+        read_only: bool = False,
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -101,10 +104,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 "unpickle stored bytes, which can execute code"
             )
         super().__init__(serde=serde)
-        self.store: Store = self._make_store(path, redis, hot, durability, store)
+        if read_only and (redis is not None or store is not None):
+            raise ConfigurationError("read_only opens a store directory: no redis= or store=")
+        self.store: Store = (
+            FileStore(path, read_only=True)
+            if read_only
+            else self._make_store(path, redis, hot, durability, store)
+        )
         self.encryption = encryption
         self.fencing = fencing
-        self.audit = self._make_audit(audit_log)
+        self.audit = None if read_only else self._make_audit(audit_log)
         self.engine = self._make_engine()
 
     @staticmethod

@@ -190,3 +190,48 @@ def test_damaged_blob_is_reported_with_its_thread(tmp_path: Path) -> None:
         fresh.get_tuple(cfg("victim"))
     assert info.value.thread_id == "victim" and "blobs/" in str(info.value)
     assert len(fresh.verify().damaged) == len(blob_files)
+
+
+_READ_ONLY_AS_NOBODY = """
+import os, sys, json
+from langgraph_persist import PersistSaver, StoreError
+import langgraph_persist.store.files, asyncio, uuid, fcntl, shutil
+from click.testing import CliRunner
+from langgraph_persist.cli import cli
+os.setgid(65534); os.setuid(65534)
+saver = PersistSaver(sys.argv[1], read_only=True)
+tup = saver.get_tuple({"configurable": {"thread_id": "t"}})
+print("READ", tup.checkpoint["channel_values"]["turns"])
+print("VERIFY", saver.verify().ok)
+try:
+    saver.delete_thread("t")
+except StoreError as exc:
+    print("REFUSED", exc)
+args = ["--store", sys.argv[1], "threads", "--json"]
+out = CliRunner().invoke(cli, args, prog_name="langgraph-persist")
+print("CLI", out.exit_code, json.loads(out.output)[0]["thread_id"])
+"""
+
+
+def test_read_only_mode_inspects_a_store_it_cannot_write(open_dir: Path) -> None:
+    store = open_dir / "store"
+    chat_graph().compile(checkpointer=PersistSaver(store)).invoke(human("hi"), cfg("t"))
+    for p in [store, *store.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    code = _READ_ONLY_AS_NOBODY
+    if os.geteuid() != 0:
+        code = code.replace("os.setgid(65534); os.setuid(65534)", "")
+        for p in store.rglob("*"):
+            if p.is_dir():
+                os.chmod(p, 0o555)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    out = done.stdout + done.stderr
+    assert "READ 1" in out and "VERIFY True" in out, out
+    assert "REFUSED" in out and "read-only" in out, out
+    assert "CLI 0 t" in out, out

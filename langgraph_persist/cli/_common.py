@@ -226,10 +226,11 @@ def settings() -> Settings:
 
 
 @contextlib.contextmanager
-def open_store(*, create: bool = False) -> Iterator[PersistSaver]:
+def open_store(*, create: bool = False, read_only: bool = False) -> Iterator[PersistSaver]:
     """The saver over ``--store``; a missing store is an error unless ``create``.
 
-    Read commands must not create an empty store at a mistyped path. An
+    Read commands must not create an empty store at a mistyped path, and open it
+    ``read_only`` so they work where nothing may be written. An
     encrypted store is opened with the keys in ``LANGGRAPH_PERSIST_KEY``; a
     store with a Redis hot tier with ``--redis`` (write-through), so that
     prune, import and gc reach the hot tier the agents read from too.
@@ -239,6 +240,11 @@ def open_store(*, create: bool = False) -> Iterator[PersistSaver]:
     if not create and not os.path.isdir(path):
         raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
     encryption = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
+    if read_only and not config.redis:
+        # browsing never writes: works on backups, read-only mounts, others' stores
+        with PersistSaver(path, encryption=encryption, read_only=True) as saver:
+            yield saver
+        return
     hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None
     with PersistSaver(path, encryption=encryption, redis=config.redis, hot=hot) as saver:
         yield saver

@@ -159,7 +159,7 @@ def threads(
         langgraph-persist threads --filter source=loop --filter step=3 --json
     """
     wanted = _parse_filters(filters)
-    with open_store() as saver, ProgressBar("scanning threads") as progress:
+    with open_store(read_only=True) as saver, ProgressBar("scanning threads") as progress:
         ids = all_threads(saver)
         summaries = []
         for done, thread_id in enumerate(ids, 1):
@@ -245,7 +245,7 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
         langgraph-persist history user-42 --limit 5
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
-    with open_store() as saver:
+    with open_store(read_only=True) as saver:
         addresses = _require_thread(saver, thread_id)
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if namespace is not None:
@@ -353,7 +353,7 @@ def show(
         langgraph-persist show user-42
         langgraph-persist show user-42 1f0c2a9e-6d3b-6f5e-8002 --channel messages --json
     """
-    with open_store() as saver:
+    with open_store(read_only=True) as saver:
         ns, cid = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
         t = _get(saver, thread_id, ns, cid)
         deltas = _delta_histories(saver, _config(thread_id, ns, cid), t, channels)
@@ -448,7 +448,7 @@ def diff(
         langgraph-persist diff user-42 1f0c2a9e-6d3b-6f5e-8001 latest
         langgraph-persist diff user-42 1f0c2a9e-6d3b 1f0c2a9e-7a10 --json
     """
-    with open_store() as saver:
+    with open_store(read_only=True) as saver:
         ns_a, id_a = resolve_checkpoint(saver, thread_id, namespace, a)
         ns_b, id_b = resolve_checkpoint(saver, thread_id, namespace, b)
         ta, tb = _get(saver, thread_id, ns_a, id_a), _get(saver, thread_id, ns_b, id_b)

@@ -49,7 +49,7 @@ def verify(repair: bool, as_json: bool) -> None:
         langgraph-persist verify
         langgraph-persist verify --repair --json
     """
-    with open_store() as saver, ProgressBar("verifying") as progress:
+    with open_store(read_only=not repair) as saver, ProgressBar("verifying") as progress:
         report = saver.verify(repair=repair, progress=progress)
     remaining = [d for d in report.damaged if not d.repaired]
     if as_json:
@@ -136,7 +136,7 @@ def stats(as_json: bool) -> None:
     Example:
         langgraph-persist stats --json
     """
-    with open_store() as saver:
+    with open_store(read_only=True) as saver:
         s = saver.stats()
     if as_json:
         echo_json(s.__dict__)

@@ -71,15 +71,45 @@ def _write_all(fd: int, data: bytes) -> None:
 class FileStore:
     """A ``Store`` over a local directory (see module docstring)."""
 
-    def __init__(self, root: str | os.PathLike[str], *, durability: Durability = "fsync") -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        durability: Durability = "fsync",
+        read_only: bool = False,
+    ) -> None:
         if durability not in ("fsync", "none"):
             raise ConfigurationError(f"durability must be 'fsync' or 'none', not {durability!r}")
         self.root = os.path.abspath(os.fspath(root))
         self.durability: Durability = durability
+        self.read_only = read_only
         self._fsync = durability == "fsync"
         self._known_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
-        self._open_root()
+        if read_only:
+            self._open_read_only()
+        else:
+            self._open_root()
+
+    def _open_read_only(self) -> None:
+        """Inspect a store without writing anything (a backup, a read-only mount)."""
+        marker = os.path.join(self.root, _MARKER)
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                info = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"{self.root} is not a langgraph-persist store, or is not readable ({exc})"
+            ) from exc
+        if int(info.get("version", 0)) > STORE_FORMAT:
+            raise UnsupportedFormatError(
+                f"store {self.root} has format version {info['version']}; this release reads "
+                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
+            )
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"checkpoint store {self.root} was opened read-only")
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -244,6 +274,7 @@ class FileStore:
         """Stage every item in tmp/, fsync all, rename all, fsync each directory once."""
         if not items:
             return
+        self._check_writable()
         staged: list[tuple[str, str]] = []
         try:
             fds: list[int] = []
@@ -308,6 +339,7 @@ class FileStore:
 
     def link(self, items: Sequence[tuple[Key, Key]]) -> None:
         """Hard-link immutable records (no bytes copied); copy where links are refused."""
+        self._check_writable()
         dirs: set[str] = set()
         try:
             for src_key, dst_key in items:
@@ -328,6 +360,7 @@ class FileStore:
             raise StoreError(self._explain(exc)) from exc
 
     def delete_many(self, keys: Sequence[Key]) -> None:
+        self._check_writable()
         dirs: set[str] = set()
         try:
             for key in keys:
@@ -350,6 +383,7 @@ class FileStore:
 
     def delete_tree(self, prefix: Key) -> None:
         """Rename the subtree into trash/ (atomic), fsync, then remove it at leisure."""
+        self._check_writable()
         path = self.path(prefix)
         doomed = os.path.join(self.root, _TRASH, uuid.uuid4().hex)
         try:
@@ -390,6 +424,9 @@ class FileStore:
 
     @contextlib.contextmanager
     def _flock(self, path: str, mode: int) -> Iterator[None]:
+        if self.read_only:  # nothing is written, so there is nothing to exclude
+            yield
+            return
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
         except OSError as exc:

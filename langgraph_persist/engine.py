@@ -18,13 +18,14 @@ mutated in place between two puts is re-serialized and stored as it is.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -189,8 +190,6 @@ class Engine:
         self.fencing = fencing
         self._blob_cache = _LRU(BLOB_CACHE_BYTES)
         self._records = _LRU(RECORD_CACHE_ENTRIES)
-        self._known_threads: set[str] = set()
-        self._known_runs: set[tuple[str, str]] = set()
 
     # -- record helpers ---------------------------------------------------------------------------
 
@@ -408,36 +407,33 @@ class Engine:
     def _store_content(self, a: Address, new: NewBlobs, run_id: str | None) -> None:
         """Everything a record will reference, durable before the record is written.
 
-        Deduplication asks the store which blobs exist, on every put: a cache of
-        "known to exist" could be invalidated by another process's GC, and a
-        stale entry would mean a dangling reference. Existence checks are cheap
-        next to the fsyncs they save.
+        Asks the store, on every write, which of it exists (one batched call):
+        the thread's info record and the run index may have been removed by
+        another process's ``delete_thread``, and blobs by its ``gc``; a cache of
+        "known to exist" would then leave a dangling reference. Existence checks
+        are cheap next to the fsyncs they save.
         """
-        items: list[tuple[keys.Key, bytes]] = []
-        if new:
-            digests = list(new)
-            blob_keys = [keys.blob(d) for d in digests]
-            for d, key, present in zip(
-                digests, blob_keys, self.store.exists_many(blob_keys), strict=True
-            ):
-                if not present:
-                    kind, payload = new[d]
-                    frame = records.frame(kind, payload, sealer=self.sealer, aad=_aad(key))
-                    items.append((key, frame))
-        if a.t not in self._known_threads:
-            info = {"thread_id": a.thread_id, "created": time.time()}
-            info_key = keys.thread_info(a.t)
-            items.append((info_key, self._encode(Kind.THREAD_INFO, info, info_key)))
-        if run_id is not None and (run_id, a.t) not in self._known_runs:
-            r = keys.encode_name(run_id)
-            entry = {"run_id": run_id, "thread_id": a.thread_id}
-            run_key = keys.run_index(r, a.t)
-            items.append((run_key, self._encode(Kind.RUN_INDEX, entry, run_key)))
-        if items:
-            self.store.create_many(items)
-        self._known_threads.add(a.t)
+        wanted: dict[keys.Key, Callable[[], bytes]] = {}
+        for digest, (kind, payload) in new.items():
+            key = keys.blob(digest)
+            wanted[key] = functools.partial(
+                records.frame, kind, payload, sealer=self.sealer, aad=_aad(key)
+            )
+        info_key = keys.thread_info(a.t)
+        info = {"thread_id": a.thread_id, "created": time.time()}
+        wanted[info_key] = functools.partial(self._encode, Kind.THREAD_INFO, info, info_key)
         if run_id is not None:
-            self._known_runs.add((run_id, a.t))
+            run_key = keys.run_index(keys.encode_name(run_id), a.t)
+            entry = {"run_id": run_id, "thread_id": a.thread_id}
+            wanted[run_key] = functools.partial(self._encode, Kind.RUN_INDEX, entry, run_key)
+        candidates = list(wanted)
+        missing = [
+            (key, wanted[key]())
+            for key, present in zip(candidates, self.store.exists_many(candidates), strict=True)
+            if not present
+        ]
+        if missing:
+            self.store.create_many(missing)
 
     # -- put_writes -------------------------------------------------------------------------------
 
@@ -758,7 +754,6 @@ class Engine:
                 stone = {"thread_id": str(thread_id), "boundary": str(uuid6()), "at": time.time()}
                 self.store.write_many([(key, self._encode(Kind.TOMBSTONE, stone, key))])
             self.store.delete_tree(keys.thread_dir(t))
-        self._known_threads.discard(t)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         for run_id in run_ids:
@@ -776,7 +771,6 @@ class Engine:
                             doomed.append(cid)
                     self.delete_checkpoints(x, doomed)
             self.store.delete_many([keys.run_index(r, t) for t in thread_names])
-            self._known_runs = {k for k in self._known_runs if k[0] != run_id}
 
     def delete_checkpoints(self, a: Address, checkpoint_ids: Iterable[str]) -> None:
         """Delete records first, then their writes.

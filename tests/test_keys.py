@@ -110,3 +110,18 @@ def test_nasty_ids_work_end_to_end(tmp_path: Path) -> None:
     assert listed == {(v, NASTY[-1 - i]) for i, v in enumerate(NASTY)}
     # nothing was created outside the store's root
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_long_thread_id_survives_delete_and_reuse_by_another_process(tmp_path: Path) -> None:
+    """A hashed (too long) thread name is recovered from its info record, which a put
+    must write again when another saver deleted the thread in between."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    long_id = "conversation/" + "x" * 500
+    config = {"configurable": {"thread_id": long_id, "checkpoint_ns": ""}}
+    writer = PersistSaver(tmp_path / "store", durability="none")
+    writer.put(config, empty_checkpoint(), {"step": 0}, {})
+    PersistSaver(tmp_path / "store").delete_thread(long_id)  # "another process"
+    writer.put(config, empty_checkpoint(), {"step": 1}, {})  # a new run reuses the id
+    listed = [t.config["configurable"]["thread_id"] for t in writer.list(None)]
+    assert listed == [long_id]

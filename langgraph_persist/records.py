@@ -78,7 +78,7 @@ class Sealer(Protocol):
     def open(self, sealed: bytes, aad: bytes) -> bytes: ...
 
 
-def _digest(head: bytes, payload: bytes) -> bytes:
+def _digest(head: bytes, payload: bytes | memoryview) -> bytes:
     h = hashlib.blake2b(head, digest_size=DIGEST_SIZE)
     h.update(payload)
     return h.digest()
@@ -115,6 +115,21 @@ def frame(kind: Kind, payload: bytes, *, sealer: Sealer | None = None, aad: byte
         )
     head = struct.pack("<4sBBBBI", MAGIC, FORMAT_VERSION, int(kind), flags, 0, len(payload))
     return head + _digest(head, payload) + payload
+
+
+def intact(data: bytes) -> bool:
+    """Whether a record's framing and digest check out, without decoding or decrypting.
+
+    What a tier needs to decide whether a copy can be trusted (an encrypted
+    record verifies without the key); the same checks ``decode_with_kind``
+    performs first.
+    """
+    if len(data) < HEADER_SIZE:
+        return False
+    magic, _version, _kind, _flags, _reserved, length, digest = HEADER.unpack_from(data)
+    if magic != MAGIC or length != len(data) - HEADER_SIZE:
+        return False
+    return bool(_digest(data[:12], memoryview(data)[HEADER_SIZE:]) == digest)
 
 
 def decode(

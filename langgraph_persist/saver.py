@@ -147,6 +147,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Keep a thread in the Redis hot tier regardless of its TTL."""
         self._tiered("pin_thread")(thread_id)
 
+    def is_pinned(self, thread_id: str) -> bool:
+        """Whether ``pin_thread`` keeps this thread in the hot tier."""
+        return bool(self._tiered("is_pinned")(thread_id))
+
     def unpin_thread(self, thread_id: str) -> None:
         """Let a pinned thread expire from the hot tier again."""
         self._tiered("unpin_thread")(thread_id)

@@ -744,3 +744,22 @@ def test_hashlib_sha1_matches_redis_sha1hex(make_tiered: MakeTiered) -> None:
     data = rec("x") + bytes(range(256))
     sha = store.hot.client.eval("return redis.sha1hex(ARGV[1])", 0, data)
     assert sha.decode() == hashlib.sha1(data).hexdigest()
+
+
+def test_verify_checks_the_cold_tier_behind_a_good_hot_copy(tmp_path: Path, redis_url: str) -> None:
+    """Damage in the source of truth must not hide behind an intact Redis copy."""
+    from langgraph_persist import PersistSaver
+    from tests.graphs import chat_graph, human
+
+    saver = PersistSaver(tmp_path / "s", redis=redis_url)
+    chat_graph().compile(checkpointer=saver).invoke(
+        human("hi"), {"configurable": {"thread_id": "v"}}
+    )
+    record = sorted((tmp_path / "s" / "threads" / "v" / "ns" / "=" / "c").iterdir())[-1]
+    good = record.read_bytes()
+    record.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    report = saver.verify()
+    assert [d.location.rsplit("/", 1)[-1] for d in report.damaged] == [record.name]
+    repaired = saver.verify(repair=True)
+    assert repaired.ok and record.read_bytes() == good  # restored from the Redis copy
+    saver.close()

@@ -148,24 +148,8 @@ def build_tiered(
     return TieredStore(cold, hot, opts)
 
 
-_DIGESTED = records.HEADER_SIZE - records.DIGEST_SIZE
-
-
-def _intact(data: bytes) -> bool:
-    """Whether a record's digest verifies, without decoding (or decrypting) it.
-
-    The engine decodes what we return anyway; here we only need to know
-    whether Redis's copy can be trusted, and an encrypted record must verify
-    without the key. Same check as ``records.decode_with_kind`` performs first.
-    """
-    if len(data) < records.HEADER_SIZE:
-        return False
-    magic, _ver, _kind, _flags, _res, length, digest = records.HEADER.unpack_from(data)
-    if magic != records.MAGIC or length != len(data) - records.HEADER_SIZE:
-        return False
-    h = hashlib.blake2b(data[:_DIGESTED], digest_size=records.DIGEST_SIZE)
-    h.update(memoryview(data)[records.HEADER_SIZE :])
-    return bool(h.digest() == digest)
+_intact = records.intact
+"""Whether Redis's copy can be trusted (digest only: encrypted records verify too)."""
 
 
 class _HotDown(Exception):

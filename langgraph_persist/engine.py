@@ -21,12 +21,9 @@ import contextlib
 import functools
 import heapq
 import os
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -45,15 +42,16 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist import keys, records
+from langgraph_persist import delta, keys, records
+from langgraph_persist.address import Address, address_of
 from langgraph_persist.errors import (
     CorruptRecordError,
     DanglingReferenceError,
     FencedWriterError,
     InvalidIdError,
-    MissingThreadIdError,
     ThreadDeletedError,
 )
+from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind, Sealer
 from langgraph_persist.store.base import Store
 from langgraph_persist.values import NewBlobs, Ref, ValueCodec
@@ -64,47 +62,6 @@ _CONTINUATIONS = frozenset({"loop", "input"})
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where a checkpoint lives: the ids as the user gave them, and their encoded names."""
-
-    thread_id: str
-    checkpoint_ns: str
-    t: str
-    n: str
-
-    @classmethod
-    def of(cls, thread_id: str, checkpoint_ns: str) -> Address:
-        return cls(
-            thread_id, checkpoint_ns, keys.encode_name(thread_id), keys.encode_name(checkpoint_ns)
-        )
-
-    def config(self, checkpoint_id: str) -> RunnableConfig:
-        return {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.checkpoint_ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
-
-
-def address_of(config: RunnableConfig) -> Address:
-    """The thread/namespace a config names; a missing thread id fails like LangGraph's savers."""
-    configurable = config.get("configurable") or {}
-    if "thread_id" not in configurable:
-        raise MissingThreadIdError(
-            "thread_id",
-            "the config has no configurable.thread_id; pass "
-            '{"configurable": {"thread_id": ...}} when invoking the graph',
-        )
-    thread_id = configurable["thread_id"]
-    if not isinstance(thread_id, str):
-        thread_id = str(thread_id)  # LangGraph's SQL savers accept ints and UUIDs the same way
-    ns = configurable.get("checkpoint_ns") or ""
-    return Address.of(thread_id, ns)
 
 
 class RawWrite(NamedTuple):
@@ -125,40 +82,6 @@ class StoredWrite(NamedTuple):
     channel: str
     value: Any
     path: str
-
-
-class _LRU:
-    """A small thread-safe LRU bounded by total weight."""
-
-    def __init__(self, max_weight: int) -> None:
-        self.max_weight = max_weight
-        self.weight = 0
-        self._data: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is None:
-                return None
-            self._data.move_to_end(key)
-            return hit[0]
-
-    def put(self, key: Any, value: Any, weight: int = 1) -> None:
-        with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self.weight -= old[1]
-            self._data[key] = (value, weight)
-            self.weight += weight
-            while self.weight > self.max_weight and self._data:
-                _, (_, w) = self._data.popitem(last=False)
-                self.weight -= w
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self.weight = 0
 
 
 def _aad(key: keys.Key) -> bytes:
@@ -188,8 +111,8 @@ class Engine:
         self.codec = ValueCodec(serde, hash_key)
         self.sealer = sealer
         self.fencing = fencing
-        self._blob_cache = _LRU(BLOB_CACHE_BYTES)
-        self._records = _LRU(RECORD_CACHE_ENTRIES)
+        self._blob_cache = LRU(BLOB_CACHE_BYTES)
+        self._records = LRU(RECORD_CACHE_ENTRIES)
 
     # -- record helpers ---------------------------------------------------------------------------
 
@@ -289,7 +212,7 @@ class Engine:
             "refs": refs,
             "run": run,
         }
-        if seeds := self._delta_seeds(full_metadata, parent_id, parent):
+        if seeds := delta.seed_hints(full_metadata, parent_id, parent):
             record["dseed"] = seeds
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         fenced = self.fencing and metadata.get("source") in _CONTINUATIONS
@@ -380,29 +303,6 @@ class Engine:
             except (CorruptRecordError, InvalidIdError):
                 rec = None  # fall back to the values in the checkpoint itself
         return rec
-
-    @staticmethod
-    def _delta_seeds(
-        metadata: Mapping[str, Any], parent_id: str | None, parent: Mapping[str, Any] | None
-    ) -> dict[str, str]:
-        """For each delta channel still replaying writes: its nearest ancestor with a value.
-
-        Lets ``get_delta_channel_history`` fetch the whole stretch of ancestors in
-        one batch instead of one read per ancestor. A hint only: a channel
-        without one is found by walking.
-        """
-        counters = metadata.get("counters_since_delta_snapshot") or {}
-        if not counters or parent is None or parent_id is None:
-            return {}
-        seeds: dict[str, str] = {}
-        inherited = parent.get("dseed") or {}
-        for channel in counters:
-            entry = parent["refs"].get(channel)
-            if entry is not None and entry[1] is not None:
-                seeds[channel] = parent_id
-            elif channel in inherited:
-                seeds[channel] = inherited[channel]
-        return seeds
 
     def _store_content(self, a: Address, new: NewBlobs, run_id: str | None) -> None:
         """Everything a record will reference, durable before the record is written.
@@ -656,92 +556,15 @@ class Engine:
         for cid in reversed(self.store.list(keys.checkpoints_dir(a.t, a.n))):
             yield cid, a
 
-    # -- delta channels ---------------------------------------------------------------------------
+    # -- delta channels (logic in delta.py) --------------------------------------------------------
 
     def get_delta_channel_history(
         self, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        """Walk parent records (small: no values) instead of decoding whole ancestors.
+        return delta.channel_history(self, config, channels)
 
-        The default implementation calls ``get_tuple`` per ancestor, decoding every
-        channel value of every ancestor; here an ancestor costs one small record
-        read plus its write records, and only seeds are decoded.
-        """
-        if not channels:
-            return {}
-        a = address_of(config)
-        target_id = get_checkpoint_id(config) or self.latest_id(a)
-        collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
-        seeds: dict[str, Ref] = {}
-        remaining = set(channels)
-        target = self._read_checkpoint(a, target_id) if target_id else None
-        ancestors = self._prefetch_ancestors(a, target_id, target, channels) if target else {}
-        path_writes = self._prefetch_writes(a, ancestors)
-        cursor = target["parent"] if target else None
-        while cursor and remaining:
-            rec = ancestors.get(cursor) or self._read_checkpoint(a, cursor)
-            if rec is None:
-                break
-            raw = path_writes[cursor] if cursor in path_writes else self._raw_writes(a, cursor)
-            on_path = [w for w in raw if w.channel in remaining]
-            for write in reversed(self._decode_writes(on_path)):
-                collected[write[1]].append(write)
-            for channel in list(remaining):
-                entry = rec["refs"].get(channel)
-                if entry is not None and entry[1] is not None:
-                    seeds[channel] = entry[1]
-                    remaining.discard(channel)
-            cursor = rec["parent"]
-        seed_values = self.codec.decode_many(seeds, self._fetch_blobs)
-        result: dict[str, DeltaChannelHistory] = {}
-        for channel in channels:
-            entry_h: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}
-            if channel in seed_values:
-                entry_h["seed"] = seed_values[channel]
-            result[channel] = entry_h
-        return result
-
-    def _prefetch_ancestors(
-        self, a: Address, target_id: str | None, target: Mapping[str, Any], channels: Sequence[str]
-    ) -> dict[str, dict[str, Any]]:
-        """Every record between the oldest seed hint and the target, in one batched read.
-
-        Checkpoint ids sort by creation time and a parent is always older than its
-        child, so the ancestors back to a seed all lie in that id range (forks in
-        the range are read too, and ignored by the walk).
-        """
-        hints = target.get("dseed") or {}
-        if not target_id or not channels or not all(ch in hints for ch in channels):
-            return {}
-        oldest = min(hints[ch] for ch in channels)
-        ids = [
-            c for c in self.store.list(keys.checkpoints_dir(a.t, a.n)) if oldest <= c < target_id
-        ]
-        rec_keys = [keys.checkpoint(a.t, a.n, c) for c in ids]
-        out: dict[str, dict[str, Any]] = {}
-        for cid, key, data in zip(ids, rec_keys, self.store.read_many(rec_keys), strict=True):
-            if data is not None:
-                out[cid] = self._decode(data, Kind.CHECKPOINT, key)
-        return out
-
-    def _prefetch_writes(
-        self, a: Address, ancestors: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, list[RawWrite]]:
-        """Pending writes of the prefetched ancestors: one listing batch, one read batch."""
-        if not ancestors:
-            return {}
-        ids = list(ancestors)
-        listings = self.store.list_many([keys.writes_dir(a.t, a.n, c) for c in ids])
-        wkeys = [
-            (cid, keys.write(a.t, a.n, cid, n))
-            for cid, names in zip(ids, listings, strict=True)
-            for n in names
-        ]
-        blobs = self.store.read_many([k for _c, k in wkeys])
-        by_id: dict[str, list[tuple[keys.Key, bytes | None]]] = {c: [] for c in ids}
-        for (cid, key), data in zip(wkeys, blobs, strict=True):
-            by_id[cid].append((key, data))
-        return {cid: self._merge_writes(a, cid, items) for cid, items in by_id.items()}
+    def delta_safe_chain(self, a: Address, checkpoint_id: str) -> set[str]:
+        return delta.safe_chain(self, a, checkpoint_id)
 
     # -- deletion, copy, prune --------------------------------------------------------------------
 
@@ -847,29 +670,3 @@ class Engine:
                 orphans = set(self.store.list(keys.writes_root(x.t, x.n))) - set(ids)
                 for cid in orphans - keep:
                     self.store.delete_tree(keys.writes_dir(x.t, x.n, cid))
-
-    def delta_safe_chain(self, a: Address, checkpoint_id: str) -> set[str]:
-        """The checkpoint plus the ancestors its ``DeltaChannel`` state is rebuilt from.
-
-        A delta channel that was not snapshotted at ``checkpoint_id`` is listed in
-        the metadata's ``counters_since_delta_snapshot`` and has no stored value;
-        its state is its nearest ancestor's stored value (the seed) plus the
-        writes in between. We keep that whole stretch, so pruning never silently
-        empties a delta channel (LangGraph's warning on ``prune``).
-        """
-        keep = {checkpoint_id}
-        rec = self._read_checkpoint(a, checkpoint_id)
-        if rec is None:
-            return keep
-        metadata = self.serde.loads_typed(tuple(rec["meta"]))
-        counters = metadata.get("counters_since_delta_snapshot") or {}
-        needing = {ch for ch in counters if (rec["refs"].get(ch) or [None, None])[1] is None}
-        cursor = rec["parent"]
-        while needing and cursor:
-            anc = self._read_checkpoint(a, cursor)
-            if anc is None:
-                break
-            keep.add(cursor)
-            needing = {ch for ch in needing if (anc["refs"].get(ch) or [None, None])[1] is None}
-            cursor = anc["parent"]
-        return keep

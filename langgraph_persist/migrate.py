@@ -59,7 +59,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph_persist.engine import Address
+from langgraph_persist.address import Address
 from langgraph_persist.errors import (
     ConfigurationError,
     MigrationError,

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from langgraph_persist import keys
-from langgraph_persist.engine import Address
+from langgraph_persist.address import Address
 from langgraph_persist.saver import PersistSaver
 
 _GREGORIAN_TO_UNIX_100NS = 0x01B21DD213814000

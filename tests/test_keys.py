@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langgraph_persist import InvalidIdError, PersistSaver, keys
-from langgraph_persist.engine import Address
+from langgraph_persist.address import Address
 
 NASTY = [
     "",

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 
 from langgraph_persist import keys
+from langgraph_persist.address import Address
 from langgraph_persist.cli._common import (
     BadUsage,
     ProgressBar,
@@ -39,7 +40,6 @@ from langgraph_persist.cli._render import (
     unwrap_seed,
     value_lines,
 )
-from langgraph_persist.engine import Address
 from langgraph_persist.errors import NotFoundError
 from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
 from langgraph_persist.saver import PersistSaver

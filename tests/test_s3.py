@@ -31,6 +31,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.conformance import checkpointer_test, validate
+from langgraph.types import Command
 
 from langgraph_persist import PersistSaver, keys
 from langgraph_persist.errors import (
@@ -120,14 +121,11 @@ def make_store(s3_client: Any, s3_bucket: str) -> Iterator[Any]:
         store.close()
 
 
-class TestS3StoreContract(StoreContract):
-    @pytest.fixture
-    def store(self, make_store: Any) -> Iterator[Store]:
-        yield make_store()
+class S3LockSemantics:
+    """Replaces one contract test for stores whose locks are S3's (S3Store, and a
+    TieredStore over it): a shared lock is a no-op (module docstring of s3.py)."""
 
     def test_shared_locks_share_and_exclude_exclusive(self, store: Store) -> None:
-        """Overridden: on S3 a shared lock is a no-op (module docstring of s3.py), so it
-        shares with everything, exclusive holders included."""
         order: list[str] = []
         with store.lock(keys.thread_dir(T), exclusive=False):
             with store.lock(keys.thread_dir(T), exclusive=False):
@@ -135,6 +133,12 @@ class TestS3StoreContract(StoreContract):
             with store.lock(keys.thread_dir(T), exclusive=True):
                 order.append("exclusive not blocked by a shared holder")
         assert order == ["two shared holders", "exclusive not blocked by a shared holder"]
+
+
+class TestS3StoreContract(S3LockSemantics, StoreContract):
+    @pytest.fixture
+    def store(self, make_store: Any) -> Iterator[Store]:
+        yield make_store()
 
 
 # -- conformance and real graphs ---------------------------------------------------------------
@@ -155,29 +159,6 @@ async def test_conformance_s3(s3_server: S3Server, s3_bucket: str) -> None:
     assert sum(r.tests_passed for r in report.results.values()) == 81
 
 
-RESUME_IN_ANOTHER_PROCESS = """
-import json, sys
-from langgraph.types import Command
-from langgraph_persist import PersistSaver
-from langgraph_persist.store import s3
-from langgraph_persist.store.s3 import S3Store
-from tests.graphs import approval_graph, chat_graph, human
-
-endpoint, bucket, prefix = sys.argv[1:4]
-store = S3Store(bucket, prefix=prefix, endpoint_url=endpoint, region="us-east-1",
-                access_key_id="testing", secret_access_key="testing")
-saver = PersistSaver(store=store)
-chat = chat_graph().compile(checkpointer=saver)
-chat_config = {"configurable": {"thread_id": "chat"}}
-before = [m.content for m in chat.get_state(chat_config).values["messages"]]
-out = chat.invoke(human("from the other process"), chat_config)
-approval = approval_graph().compile(checkpointer=saver)
-done = approval.invoke(Command(resume="approved"), {"configurable": {"thread_id": "hitl"}})
-print(json.dumps({"before": before, "turns": out["turns"], "log": done["log"]}))
-saver.close()
-"""
-
-
 def run_elsewhere(script: str, *args: str) -> dict[str, Any]:
     """Run ``script`` in a fresh Python process (another 'host'); its last line is JSON."""
     done = subprocess.run(
@@ -191,28 +172,39 @@ def run_elsewhere(script: str, *args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_graph_resumed_by_another_process(s3_server: S3Server, s3_bucket: str) -> None:
+def test_graph_resumed_by_a_second_saver(s3_server: S3Server, s3_bucket: str) -> None:
+    """A second saver with its own client and caches (another host, as far as the store
+    can tell) resumes a chat and a human-in-the-loop interrupt. The same run across
+    two processes is in test_redis_cluster.py, with S3 as its cold tier."""
     prefix = new_prefix()
-    saver = PersistSaver(store=S3Store(s3_bucket, prefix=prefix, **s3_server.store_kwargs()))
-    chat = chat_graph().compile(checkpointer=saver)
+    first = PersistSaver(store=S3Store(s3_bucket, prefix=prefix, **s3_server.store_kwargs()))
+    chat = chat_graph().compile(checkpointer=first)
     chat.invoke(human("hello"), cfg("chat"))
     chat.invoke(human("again"), cfg("chat"))
-    approval = approval_graph().compile(checkpointer=saver)
+    approval = approval_graph().compile(checkpointer=first)
     approval.invoke({"request": "refund", "log": []}, cfg("hitl"))
     assert approval.get_state(cfg("hitl")).next == ("review",)
 
-    other = run_elsewhere(RESUME_IN_ANOTHER_PROCESS, s3_server.endpoint, s3_bucket, prefix)
-    assert other["before"] == ["hello", "echo: hello", "again", "echo: again"]
-    assert other["turns"] == 3
-    assert other["log"] == ["drafted refund", "reviewed: approved", "acted on approved"]
+    second = PersistSaver(store=S3Store(s3_bucket, prefix=prefix, **s3_server.store_kwargs()))
+    chat2 = chat_graph().compile(checkpointer=second)
+    before = [m.content for m in chat2.get_state(cfg("chat")).values["messages"]]
+    assert before == ["hello", "echo: hello", "again", "echo: again"]
+    assert chat2.invoke(human("from the second saver"), cfg("chat"))["turns"] == 3
+    done = (
+        approval_graph()
+        .compile(checkpointer=second)
+        .invoke(Command(resume="approved"), cfg("hitl"))
+    )
+    assert done["log"] == ["drafted refund", "reviewed: approved", "acted on approved"]
 
-    # and this process sees what the other one wrote
+    # and the first saver sees what the second one wrote
     state = chat.get_state(cfg("chat"))
     assert state.values["turns"] == 3
-    assert state.values["messages"][-1].content == "echo: from the other process"
+    assert state.values["messages"][-1].content == "echo: from the second saver"
     assert approval.get_state(cfg("hitl")).next == ()
     assert len(list(chat.get_state_history(cfg("chat")))) == 9
-    saver.close()
+    first.close()
+    second.close()
 
 
 # -- conditional creates -----------------------------------------------------------------------

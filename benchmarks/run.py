@@ -208,7 +208,7 @@ class Run:
             return calls / wall, lat
 
         await self.interleave("w3_full", "calls/s", self.sizes.list_reps, full)
-        await self.interleave("w3_10", "calls/s", self.sizes.reps, ten)
+        await self.interleave("w3_10", "calls/s", self.sizes.list_reps, ten)
 
     async def w3_history(self) -> None:
         """list(limit=10) and latest get on a small-state thread at two history lengths.
@@ -382,7 +382,9 @@ async def run(args: argparse.Namespace) -> Results:
     started = time.perf_counter()
     log(f"generating traces (seed {args.seed})")
     traces = Data.generate(sizes, args.seed)
-    with scratch_dir(keep=args.keep) as scratch:
+    with scratch_dir(
+        keep=args.keep, on_cleanup=lambda: log("removing the scratch directory")
+    ) as scratch:
         env = Env(scratch, args.postgres_url)
         bench = Run(sizes, traces, env, results)
         try:

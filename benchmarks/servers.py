@@ -27,7 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,11 +266,13 @@ class PostgresScratch:
 
 
 @contextlib.contextmanager
-def scratch_dir(keep: bool = False) -> Iterator[str]:
-    """A directory on the real disk (not tmpfs), so fsync costs what it costs."""
+def scratch_dir(keep: bool = False, on_cleanup: Callable[[], None] | None = None) -> Iterator[str]:
+    """A directory under ``$LGP_BENCH_DIR`` (put it on the disk you mean to measure)."""
     path = tempfile.mkdtemp(prefix="lgp-bench-", dir=os.environ.get("LGP_BENCH_DIR"))
     try:
         yield path
     finally:
         if not keep:
+            if on_cleanup is not None:
+                on_cleanup()
             shutil.rmtree(path, ignore_errors=True)

@@ -178,6 +178,19 @@ def test_slot_migration_is_followed(cluster: RedisClusterServer) -> None:
     store.close()
 
 
+def test_scripts_lost_by_a_node_are_reloaded(cluster: RedisClusterServer) -> None:
+    """A node restarted empty has no scripts: the calls it refuses (NOSCRIPT) in a
+    pipeline spanning all nodes are re-sent once the scripts are loaded."""
+    store = RedisClusterStore(cluster.url, key_prefix=redis_prefix())
+    items = [(keys.blob(bytes([i]) * 20), rec(f"b{i}")) for i in range(12)]  # many shards
+    store.create_many(items[:6])
+    with redis.Redis(port=cluster.ports[0]) as node:
+        node.script_flush()
+    store.create_many([(k, rec("second")) for k, _ in items[:6]] + items[6:])
+    assert store.read_many([k for k, _ in items]) == [v for _, v in items]
+    store.close()
+
+
 # -- conformance and real graphs ---------------------------------------------------------------
 
 

@@ -374,6 +374,30 @@ def test_foreign_prefix_and_newer_format_are_refused(s3_server: S3Server, s3_buc
         S3Store(s3_bucket, prefix="../escape", client=client)
 
 
+def test_workers_opening_a_new_store_at_once(s3_client: Any, s3_bucket: str) -> None:
+    """Workers starting together on an empty prefix: one creates the marker, none of the
+    others mistakes the objects it finds for a foreign store."""
+    prefix = new_prefix()
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_and_write(i: int) -> None:
+        barrier.wait()
+        try:
+            store = S3Store(s3_bucket, prefix=prefix, client=s3_client)
+            store.write_many([(ck(keys.encode_name(f"w{i}"), CP1), rec("x"))])
+            store.close()
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
 def test_reserved_and_unsafe_keys_are_refused(make_store: Any) -> None:
     store = make_store()
     for bad in [("locks", "x"), ("FORMAT",), ("threads", "a/b"), ("threads", "..")]:

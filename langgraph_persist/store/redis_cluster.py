@@ -506,31 +506,43 @@ class RedisClusterStore:
         Each command is routed to the node owning its first key's slot
         (``target_nodes``), which also spares redis-py a ``COMMAND GETKEYS``
         round trip per script. Redirected or failed commands are retried by
-        redis-py one by one through the slot table; after a restart the scripts
-        are gone, so on ``NOSCRIPT`` they are loaded and the batch re-run.
+        redis-py one by one through the slot table. A node restarted empty has
+        lost the scripts: those loaded, only the calls it refused (``NOSCRIPT``)
+        are sent again, so no script runs twice.
         """
         if len(calls) == 1 and not extra:
             name, keys, args = calls[0]
             return [self._eval(name, keys, args)]
         client = self.client
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
         for attempt in (1, 2):
             pipe = client.pipeline()  # type: ignore[no-untyped-call]
-            for name, keys, args in calls:
+            for i in todo:
+                name, keys, args = calls[i]
                 node = client.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
                 pipe.execute_command(
                     "EVALSHA", _SHAS[name], len(keys), *keys, *args, target_nodes=node
                 )
-            for command in extra:
+            for command in extra if attempt == 1 else ():
                 pipe.execute_command(*command)
-            results = pipe.execute(raise_on_error=False)
-            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
-                for name in {name for name, _, _ in calls}:
-                    client.script_load(_SCRIPTS[name])
-                continue
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-            return list(results[: len(calls)])
+            replies = pipe.execute(raise_on_error=False)
+            refused: list[int] = []
+            for i, reply in zip(todo, replies, strict=False):
+                if attempt == 1 and isinstance(reply, NoScriptError):
+                    refused.append(i)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    results[i] = reply
+            for reply in replies[len(todo) :]:
+                if isinstance(reply, Exception):
+                    raise reply
+            if not refused:
+                return results
+            for name in {calls[i][0] for i in refused}:
+                client.script_load(_SCRIPTS[name])
+            todo = refused
         raise AssertionError("unreachable")
 
     def _pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:

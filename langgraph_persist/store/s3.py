@@ -232,7 +232,9 @@ class S3Store:
         """Check the bucket, the marker and conditional writes now, with clear messages.
 
         Costs two requests for an existing store (GET and a conditional PUT of the
-        marker), four for a new one. The conditional PUT doubles as the check that
+        marker), four for a new one. Several processes may open a new store at once:
+        objects next to a missing marker are re-checked against the marker before
+        the prefix is refused as foreign. The conditional PUT doubles as the check that
         the server honours ``If-None-Match``: one that ignored it would make creates
         non-atomic and locks unsafe, so we refuse it rather than find out later.
         """
@@ -268,7 +270,8 @@ class S3Store:
                 listed = self.client.list_objects_v2(
                     Bucket=self.bucket, Prefix=self._base, MaxKeys=1
                 )
-            if listed.get("KeyCount", 0):
+            if listed.get("KeyCount", 0) and not self._get(marker):
+                # (a marker that appeared meanwhile: another process created the store)
                 raise ConfigurationError(
                     f"refusing to use {self.describe()}: the prefix holds objects but no "
                     f"{_MARKER} marker, so it is not a langgraph-persist store; "

@@ -166,6 +166,7 @@ def worker(setup: Setup) -> dict[str, Any]:
         "timings": timings,
         "requests": dict(requests),
         "hot_hits": stats["hits"],
+        "adopted": stats.get("recovered", 0),
         "degraded": stats.get("degraded", False),
     }
 
@@ -218,6 +219,7 @@ def run_mode(base: Setup, workers: int) -> dict[str, Any]:
         "s3_requests": dict(sorted(requests.items())),
         "threads_verified_in_s3": checked,
         "degraded_workers": sum(1 for r in results if r["degraded"]),
+        "records_adopted_from_other_workers": sum(r["adopted"] for r in results),
     }
 
 

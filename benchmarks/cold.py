@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langgraph_persist.store.files import Durability
+
 _MODULES = {
     "sqlite": ["langgraph.checkpoint.sqlite"],
     "postgres": ["langgraph.checkpoint.postgres", "psycopg"],
@@ -86,7 +88,7 @@ def _reopen_sqlite(path: str, relaxed: bool) -> tuple[Any, bool, Close]:
 
 
 def _reopen_persist(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bool, Close]:
-    durability = "none" if relaxed else spec.get("durability", "fsync")
+    durability: Durability = "none" if relaxed else spec.get("durability", "fsync")
     if spec["peer"] == "tiered":
         from benchmarks.peers import tiered_saver
 

@@ -21,7 +21,7 @@ import copy
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -205,7 +205,7 @@ class _Recorder(InMemorySaver):
             writes=self._pending,
             parent_id=config["configurable"].get("checkpoint_id"),
             checkpoint=copy.deepcopy(checkpoint),
-            metadata=copy.deepcopy(dict(metadata)),  # type: ignore[typeddict-item]
+            metadata=cast(CheckpointMetadata, copy.deepcopy(dict(metadata))),
             new_versions=dict(new_versions),
         )
         self._pending = []

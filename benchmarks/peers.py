@@ -17,7 +17,7 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -29,6 +29,7 @@ from benchmarks.servers import (
     stack_binary,
     start_redis,
 )
+from langgraph_persist.store.files import Durability
 
 
 @dataclass
@@ -240,7 +241,7 @@ async def open_async_postgres(env: Env, tag: str) -> Instance:
         url, min_size=1, max_size=4, open=False, kwargs={**_PG_KWARGS, "row_factory": dict_row}
     )
     await pool.open()
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    saver = AsyncPostgresSaver(pool)
     await saver.setup()
     return Instance(
         saver, True, saver, _pg_footprint(url), pool.close, {"peer": "async-postgres", "url": url}
@@ -334,12 +335,12 @@ def _persist_footprint(
     return footprint
 
 
-def _opener_persist(durability: str) -> Opener:
+def _opener_persist(durability: Durability) -> Opener:
     async def open_persist(env: Env, tag: str) -> Instance:
         from langgraph_persist import PersistSaver
 
         path = env.path(f"persist-{durability}-{tag}")
-        saver = PersistSaver(path, durability=durability)  # type: ignore[arg-type]
+        saver = PersistSaver(path, durability=durability)
 
         async def close() -> None:
             saver.close()
@@ -350,7 +351,10 @@ def _opener_persist(durability: str) -> Opener:
     return open_persist
 
 
-def tiered_saver(path: str, url: str, mode: str, durability: str = "fsync") -> Any:
+TierMode = Literal["write-through", "write-behind"]
+
+
+def tiered_saver(path: str, url: str, mode: TierMode, durability: Durability = "fsync") -> Any:
     """``PersistSaver`` over the tiered store, if this build has it (``Unavailable`` otherwise)."""
     try:
         from langgraph_persist.store.tiered import HotTierOptions, build_tiered
@@ -360,14 +364,14 @@ def tiered_saver(path: str, url: str, mode: str, durability: str = "fsync") -> A
     from langgraph_persist.store.files import FileStore
 
     try:
-        cold = FileStore(path, durability=durability)  # type: ignore[arg-type]
+        cold = FileStore(path, durability=durability)
         store = build_tiered(cold, url, HotTierOptions(mode=mode))
     except Exception as exc:
         raise Unavailable(f"build_tiered(HotTierOptions(mode={mode!r})) failed: {exc}") from exc
     return PersistSaver(path, store=store)
 
 
-def _opener_tiered(mode: str) -> Opener:
+def _opener_tiered(mode: TierMode) -> Opener:
     async def open_tiered(env: Env, tag: str) -> Instance:
         try:
             import langgraph_persist.store.tiered  # noqa: F401

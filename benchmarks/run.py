@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks import data, report
 from benchmarks.cold import reopen
+from benchmarks.data import Call
 from benchmarks.peers import PEERS, Env, Footprint, Instance, Peer
 from benchmarks.servers import Unavailable, scratch_dir
 from benchmarks.stats import Measure
@@ -243,7 +244,7 @@ class Run:
             await self._history_reads(label)
 
     @staticmethod
-    async def _populate(inst: Instance, steps: list[list[data.Call]]) -> None:
+    async def _populate(inst: Instance, steps: list[list[Call]]) -> None:
         """Write through a second, fsync-free handle on the same data (``cold.reopen``)."""
         if inst.spec is None:
             saver, is_async, close = inst.saver, inst.is_async, None
@@ -329,7 +330,7 @@ class Run:
             finally:
                 await inst.close()
 
-    async def _grow(self, peer: Peer, inst: Instance, steps: list[list[data.Call]]) -> None:
+    async def _grow(self, peer: Peer, inst: Instance, steps: list[list[Call]]) -> None:
         done = 0
         sizes: dict[int, Footprint] = {}
         for mark in self.sizes.w5_marks:

@@ -30,7 +30,11 @@ from redis.exceptions import RedisError
 from langgraph_persist import PersistSaver, keys
 from langgraph_persist.errors import TierUnavailableError
 from langgraph_persist.store.base import Store
-from langgraph_persist.store.redis_cluster import ClusterTierError, RedisClusterStore
+from langgraph_persist.store.redis_cluster import (
+    ClusterTierError,
+    RedisClusterStore,
+    build_cluster_tiered,
+)
 from langgraph_persist.store.s3 import S3Store
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore
 from tests.graphs import approval_graph, chat_graph, human
@@ -200,9 +204,8 @@ async def test_conformance_cluster_hot_s3_cold(
     @checkpointer_test(name="PersistSaver[redis-cluster + s3]")
     async def factory() -> AsyncGenerator[PersistSaver, None]:
         opts = HotTierOptions(key_prefix=redis_prefix(), ttl=timedelta(minutes=10))
-        hot = RedisClusterStore(cluster.url, key_prefix=opts.key_prefix, ttl=opts.ttl)
         cold = S3Store(s3_bucket, prefix=new_prefix(), client=s3_client)
-        saver = PersistSaver(store=TieredStore(cold, hot, opts))  # type: ignore[arg-type]
+        saver = PersistSaver(store=build_cluster_tiered(cold, cluster.url, opts))
         yield saver
         await asyncio.to_thread(saver.close)
 

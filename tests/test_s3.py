@@ -36,6 +36,7 @@ from langgraph.types import Command
 from langgraph_persist import PersistSaver, keys
 from langgraph_persist.errors import (
     ConfigurationError,
+    FencedWriterError,
     InvalidIdError,
     PersistError,
     StoreError,
@@ -325,6 +326,65 @@ def test_overrunning_holder_does_not_release_its_successor(make_store: Any) -> N
     thread.join()
 
 
+def test_fencing_across_hosts(s3_server: S3Server, make_store: Any) -> None:
+    """Two hosts continue the same head at the same moment, with fencing on: the thread
+    lock is then exclusive (a lease object), so exactly one of them wins. Each host
+    pauses right after listing the checkpoints (its head check), so without the lock
+    both would see the old head and both would continue."""
+
+    armed = [threading.Event(), threading.Event()]
+
+    def pauser(i: int) -> Any:
+        def pause_after_head_check(parsed: Any, **_: Any) -> None:
+            if armed[i].is_set() and "/c/" in str(parsed.get("Prefix", "")):
+                armed[i].clear()  # only the first listing of a round: the head check
+                time.sleep(1.0)
+
+        return pause_after_head_check
+
+    graphs = []
+    for i in range(2):
+        client = s3_server.client()
+        client.meta.events.register("after-call.s3.ListObjectsV2", pauser(i))
+        saver = PersistSaver(store=make_store(client=client), fencing=True)
+        graphs.append(chat_graph().compile(checkpointer=saver))
+    graphs[0].invoke(human("start"), cfg("fenced"))
+
+    def go(i: int, text: str, head: Any, barrier: threading.Barrier, out: list[str]) -> None:
+        barrier.wait()
+        try:
+            graphs[i].invoke(human(text), head)
+            out.append("continued")
+        except FencedWriterError:
+            out.append("fenced")
+
+    for round_ in range(1):
+        head = graphs[0].get_state(cfg("fenced")).config
+        for event in armed:
+            event.set()
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+        threads = [
+            threading.Thread(target=go, args=(i, f"r{round_}-host{i}", head, barrier, outcomes))
+            for i in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["continued", "fenced"]
+        # and no silent fork: the head has exactly one child (without the lock, both
+        # hosts write a child of the head, and one is fenced only at its next step)
+        head_id = head["configurable"]["checkpoint_id"]
+        children = [
+            snap
+            for snap in graphs[1].get_state_history(cfg("fenced"))
+            if snap.parent_config and snap.parent_config["configurable"]["checkpoint_id"] == head_id
+        ]
+        assert len(children) == 1
+    assert graphs[1].get_state(cfg("fenced")).values["turns"] == 2
+
+
 def test_shared_locks_cost_no_request(s3_server: S3Server, make_store: Any) -> None:
     client = s3_server.client()
     log = RequestLog(client)
@@ -435,7 +495,7 @@ def test_killed_server_is_a_typed_error(s3_bucket: str) -> None:
 
 # -- request cost (docs/scaling.md) ------------------------------------------------------------
 
-STEPS = 20
+STEPS = 10
 TEXT = "an assistant's answer of a realistic size. " * 40
 """~1.7 kB per message: large enough to be stored as a blob, as real chat turns are."""
 

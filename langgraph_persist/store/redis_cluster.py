@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
@@ -78,6 +78,9 @@ from langgraph_persist.store.redis import (
     decode_entry,
     new_token,
 )
+
+if TYPE_CHECKING:
+    from langgraph_persist.store.tiered import HotTierOptions, TieredStore
 
 _GEN_TTL_MIN_MS = 24 * 3600 * 1000
 """Generation tokens outlive any in-flight backfill or flush by far (as in redis.py)."""
@@ -363,8 +366,8 @@ class RedisClusterStore:
 
     Drop-in for ``RedisStore`` as the ``hot`` of a ``TieredStore``::
 
-        hot = RedisClusterStore("redis://10.0.0.5:7000", ttl=timedelta(hours=6))
-        store = TieredStore(S3Store("checkpoints"), hot, HotTierOptions(ttl=timedelta(hours=6)))
+        options = HotTierOptions(ttl=timedelta(hours=6))
+        store = build_cluster_tiered(S3Store("checkpoints"), "redis://10.0.0.5:7000", options)
 
     Args:
         target: see ``ClusterTarget``; any reachable node is enough to
@@ -951,6 +954,22 @@ class RedisClusterStore:
     # Last in the class: a method named ``list`` shadows the builtin in later annotations.
     def list(self, prefix: Key) -> list[str]:
         return self.children(prefix)
+
+
+def build_cluster_tiered(
+    cold: Store, target: ClusterTarget, options: HotTierOptions | None = None
+) -> TieredStore:
+    """A ``TieredStore`` over ``cold`` (e.g. an ``S3Store``) with a Redis Cluster hot tier.
+
+    The cluster analogue of ``tiered.build_tiered``: never fails because the
+    cluster is down (the client connects lazily; the store starts degraded).
+    """
+    from langgraph_persist.store.tiered import HotTierOptions, TieredStore
+
+    opts = options if options is not None else HotTierOptions()
+    hot = RedisClusterStore(target, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout)
+    # TieredStore is annotated ``hot: RedisStore``; it uses only ``HotTier`` (see above)
+    return TieredStore(cold, hot, opts)  # type: ignore[arg-type]
 
 
 def _both_are_hot_tiers(cluster: RedisClusterStore, standalone: RedisStore) -> list[HotTier]:

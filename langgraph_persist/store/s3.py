@@ -282,7 +282,7 @@ class S3Store:
             raise ConfigurationError(
                 f"S3 endpoint {self._where()} ignores If-None-Match (conditional writes): "
                 "creates would not be atomic and locks would not exclude; use a server "
-                "that supports them (AWS S3, MinIO >= 2024)"
+                "that supports conditional writes (AWS S3 does)"
             )
 
     def _check_marker(self, body: bytes) -> None:

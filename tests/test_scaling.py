@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
@@ -86,3 +89,23 @@ def test_listing_all_threads_latest_does_not_decode_history(long_thread: tuple) 
             latest[thread_id] = saver.engine.latest_id(address)
     assert set(latest) == {"long", "short"}
     assert store.records_read("c") == 0
+
+
+def test_listing_cache_never_hides_another_writer(tmp_path: Path) -> None:
+    """A reader's cached directory listing sees every checkpoint another saver adds."""
+
+    config: dict = {"configurable": {"thread_id": "shared", "checkpoint_ns": ""}}
+    writer = PersistSaver(tmp_path / "s", durability="none")
+    reader = PersistSaver(tmp_path / "s")  # its own FileStore, its own cache: "another process"
+    for step in range(30):
+        config = writer.put(config, empty_checkpoint(), {"step": step}, {})
+        if step % 3 == 0:
+            time.sleep(0.06)  # let the directory age past the trust window: cacheable
+        latest = reader.get_tuple({"configurable": {"thread_id": "shared"}})
+        assert latest is not None and latest.metadata["step"] == step
+        # and immediately, within the same clock tick as the write after a cached read
+        config = writer.put(config, empty_checkpoint(), {"step": step + 1000}, {})
+        latest = reader.get_tuple({"configurable": {"thread_id": "shared"}})
+        assert latest is not None and latest.metadata["step"] == step + 1000
+    writer.delete_thread("shared")
+    assert reader.get_tuple({"configurable": {"thread_id": "shared"}}) is None

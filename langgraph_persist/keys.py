@@ -171,6 +171,11 @@ def blob(digest: bytes) -> Key:
     return (BLOBS, hexed[:2], hexed)
 
 
+def blob_shards() -> list[Key]:
+    """Every blob shard directory (a store creates them up front: see FileStore)."""
+    return [(BLOBS, f"{i:02x}") for i in range(256)]
+
+
 def blob_digest(key: Key) -> bytes:
     """Invert :func:`blob`."""
     return bytes.fromhex(key[-1])

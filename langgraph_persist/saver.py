@@ -35,7 +35,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from langgraph_persist import maintenance
+from langgraph_persist import keys, maintenance
 from langgraph_persist.audit import AuditLog
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
@@ -128,7 +128,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
             if redis is not None:
                 raise ConfigurationError("pass either store= or redis=, not both")
             return store
-        cold = FileStore(path, durability=durability)
+        cold = FileStore(path, durability=durability, premade=keys.blob_shards())
         if redis is None:
             if hot is not None:
                 raise ConfigurationError("hot= configures the Redis tier: pass redis= too")

@@ -82,6 +82,7 @@ class FileStore:
         *,
         durability: Durability = "fsync",
         read_only: bool = False,
+        premade: Sequence[Key] = (),
     ) -> None:
         if durability not in ("fsync", "none"):
             raise ConfigurationError(f"durability must be 'fsync' or 'none', not {durability!r}")
@@ -96,6 +97,27 @@ class FileStore:
             self._open_read_only()
         else:
             self._open_root()
+            self._premake(premade)
+
+    def _premake(self, prefixes: Sequence[Key]) -> None:
+        """Create directories the layout will need, all at once, with one parent fsync each.
+
+        Content-addressed blobs land in 256 shard directories at random: created
+        on demand, a young store's first few hundred blobs would each pay a
+        ``mkdir`` and an fsync of the parent.
+        """
+        parents: set[str] = set()
+        for prefix in prefixes:
+            path = self.path(prefix)
+            for depth in range(1, len(prefix) + 1):
+                part = self.path(prefix[:depth])
+                if not os.path.isdir(part):
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, _DIR_MODE)  # not makedirs: its parents ignore the mode
+                    parents.add(os.path.dirname(part))
+            with self._dirs_lock:
+                self._known_dirs.add(path)
+        self._sync_dirs(parents)
 
     def _open_read_only(self) -> None:
         """Inspect a store without writing anything (a backup, a read-only mount)."""

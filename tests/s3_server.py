@@ -11,6 +11,7 @@ process only (killed by its pid), state in memory (gone on kill).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -22,7 +23,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +118,15 @@ class S3Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def running_server() -> Iterator[S3Server]:
-    """A started server, stopped after use (test modules wrap this in a fixture)."""
-    server = S3Server()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+_shared: S3Server | None = None
+
+
+def shared_server() -> S3Server:
+    """One server per test process, shared by the test modules that need S3 (starting
+    moto costs ~1.5 s); stopped when the process exits."""
+    global _shared
+    if _shared is None or not _shared.running:
+        _shared = S3Server()
+        _shared.start()
+        atexit.register(_shared.stop)
+    return _shared

@@ -40,7 +40,7 @@ from langgraph_persist.store.tiered import HotTierOptions, TieredStore
 from tests.graphs import approval_graph, chat_graph, human
 from tests.redis_cluster_server import RedisClusterServer
 from tests.redis_server import free_port
-from tests.s3_server import S3Server, running_server
+from tests.s3_server import S3Server, shared_server
 from tests.test_redis_store import CP1, StoreContract, T, ck, rec
 from tests.test_s3 import S3LockSemantics, cfg, new_prefix, run_elsewhere
 
@@ -54,8 +54,8 @@ def cluster() -> Iterator[RedisClusterServer]:
 
 
 @pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    yield from running_server()
+def s3_server() -> S3Server:
+    return shared_server()
 
 
 @pytest.fixture(scope="module")
@@ -321,27 +321,41 @@ def test_cluster_down_at_start_is_lazy_and_typed(make_tiered: Any) -> None:
     assert tiered.stats()["degraded"]
 
 
+@pytest.mark.parametrize("mode", ["write-through", "write-behind"])
 def test_node_killed_mid_run_keeps_working_from_s3(
-    make_tiered: Any, caplog: pytest.LogCaptureFixture
+    mode: str,
+    cluster: RedisClusterServer,
+    make_tiered: Any,
+    s3_bucket: str,
+    s3_client: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Kill one primary between turns: every call still succeeds (from S3), the store
-    says degraded; bring the node back (empty): the hot tier resumes, state is exact."""
-    private = RedisClusterServer()
-    private.start()
-    try:
-        store = make_tiered(
-            target=private.url,
-            timeout=timedelta(milliseconds=500),
-            probe_interval=timedelta(milliseconds=50),
-        )
-        saver = PersistSaver(store=store)
-        graph = chat_graph().compile(checkpointer=saver)
-        threads = [f"user-{i}" for i in range(6)]  # spread over the three nodes
-        for thread in threads:
-            graph.invoke(human("before"), cfg(thread))
-        assert not store.stats()["degraded"]
+    says degraded; bring the node back (empty): the hot tier resumes, the state is
+    exact, and everything acknowledged is in S3 (write-behind included). Last in the
+    module: the node comes back empty (other tests' prefixes are their own anyway)."""
+    private = cluster
+    store = make_tiered(
+        mode,
+        target=private.url,
+        timeout=timedelta(milliseconds=500),
+        probe_interval=timedelta(milliseconds=50),
+    )
+    saver = PersistSaver(store=store)
+    graph = chat_graph().compile(checkpointer=saver)
+    threads = [f"user-{i}" for i in range(3)]  # their blobs span every node
+    for thread in threads:
+        graph.invoke(human("before"), cfg(thread))
+    assert not store.stats()["degraded"]
 
-        private.kill(1)
+    hot: RedisClusterStore = store.hot  # type: ignore[assignment]
+    on_victim = next(  # a key whose slot the node we kill serves
+        key
+        for key in (ck(keys.encode_name(f"probe-{i}"), CP1) for i in range(1000))
+        if hot.client.get_node_from_key(hot.keys.value(key)).port == private.ports[1]
+    )
+    private.kill(1)
+    try:
         with caplog.at_level(logging.WARNING, logger="langgraph_persist.tiered"):
             for thread in threads:
                 graph.invoke(human("during"), cfg(thread))
@@ -349,26 +363,25 @@ def test_node_killed_mid_run_keeps_working_from_s3(
         assert store.stats()["degraded"] and store.stats()["outages"] >= 1
         assert any("unavailable" in r.getMessage() for r in caplog.records)
         with pytest.raises(TierUnavailableError):
-            store.hot.read(ck(T, CP1))  # the adapter alone: a typed error
-
-        private.restart(1)
-        deadline = time.monotonic() + 20
-        while store.stats()["degraded"] and time.monotonic() < deadline:
-            graph.get_state(cfg(threads[0]))
-            time.sleep(0.05)
-        assert not store.stats()["degraded"]
-        for thread in threads:
-            graph.invoke(human("after"), cfg(thread))
-            state = graph.get_state(cfg(thread))
-            contents = [m.content for m in state.values["messages"]]
-            assert contents == [
-                "before",
-                "echo: before",
-                "during",
-                "echo: during",
-                "after",
-                "echo: after",
-            ]
-        assert store.stats()["hits"] > 0
+            hot.read(on_victim)  # the adapter alone: a typed error
     finally:
-        private.stop()
+        private.restart(1)
+    deadline = time.monotonic() + 20
+    while store.stats()["degraded"] and time.monotonic() < deadline:
+        graph.get_state(cfg(threads[0]))
+        time.sleep(0.05)
+    assert not store.stats()["degraded"]
+    expected = ["before", "echo: before", "during", "echo: during", "after", "echo: after"]
+    for thread in threads:
+        graph.invoke(human("after"), cfg(thread))
+        state = graph.get_state(cfg(thread))
+        assert [m.content for m in state.values["messages"]] == expected
+    assert store.stats()["hits"] > 0
+    saver.close()  # write-behind: flushes what is left
+    s3_only = PersistSaver(store=S3Store(s3_bucket, prefix=store.cold.prefix, client=s3_client))
+    for thread in threads:
+        state = s3_only.get_tuple(cfg(thread))
+        assert state is not None
+        messages = state.checkpoint["channel_values"]["messages"]
+        assert [m.content for m in messages] == expected
+    s3_only.close()

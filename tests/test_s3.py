@@ -47,7 +47,7 @@ from langgraph_persist.store import s3
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.s3 import S3Store
 from tests.graphs import approval_graph, chat_graph, human
-from tests.s3_server import S3Server, running_server
+from tests.s3_server import S3Server, shared_server
 from tests.test_redis_store import CP1, OTHER, StoreContract, T, ck, rec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +62,8 @@ def cfg(thread_id: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    yield from running_server()
+def s3_server() -> S3Server:
+    return shared_server()
 
 
 @pytest.fixture(scope="module")

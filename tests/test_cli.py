@@ -383,7 +383,6 @@ def test_store_errors(tmp_path: Path) -> None:
 
 
 def test_encrypted_store(tmp_path: Path) -> None:
-    pytest.importorskip("cryptography")
     from langgraph_persist.crypto import Encryption
 
     key = Encryption.generate_key()

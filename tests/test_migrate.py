@@ -28,8 +28,7 @@ from langgraph_persist.migrate import (
     thread_ids,
 )
 from tests.graphs import approval_graph, chat_graph, delta_graph, human, subgraph_graph
-
-PG_ADMIN = os.environ.get("LGP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.postgres_server import PostgresServer
 
 
 def cfg(thread_id: str) -> dict[str, Any]:
@@ -178,19 +177,30 @@ def test_open_saver_by_connection_string(tmp_path: Path) -> None:
 # -- PostgreSQL (a database of our own, dropped afterwards) -----------------------------------
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    name = f"lgp_migrate_{uuid.uuid4().hex[:10]}"
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL of the tests' own (``LGP_TEST_POSTGRES`` points at another one)."""
+    if "LGP_TEST_POSTGRES" in os.environ:
+        yield os.environ["LGP_TEST_POSTGRES"]
+        return
+    server = PostgresServer()
+    server.start()
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN}: {exc}")
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"lgp_migrate_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(postgres_server, autocommit=True, connect_timeout=5)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+            yield postgres_server.rsplit("/", 1)[0] + "/" + name
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

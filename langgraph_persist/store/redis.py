@@ -50,6 +50,7 @@ out and declare keys per slot.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import hashlib
@@ -681,7 +682,88 @@ def describe_client(client: redis.Redis) -> str:
     return f"{scheme}://{user}{where}"
 
 
-class RedisStore:
+Names = list[str]
+Values = list[bytes | None]
+
+
+class StorePortOverPrimitives(abc.ABC):
+    """The ``Store`` port in terms of a hot tier's fenced primitives.
+
+    ``RedisStore`` and ``RedisClusterStore`` differ in how they run a script
+    (one server, or one per slot); the port on top of ``fetch``, ``put``,
+    ``invalidate`` and the child indexes is the same, and lives here once.
+    """
+
+    @abc.abstractmethod
+    def fetch(
+        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+    ) -> Fetched: ...
+
+    @abc.abstractmethod
+    def put(
+        self,
+        items: Sequence[tuple[Key, bytes]],
+        *,
+        old: Sequence[str] | str = "*",
+        fence: Mapping[Tag, str] | None = None,
+        pending: PendingEntry | None = None,
+    ) -> Written: ...
+
+    @abc.abstractmethod
+    def invalidate(
+        self,
+        *,
+        keys: Sequence[Key] = (),
+        prefixes: Sequence[Key] = (),
+        tags: Iterable[Tag] = (),
+        keep_pending: bool = False,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    def children(self, prefix: Key, *, pending_only: bool = False) -> Names: ...
+
+    @abc.abstractmethod
+    def children_many(self, prefixes: Sequence[Key], *, pending_only: bool = False) -> Listings: ...
+
+    def read(self, key: Key) -> bytes | None:
+        return self.fetch([key]).values[0]
+
+    def read_many(self, keys: Sequence[Key]) -> Values:
+        return self.fetch(keys).values if keys else []
+
+    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        if items:
+            self.put(items, old="*")
+
+    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        if items:
+            self.put(items, old="-")
+
+    def delete_many(self, keys: Sequence[Key]) -> None:
+        if keys:
+            self.invalidate(keys=keys)
+
+    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
+        """Copy (Redis cannot share a value between keys); missing sources are skipped."""
+        if not items:
+            return
+        values = self.read_many([src for src, _ in items])
+        self.write_many(
+            [(dst, v) for (_, dst), v in zip(items, values, strict=True) if v is not None]
+        )
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """One copy only: nothing to recover from."""
+        return False
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        return self.children_many(prefixes)
+
+    def list(self, prefix: Key) -> Names:
+        return self.children(prefix)
+
+
+class RedisStore(StorePortOverPrimitives):
     """A ``Store`` on Redis, and the fenced operations ``TieredStore`` builds on.
 
     Used alone (``ttl=None``) it is a complete, non-durable store (values live
@@ -1016,20 +1098,6 @@ class RedisStore:
 
     # -- the Store port ------------------------------------------------------------------------
 
-    def read(self, key: Key) -> bytes | None:
-        return self.fetch([key]).values[0]
-
-    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
-        return self.fetch(keys).values if keys else []
-
-    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        if items:
-            self.put(items, old="*")
-
-    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        if items:
-            self.put(items, old="-")
-
     def exists_many(self, keys: Sequence[Key]) -> list[bool]:
         if not keys:
             return []
@@ -1037,10 +1105,6 @@ class RedisStore:
         for key in keys:
             pipe.exists(self.keys.value(key))
         return [bool(n) for n in pipe.execute()]
-
-    def delete_many(self, keys: Sequence[Key]) -> None:
-        if keys:
-            self.invalidate(keys=keys)
 
     def delete_tree(self, prefix: Key) -> None:
         if len(prefix) >= 2:
@@ -1064,15 +1128,6 @@ class RedisStore:
             tags.append(Tag(c0))
             tags += [Tag(c0, c1) for c1 in _texts(self.client.zrange(self.keys.level1(c0), 0, -1))]
         return tags
-
-    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
-        """Copy (Redis cannot share a value between keys); missing sources are skipped."""
-        if not items:
-            return
-        values = self.read_many([src for src, _ in items])
-        self.write_many(
-            [(dst, v) for (_, dst), v in zip(items, values, strict=True) if v is not None]
-        )
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every value under ``prefix`` with its size; admin path, from the registries.
@@ -1099,10 +1154,6 @@ class RedisStore:
             for m, size in zip(chunk, pipe.execute(), strict=True):
                 if size:
                     yield self.keys.parse(m), int(size), now
-
-    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
-        """One copy only: nothing to recover from."""
-        return False
 
     @contextlib.contextmanager
     def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
@@ -1139,12 +1190,7 @@ class RedisStore:
         if self._owns_client:
             self.client.close()
 
-    def list_many(self, prefixes: Sequence[Key]) -> Listings:
-        return self.children_many(prefixes)
-
     # Last in the class: a method named ``list`` shadows the builtin in later annotations.
-    def list(self, prefix: Key) -> list[str]:
-        return self.children(prefix)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -73,6 +73,7 @@ from langgraph_persist.store.redis import (
     PendingEntry,
     RedisKeys,
     RedisStore,
+    StorePortOverPrimitives,
     Tag,
     Written,
     decode_entry,
@@ -289,7 +290,7 @@ ClusterTarget = str | Sequence[str] | RedisCluster
 nodes, or a ready ``RedisCluster`` client."""
 
 
-class RedisClusterStore:
+class RedisClusterStore(StorePortOverPrimitives):
     """A hot tier (and a complete, non-durable ``Store``) on a Redis Cluster.
 
     Drop-in for ``RedisStore`` as the ``hot`` of a ``TieredStore``::
@@ -773,42 +774,15 @@ class RedisClusterStore:
 
     # -- the Store port ------------------------------------------------------------------------
 
-    def read(self, key: Key) -> bytes | None:
-        return self.fetch([key]).values[0]
-
-    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
-        return self.fetch(keys).values if keys else []
-
-    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        if items:
-            self.put(items, old="*")
-
-    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        if items:
-            self.put(items, old="-")
-
     def exists_many(self, keys: Sequence[Key]) -> list[bool]:
         with self._guard("exists"):
             return [bool(n) for n in self._pipeline([("EXISTS", self.keys.value(k)) for k in keys])]
-
-    def delete_many(self, keys: Sequence[Key]) -> None:
-        if keys:
-            self.invalidate(keys=keys)
 
     def delete_tree(self, prefix: Key) -> None:
         if len(prefix) >= 2:
             self.invalidate(prefixes=[prefix])
             return
         self.invalidate(tags=self.all_tags(prefix))
-
-    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
-        """Copy (Redis cannot share a value between keys); missing sources are skipped."""
-        if not items:
-            return
-        values = self.read_many([src for src, _ in items])
-        self.write_many(
-            [(dst, v) for (_, dst), v in zip(items, values, strict=True) if v is not None]
-        )
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every value under ``prefix`` with its size; admin path (mtime is "now", as in
@@ -834,10 +808,6 @@ class RedisClusterStore:
                 for m, size in zip(names, sizes, strict=True):
                     if size:
                         yield self.keys.parse(m), int(size), now
-
-    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
-        """One copy only: nothing to recover from."""
-        return False
 
     @contextlib.contextmanager
     def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
@@ -876,12 +846,7 @@ class RedisClusterStore:
             with contextlib.suppress(RedisError, RedisClusterException):
                 client.close()
 
-    def list_many(self, prefixes: Sequence[Key]) -> Listings:
-        return self.children_many(prefixes)
-
     # Last in the class: a method named ``list`` shadows the builtin in later annotations.
-    def list(self, prefix: Key) -> list[str]:
-        return self.children(prefix)
 
 
 def build_cluster_tiered(

@@ -415,16 +415,30 @@ class FileStore:
         try:
             for src_key, dst_key in items:
                 src, dst = self.path(src_key), self.path(dst_key)
-                tmp = self._tmp_path()
+                parent = os.path.dirname(dst)
+                self._ensure_dir(parent, sync=not bulk)
                 try:
-                    os.link(src, tmp)
+                    os.link(src, dst)  # atomic: the name appears with its content
+                    dirs.add(parent)
+                    continue
+                except FileExistsError:
+                    pass  # replace it: link beside it, then rename over it
                 except FileNotFoundError:
+                    if not os.path.exists(src):
+                        continue  # the source was deleted meanwhile: nothing to copy
+                    # a concurrent delete_tree removed the directory we remembered
+                    self._forget_dir(parent)
+                    self._ensure_dir(parent, sync=not bulk)
+                    os.link(src, dst)
+                    dirs.add(parent)
                     continue
                 except OSError:  # no hard links here (EXDEV, EPERM, EMLINK...): copy
                     with open(src, "rb") as fh:
                         data = fh.read()
                     self._commit([(dst, data)])
                     continue
+                tmp = self._tmp_path()
+                os.link(src, tmp)
                 dirs.add(self._install(tmp, dst, sync=not bulk))
             if bulk and self._fsync:
                 self._sync_filesystem()

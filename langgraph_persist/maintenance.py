@@ -29,6 +29,7 @@ from langgraph_persist.engine import Engine
 from langgraph_persist.errors import (
     ConfigurationError,
     CorruptRecordError,
+    InvalidIdError,
     PersistError,
     RecordError,
 )
@@ -137,7 +138,11 @@ def verify(
     for done, key in enumerate(all_keys, 1):
         if progress:
             progress(done, total)
-        data = store.read(key)
+        try:
+            data = store.read(key)
+        except InvalidIdError:  # a file no version of us wrote (a stray, a typo'd copy)
+            report.damaged.append(Damage("/".join(key), "unexpected file in the store"))
+            continue
         if data is None:
             continue  # deleted while we walked
         location = "/".join(key)

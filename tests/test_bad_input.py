@@ -235,3 +235,12 @@ def test_read_only_mode_inspects_a_store_it_cannot_write(open_dir: Path) -> None
     assert "READ 1" in out and "VERIFY True" in out, out
     assert "REFUSED" in out and "read-only" in out, out
     assert "CLI 0 t" in out, out
+
+
+def test_verify_reports_a_stray_file_instead_of_crashing(tmp_path: Path) -> None:
+    saver = _populate(tmp_path)
+    stray = Path(saver.store.root) / "threads" / "victim" / "notes 1.txt"  # type: ignore[attr-defined]
+    stray.write_text("someone's notes")
+    report = saver.verify()
+    assert [d.reason for d in report.damaged] == ["unexpected file in the store"]
+    assert report.damaged[0].location.endswith("notes 1.txt")

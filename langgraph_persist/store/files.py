@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -50,6 +51,7 @@ _TRASH = "trash"
 _LOCKS = "locks"
 AUDIT_LOG = "audit.jsonl"
 _RESERVED = frozenset({_MARKER, _TMP, _TRASH, _LOCKS, AUDIT_LOG})
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.%=~-]{1,255}")
 _STALE_TMP_SECONDS = 3600.0
 _TRUST_AGE_NS = 50_000_000
 """A directory listing is cached only if the directory was this old (see ``list``)."""
@@ -226,13 +228,17 @@ class FileStore:
     # -- paths --------------------------------------------------------------------------------
 
     def path(self, key: Key) -> str:
-        """The file behind ``key``. Components are re-checked: defence in depth."""
+        """The file behind ``key``. Components are re-checked: defence in depth.
+
+        ``keys.py`` only builds names of ``[A-Za-z0-9_.%=~-]``; anything else, or a
+        ``.``/``..`` component, means a bug or an attack, never a path.
+        """
         for part in key:
-            if not part or part in (".", "..") or "/" in part or "\0" in part or os.sep in part:
+            if not _SAFE_COMPONENT.fullmatch(part) or part in (".", ".."):
                 raise InvalidIdError(f"unsafe key component {part!r}")
         if key and key[0] in _RESERVED:
             raise InvalidIdError(f"key {key!r} is reserved")
-        return os.path.join(self.root, *key)
+        return self.root + "/" + "/".join(key) if key else self.root
 
     def _ensure_dir(self, path: str, *, sync: bool = True) -> None:
         """Create ``path`` and any missing parents, fsyncing each new entry's parent

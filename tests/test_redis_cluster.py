@@ -10,6 +10,7 @@ node killed mid-run (the saver keeps working from S3, typed errors only).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 import uuid
@@ -33,6 +34,7 @@ from langgraph_persist.store.redis_cluster import (
 )
 from langgraph_persist.store.s3 import S3Store
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore
+from tests import test_graphs as core_graph_tests
 from tests.graphs import approval_graph, chat_graph, human
 from tests.redis_cluster_server import RedisClusterServer
 from tests.redis_server import free_port
@@ -405,3 +407,35 @@ def test_saver_kwargs_compose_cluster_over_s3(
     with pytest.raises(ConfigurationError):
         PersistSaver(tmp_path / "x", redis="redis://127.0.0.1:1/0", redis_cluster=cluster.url)
     saver.close()
+
+
+# -- the core real-graph tests, re-run on Redis Cluster + S3 --------------------------------
+
+
+@pytest.fixture
+def make_saver(cluster: RedisClusterServer, s3_bucket: str, s3_client: Any) -> Iterator[Any]:
+    """Overrides ``tests/test_graphs.py``'s fixture: Cluster hot tier over S3 (several hosts)."""
+    s3_prefix, prefix = new_prefix(), redis_prefix()
+    made: list[Any] = []
+
+    def make() -> Any:
+        from langgraph_persist import PersistSaver
+
+        saver = PersistSaver(
+            s3=S3Store(s3_bucket, prefix=s3_prefix, client=s3_client),
+            redis_cluster=cluster.url,
+            hot=HotTierOptions(key_prefix=prefix, ttl=timedelta(minutes=10)),
+        )
+        made.append(saver)
+        return saver
+
+    yield make
+    for saver in made:
+        saver.close()
+
+
+# Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
+for _name, _test in inspect.getmembers(core_graph_tests, inspect.isfunction):
+    if _name.startswith("test_") and "make_saver" in inspect.signature(_test).parameters:
+        globals()[f"{_name}_cluster_s3"] = _test
+del _name, _test

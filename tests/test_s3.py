@@ -9,6 +9,7 @@ cost of each saver operation (the figures in docs/scaling.md).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from langgraph_persist.errors import (
 from langgraph_persist.store import s3
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.s3 import S3Store
+from tests import test_graphs as core_graph_tests
 from tests.graphs import approval_graph, chat_graph, human
 from tests.s3_server import S3Server, shared_server
 from tests.test_redis_store import CP1, OTHER, StoreContract, T, ck, rec
@@ -597,3 +599,29 @@ def test_latest_costs_one_list_per_page_of_checkpoints(
     log.reset()
     assert store.list(keys.checkpoints_dir(T, "=")) == sorted([*ids, CP1])
     assert log.ops == {"ListObjectsV2": 3}
+
+
+# -- the core real-graph tests, re-run on S3 alone -----------------------------------------
+
+
+@pytest.fixture
+def make_saver(s3_client: Any, s3_bucket: str) -> Iterator[Any]:
+    """Overrides ``tests/test_graphs.py``'s fixture: savers over one S3 prefix (= hosts)."""
+    prefix = new_prefix()
+    made: list[PersistSaver] = []
+
+    def make() -> PersistSaver:
+        saver = PersistSaver(s3=S3Store(s3_bucket, prefix=prefix, client=s3_client))
+        made.append(saver)
+        return saver
+
+    yield make
+    for saver in made:
+        saver.close()
+
+
+# Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
+for _name, _test in inspect.getmembers(core_graph_tests, inspect.isfunction):
+    if _name.startswith("test_") and "make_saver" in inspect.signature(_test).parameters:
+        globals()[f"{_name}_s3"] = _test
+del _name, _test

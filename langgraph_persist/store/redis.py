@@ -60,7 +60,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import redis
@@ -682,6 +682,42 @@ def describe_client(client: redis.Redis) -> str:
     return f"{scheme}://{user}{where}"
 
 
+class Invalidation(NamedTuple):
+    """``group_invalidations``'s answer."""
+
+    exact: dict[Tag, list[Key]]
+    ranges: dict[Tag, list[tuple[bytes, bytes]]]
+    whole: set[Tag]
+    tags: list[Tag]
+
+
+def group_invalidations(
+    rkeys: RedisKeys, keys: Sequence[Key], prefixes: Sequence[Key], tags: Iterable[Tag]
+) -> Invalidation:
+    """What an invalidation touches, per hash tag: exact keys, registry ranges, all tags.
+
+    A two-component prefix is a whole tag (every key of a thread, a shard, a
+    run); a deeper one is a lexicographic range of the tag's registry, plus the
+    prefix itself, which may be a value. Shared by both Redis adapters.
+    """
+    exact: dict[Tag, list[Key]] = {}
+    ranges: dict[Tag, list[tuple[bytes, bytes]]] = {}
+    whole: set[Tag] = set(tags)
+    for key in keys:
+        exact.setdefault(rkeys.tag_of(key), []).append(key)
+    for prefix in prefixes:
+        if len(prefix) == 2:
+            whole.add(rkeys.tag_of(prefix))
+            continue
+        tag, base = rkeys.subtree(prefix)
+        exact.setdefault(tag, []).append(prefix)
+        lo = ("[" + base).encode()
+        ranges.setdefault(tag, []).append((lo, lo + b"\xff"))
+    return Invalidation(
+        exact, ranges, whole, list(dict.fromkeys([*exact, *ranges, *sorted(whole)]))
+    )
+
+
 Names = list[str]
 Values = list[bytes | None]
 
@@ -963,20 +999,7 @@ class RedisStore(StorePortOverPrimitives):
         after an outage: acknowledged write-behind records are never dropped).
         Returns the number of values deleted.
         """
-        exact: dict[Tag, list[Key]] = {}
-        ranges: dict[Tag, list[tuple[bytes, bytes]]] = {}
-        whole: set[Tag] = set(tags)
-        for key in keys:
-            exact.setdefault(self.keys.tag_of(key), []).append(key)
-        for prefix in prefixes:
-            if len(prefix) == 2:
-                whole.add(self.keys.tag_of(prefix))
-                continue
-            tag, base = self.keys.subtree(prefix)
-            exact.setdefault(tag, []).append(prefix)  # the prefix itself may be a value
-            lo = ("[" + base).encode()
-            ranges.setdefault(tag, []).append((lo, lo + b"\xff"))
-        all_tags = list(dict.fromkeys([*exact, *ranges, *sorted(whole)]))
+        exact, ranges, whole, all_tags = group_invalidations(self.keys, keys, prefixes, tags)
         if not all_tags:
             return 0
         call = _Call(

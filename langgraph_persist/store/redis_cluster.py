@@ -77,6 +77,7 @@ from langgraph_persist.store.redis import (
     Tag,
     Written,
     decode_entry,
+    group_invalidations,
     new_token,
 )
 
@@ -580,20 +581,7 @@ class RedisClusterStore(StorePortOverPrimitives):
         keep_pending: bool = False,
     ) -> int:
         """Delete values and replace their tags' generations (one script per tag)."""
-        exact: dict[Tag, list[Key]] = {}
-        ranges: dict[Tag, list[tuple[bytes, bytes]]] = {}
-        whole: set[Tag] = set(tags)
-        for key in keys:
-            exact.setdefault(self.keys.tag_of(key), []).append(key)
-        for prefix in prefixes:
-            if len(prefix) == 2:
-                whole.add(self.keys.tag_of(prefix))
-                continue
-            tag, base = self.keys.subtree(prefix)
-            exact.setdefault(tag, []).append(prefix)  # the prefix itself may be a value
-            lo = ("[" + base).encode()
-            ranges.setdefault(tag, []).append((lo, lo + b"\xff"))
-        all_tags = list(dict.fromkeys([*exact, *ranges, *sorted(whole)]))
+        exact, ranges, whole, all_tags = group_invalidations(self.keys, keys, prefixes, tags)
         calls: list[Call] = []
         for tag in all_tags:
             tag_ranges = ranges.get(tag, [])

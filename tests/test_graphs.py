@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -213,3 +214,19 @@ def test_resume_in_fresh_subprocess(tmp_path: Path) -> None:
 
     assert run("start") == "INTERRUPTED"
     assert run("resume") == "drafted deploy|reviewed: ship it|acted on ship it"
+
+
+def graph_tests_for(suffix: str) -> dict[str, Callable[..., Any]]:
+    """Every test here that takes ``make_saver``, renamed with ``suffix``.
+
+    A module that overrides the ``make_saver`` fixture re-runs them all on its own
+    configuration with ``globals().update(graph_tests_for("_s3"))``: new graph
+    tests are picked up everywhere without copying them.
+    """
+    return {
+        f"{name}{suffix}": fn
+        for name, fn in list(globals().items())
+        if name.startswith("test_")
+        and callable(fn)
+        and "make_saver" in inspect.signature(fn).parameters
+    }

@@ -10,7 +10,6 @@ node killed mid-run (the saver keeps working from S3, typed errors only).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 import uuid
@@ -435,7 +434,4 @@ def make_saver(cluster: RedisClusterServer, s3_bucket: str, s3_client: Any) -> I
 
 
 # Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
-for _name, _test in inspect.getmembers(core_graph_tests, inspect.isfunction):
-    if _name.startswith("test_") and "make_saver" in inspect.signature(_test).parameters:
-        globals()[f"{_name}_cluster_s3"] = _test
-del _name, _test
+globals().update(core_graph_tests.graph_tests_for("_cluster_s3"))

@@ -9,7 +9,6 @@ cost of each saver operation (the figures in docs/scaling.md).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import subprocess
 import sys
@@ -621,7 +620,4 @@ def make_saver(s3_client: Any, s3_bucket: str) -> Iterator[Any]:
 
 
 # Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
-for _name, _test in inspect.getmembers(core_graph_tests, inspect.isfunction):
-    if _name.startswith("test_") and "make_saver" in inspect.signature(_test).parameters:
-        globals()[f"{_name}_s3"] = _test
-del _name, _test
+globals().update(core_graph_tests.graph_tests_for("_s3"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import inspect
 import itertools
 import logging
 import os
@@ -724,10 +723,7 @@ def make_saver(
 
 # Every core graph test that takes ``make_saver`` runs again here, on this module's
 # fixture: new graph tests are picked up without copying them.
-for _name, _test in inspect.getmembers(core_graph_tests, inspect.isfunction):
-    if _name.startswith("test_") and "make_saver" in inspect.signature(_test).parameters:
-        globals()[f"{_name}_tiered"] = _test
-del _name, _test
+globals().update(core_graph_tests.graph_tests_for("_tiered"))
 
 
 def test_tiered_stats_surface_in_saver_stats(make_saver: Callable[[], PersistSaver]) -> None:

@@ -21,8 +21,8 @@ import contextlib
 import functools
 import heapq
 import os
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -91,7 +91,7 @@ def _aad(key: keys.Key) -> bytes:
 
 def _seq() -> str:
     """Sortable, unique name for a pending-write record: arrival order across processes."""
-    return f"{time.time_ns():020d}-{os.getpid():07d}-{uuid.uuid4().hex[:12]}"
+    return f"{time.time_ns():020d}-{os.getpid():07d}-{secrets.token_hex(6)}"
 
 
 class Engine:

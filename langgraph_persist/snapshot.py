@@ -58,9 +58,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import struct
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -167,7 +167,7 @@ def _encode_body(items: list[CheckpointCopy], serde: SerializerProtocol) -> dict
 def _write_atomically(path: str, data: bytes) -> None:
     """tmp file beside the target + fsync + rename + fsync of the directory."""
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(16)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(data)

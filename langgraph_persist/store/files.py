@@ -24,10 +24,10 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -195,7 +195,7 @@ class FileStore:
             except OSError as exc:
                 raise ConfigurationError(f"cannot write to checkpoint store {root}: {exc}") from exc
         # Prove we can write here now, rather than at the first checkpoint.
-        probe = os.path.join(root, _TMP, f"probe-{uuid.uuid4().hex}")
+        probe = os.path.join(root, _TMP, f"probe-{secrets.token_hex(16)}")
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
             os.close(fd)
@@ -263,7 +263,7 @@ class FileStore:
             self._known_dirs = {d for d in self._known_dirs if not d.startswith(path)}
 
     def _tmp_path(self) -> str:
-        return os.path.join(self.root, _TMP, f"{os.getpid()}-{uuid.uuid4().hex}")
+        return os.path.join(self.root, _TMP, f"{os.getpid()}-{secrets.token_hex(16)}")
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -488,7 +488,7 @@ class FileStore:
         """Rename the subtree into trash/ (atomic), fsync, then remove it at leisure."""
         self._check_writable()
         path = self.path(prefix)
-        doomed = os.path.join(self.root, _TRASH, uuid.uuid4().hex)
+        doomed = os.path.join(self.root, _TRASH, secrets.token_hex(16))
         try:
             os.rename(path, doomed)
         except FileNotFoundError:

@@ -69,9 +69,9 @@ import json
 import logging
 import os
 import re
+import secrets
 import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -555,7 +555,7 @@ class S3Store:
 
     def _lease_body(self) -> bytes:
         expires = time.time() + self.lock_lease.total_seconds()
-        token = uuid.uuid4().hex
+        token = secrets.token_hex(16)
         return json.dumps({"holder": self._holder, "expires": expires, "token": token}).encode()
 
     def _acquire(self, name: str) -> str:

@@ -29,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import secrets
 import threading
 import time
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -280,7 +280,7 @@ class TieredStore:
         self.hot = hot
         self.options = options
         self._wb = options.mode == "write-behind"
-        self._writer = uuid.uuid4().hex
+        self._writer = secrets.token_hex(16)
         self._seq = itertools.count()
         self._counters = _Counters()
         # health: flipped under _health_lock; read without it (a bool read is atomic)

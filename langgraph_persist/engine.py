@@ -62,6 +62,9 @@ _CONTINUATIONS = frozenset({"loop", "input"})
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
+_FIRST_PAGE = 8
+_LAST_PAGE = 1024
+"""Checkpoint ids listed per store call when walking a namespace newest first."""
 
 
 class RawWrite(NamedTuple):
@@ -228,8 +231,10 @@ class Engine:
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
                 new = self._reencode(checkpoint)
-            self._store_content(a, new, run)
-            self.store.write_many([(key, self._encode(Kind.CHECKPOINT, record, key))])
+            self.store.commit(
+                create=self._content(a, new, run),
+                write=[(key, self._encode(Kind.CHECKPOINT, record, key))],
+            )
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
 
@@ -304,8 +309,13 @@ class Engine:
                 rec = None  # fall back to the values in the checkpoint itself
         return rec
 
-    def _store_content(self, a: Address, new: NewBlobs, run_id: str | None) -> None:
-        """Everything a record will reference, durable before the record is written.
+    def _content(
+        self, a: Address, new: NewBlobs, run_id: str | None
+    ) -> list[tuple[keys.Key, bytes]]:
+        """Everything a record will reference that the store lacks, framed for ``commit``.
+
+        ``Store.commit`` makes it durable with (transactional stores) or before
+        (the others) the record that references it.
 
         Asks the store, on every write, which of it exists (one batched call):
         the thread's info record and the run index may have been removed by
@@ -327,13 +337,11 @@ class Engine:
             entry = {"run_id": run_id, "thread_id": a.thread_id}
             wanted[run_key] = functools.partial(self._encode, Kind.RUN_INDEX, entry, run_key)
         candidates = list(wanted)
-        missing = [
+        return [
             (key, wanted[key]())
             for key, present in zip(candidates, self.store.exists_many(candidates), strict=True)
             if not present
         ]
-        if missing:
-            self.store.create_many(missing)
 
     # -- put_writes -------------------------------------------------------------------------------
 
@@ -355,8 +363,10 @@ class Engine:
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self._writing(a, exclusive=False):
             self._refuse_resurrection(a, checkpoint_id)
-            self._store_content(a, new, None)
-            self.store.write_many([(key, self._encode(Kind.WRITES, record, key))])
+            self.store.commit(
+                create=self._content(a, new, None),
+                write=[(key, self._encode(Kind.WRITES, record, key))],
+            )
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``_merge_writes``)."""
@@ -431,8 +441,8 @@ class Engine:
     # -- reads ------------------------------------------------------------------------------------
 
     def latest_id(self, a: Address) -> str | None:
-        names = self.store.list(keys.checkpoints_dir(a.t, a.n))
-        return names[-1] if names else None
+        names = self.store.list_desc(keys.checkpoints_dir(a.t, a.n), limit=1)
+        return names[0] if names else None
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         a = address_of(config)
@@ -532,11 +542,9 @@ class Engine:
             addresses = self.namespaces(thread_id)
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
-            streams = [self._newest_first(x) for x in addresses]
+            streams = [self._newest_first(x, before_id) for x in addresses]
             for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
                 if only_id and cid != only_id:
-                    continue
-                if before_id and cid >= before_id:
                     continue
                 rec = self._read_checkpoint(x, cid)
                 if rec is None:
@@ -551,10 +559,26 @@ class Engine:
                     if remaining <= 0:
                         return
 
-    def _newest_first(self, a: Address) -> Iterator[tuple[str, Address]]:
-        """(checkpoint id, address) pairs of one namespace, newest first."""
-        for cid in reversed(self.store.list(keys.checkpoints_dir(a.t, a.n))):
-            yield cid, a
+    def _newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
+        """(checkpoint id, address) pairs of one namespace, newest first, read in pages.
+
+        Pages grow (8, 16, ... 1024 ids) so ``list(limit=10)`` reads one small page
+        of an indexed store while a full listing still takes few calls. A store
+        that cannot seek lists once: a page would cost it a full listing each.
+        """
+        prefix = keys.checkpoints_dir(a.t, a.n)
+        if not self.store.seeks_pages:
+            for cid in self.store.list_desc(prefix, before=before):
+                yield cid, a
+            return
+        page = _FIRST_PAGE
+        while True:
+            ids = self.store.list_desc(prefix, before=before, limit=page)
+            for cid in ids:
+                yield cid, a
+            if len(ids) < page:
+                return
+            before, page = ids[-1], min(page * 2, _LAST_PAGE)
 
     # -- delta channels (logic in delta.py) --------------------------------------------------------
 
@@ -619,7 +643,7 @@ class Engine:
         if not sources:
             return
         with self.store.maintenance_lock(exclusive=False):
-            self._store_content(Address.of(target_thread_id, ""), {}, None)
+            self.store.commit(create=self._content(Address.of(target_thread_id, ""), {}, None))
             writes: list[tuple[keys.Key, keys.Key]] = []
             checkpoints: list[tuple[keys.Key, keys.Key]] = []
             runs: set[str] = set()
@@ -640,7 +664,7 @@ class Engine:
             self._copy_records(checkpoints, Kind.CHECKPOINT)
             target = Address.of(target_thread_id, "")
             for run_id in sorted(runs):
-                self._store_content(target, {}, run_id)
+                self.store.commit(create=self._content(target, {}, run_id))
 
     def _copy_records(self, pairs: Sequence[tuple[keys.Key, keys.Key]], kind: Kind) -> None:
         if self.sealer is None:

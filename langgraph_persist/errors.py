@@ -12,7 +12,8 @@ Every failure a user can meet is one of these, so callers can catch
     │   ├── ThreadDeletedError    a late write into a deleted thread
     │   └── FencedWriterError     a stale writer (fencing on)
     ├── StoreError                the storage medium failed (disk full, read-only, permissions)
-    │   └── TierUnavailableError  a tier (Redis) cannot be reached
+    │   ├── TierUnavailableError  a tier (Redis) cannot be reached
+    │   └── CorruptStoreError     the store's database file is damaged (SQLite "malformed")
     ├── RecordError               a stored record cannot be trusted
     │   ├── CorruptRecordError    digest mismatch, truncation, undecodable payload
     │   └── UnsupportedFormatError  written by a newer format version than we read
@@ -87,6 +88,15 @@ class FencedWriterError(WriteRejectedError):
 
 class TierUnavailableError(StoreError):
     """A storage tier (typically Redis) could not be reached."""
+
+
+class CorruptStoreError(StoreError):
+    """The store's database itself is damaged ("database disk image is malformed",
+    a damaged WAL), as opposed to one record in it. ``store`` names it."""
+
+    def __init__(self, message: str, *, store: str = "") -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class RecordError(PersistError):

@@ -43,7 +43,10 @@ MAX_ID_CHARS = 1_000_000
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _EMPTY = "="
 _HASHED = "~"
-_CHECKPOINT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,199}$")
+_CHECKPOINT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,199}$")
+_NAME = re.compile(r"=|~[0-9a-f]{40}|(?:[a-z0-9_-]|%[0-9A-F]{2}){1,200}")
+_SEQ = re.compile(r"[0-9]{20}-[0-9]{7}-[0-9a-f]{12}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{40}")
 
 
 def encode_name(value: str) -> str:
@@ -104,10 +107,12 @@ def check_checkpoint_id(checkpoint_id: str) -> str:
     """Checkpoint ids are used verbatim as names: accept only LangGraph's shape.
 
     LangGraph makes them with ``uuid6`` (hex and dashes); we allow letters,
-    digits, ``.``, ``_`` and ``-`` (not leading), which sort the same on every
-    store. Upper case is allowed because ids are compared exactly, never
-    case-folded; on case-insensitive file systems two ids differing only in
-    case would collide, which uuid6 ids never do.
+    digits, ``_`` and ``-`` (not leading), which sort the same on every store.
+    No ``.``: then no file a person drops into a store (``notes.txt``,
+    ``.DS_Store``) can ever look like a checkpoint. Upper case is allowed
+    because ids are compared exactly, never case-folded; on case-insensitive
+    file systems two ids differing only in case would collide, which uuid6
+    ids never do.
     """
     if not isinstance(checkpoint_id, str) or not _CHECKPOINT_ID.match(checkpoint_id):
         raise InvalidIdError(f"unsupported checkpoint id {checkpoint_id!r}")
@@ -192,3 +197,66 @@ def run_index(r: str, t: str) -> Key:
 def tombstone(t: str) -> Key:
     """Outside the thread's directory, so it survives the thread's deletion."""
     return (TOMBSTONES, t)
+
+
+def is_layout_prefix(key: Key) -> bool:
+    """Whether ``key`` is a layout key or a directory on the way to one.
+
+    What listings of the file layout keep: a name that fails is a file a user
+    or an operating system dropped into the store, and no read path sees it.
+    """
+    if len(key) <= 1:
+        return not key or key[0] in (THREADS, BLOBS, RUNS, TOMBSTONES)
+    root, n = key[0], len(key)
+    if root == THREADS:
+        if not _NAME.fullmatch(key[1]) or n > 7:
+            return False
+        if n >= 3 and key[2] not in ((INFO,) if n == 3 else ()) + ("ns",):
+            return False
+        if n >= 4 and not _NAME.fullmatch(key[3]):
+            return False
+        if n >= 5 and key[4] not in ("c", "w"):
+            return False
+        if n >= 6 and _CHECKPOINT_ID.match(key[5]) is None:
+            return False
+        return n < 7 or (key[4] == "w" and _SEQ.fullmatch(key[6]) is not None)
+    if root == BLOBS:
+        return (n == 2 and re.fullmatch(r"[0-9a-f]{2}", key[1]) is not None) or is_layout_key(key)
+    if root == RUNS:
+        return n <= 3 and all(_NAME.fullmatch(part) for part in key[1:])
+    if root == TOMBSTONES:
+        return n == 2 and _NAME.fullmatch(key[1]) is not None
+    return False
+
+
+def is_layout_key(key: Key) -> bool:
+    """Whether ``key`` is one this module builds: anything else in a store is foreign.
+
+    A store directory is a place people and operating systems drop files into
+    (``.DS_Store``, ``Thumbs.db``, ``notes.txt``, editor backups ``x~``). Every
+    read path ignores what fails this test, and ``verify`` reports it as a
+    warning, never as a damaged record.
+    """
+
+    def name(part: str) -> bool:
+        return _NAME.fullmatch(part) is not None
+
+    match key:
+        case (root, t, leaf) if root == THREADS and leaf == INFO:
+            return name(t)
+        case (root, t, "ns", n, "c", cid) if root == THREADS:
+            return name(t) and name(n) and _CHECKPOINT_ID.match(cid) is not None
+        case (root, t, "ns", n, "w", cid, seq) if root == THREADS:
+            return (
+                name(t)
+                and name(n)
+                and _CHECKPOINT_ID.match(cid) is not None
+                and _SEQ.fullmatch(seq) is not None
+            )
+        case (root, shard, hexed) if root == BLOBS:
+            return _HEX_DIGEST.fullmatch(hexed) is not None and hexed[:2] == shard
+        case (root, r, t) if root == RUNS:
+            return name(r) and name(t)
+        case (root, t) if root == TOMBSTONES:
+            return name(t)
+    return False

@@ -35,15 +35,21 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from langgraph_persist import keys, maintenance
+from langgraph_persist import maintenance
 from langgraph_persist.audit import AuditLog
+from langgraph_persist.backup import BackupReport
+from langgraph_persist.backup import backup as backup_store
+from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
 from langgraph_persist.errors import ConfigurationError
-from langgraph_persist.maintenance import GcReport, Progress, StoreStats, VerifyReport
+from langgraph_persist.maintenance import GcReport, StoreStats
 from langgraph_persist.store.base import Store
-from langgraph_persist.store.files import AUDIT_LOG, Durability, FileStore
+from langgraph_persist.store.files import AUDIT_LOG
+from langgraph_persist.store.local import Layout, open_local
+from langgraph_persist.store.sqlite import Durability
 from langgraph_persist.store.tiered import HotTierOptions
+from langgraph_persist.verify import Progress, VerifyReport, verify
 
 if TYPE_CHECKING:
     from langgraph_persist.store.redis_cluster import ClusterTarget
@@ -78,7 +84,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
             reach the disk.
         serde: LangGraph serializer; defaults to LangGraph's ``JsonPlusSerializer``
             with its allowlists. Never pickle unless you configure it yourself.
-        store: use this ``Store`` instead of a ``FileStore`` at ``path``.
+        store: use this ``Store`` instead of the local store at ``path``.
+        layout: the layout of a *new* local store: ``"sqlite"`` (default: one
+            transactional database) or ``"files"`` (one file per record, the 0.1
+            layout). An existing store keeps the layout it has.
         encryption: encrypt every record at rest (AES-256-GCM, see ``crypto.py``),
             e.g. ``Encryption.from_env()``. Off by default.
         audit_log: where destructive operations are logged (JSON lines). Defaults
@@ -99,6 +108,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         s3: Store | None = None,
         hot: HotTierOptions | None = None,
         durability: Durability = "fsync",
+        layout: Layout | None = None,
         serde: SerializerProtocol | None = None,
         store: Store | None = None,
         encryption: Encryption | None = None,
@@ -115,9 +125,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         if read_only and any(x is not None for x in (redis, redis_cluster, s3, store)):
             raise ConfigurationError("read_only opens a store directory on its own")
         self.store: Store = (
-            FileStore(path, read_only=True)
+            open_local(path, read_only=True, layout=layout)
             if read_only
-            else self._make_store(path, redis, redis_cluster, s3, hot, durability, store)
+            else self._make_store(path, redis, redis_cluster, s3, hot, durability, store, layout)
         )
         self.encryption = encryption
         self.fencing = fencing
@@ -133,6 +143,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         hot: HotTierOptions | None,
         durability: Durability,
         store: Store | None,
+        layout: Layout | None,
     ) -> Store:
         """The composition root: which cold tier, and which hot tier over it."""
         if store is not None:
@@ -143,11 +154,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
             return store
         if redis is not None and redis_cluster is not None:
             raise ConfigurationError("pass redis= or redis_cluster=, not both")
-        cold = (
-            s3
-            if s3 is not None
-            else FileStore(path, durability=durability, premade=keys.blob_shards())
-        )
+        cold = s3 if s3 is not None else open_local(path, durability=durability, layout=layout)
         if redis is not None:
             from langgraph_persist.store.tiered import build_tiered
 
@@ -162,9 +169,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def flush(self, timeout: timedelta | None = None) -> None:
         """Wait until every acknowledged write is in the cold tier (write-behind mode)."""
-        flush = getattr(self.store, "flush", None)
-        if flush is not None:
-            flush(timeout)
+        self.store.flush(timeout)
 
     def pin_thread(self, thread_id: str) -> None:
         """Keep a thread in the Redis hot tier regardless of its TTL."""
@@ -314,7 +319,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Check every record's digest and reference; ``repair`` restores from another tier."""
-        report = maintenance.verify(self.engine, repair=repair, progress=progress)
+        report = verify(self.engine, repair=repair, progress=progress)
         if repair:
             repaired = [d.location for d in report.damaged if d.repaired]
             self._audit("repair", repaired=repaired, unrepaired=len(report.damaged) - len(repaired))
@@ -330,6 +335,28 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Rewrite every record under the current key (after adding a new key, or
         to encrypt a store written without encryption). Returns records rewritten."""
         return maintenance.reencrypt(self.engine, progress=progress)
+
+    def threads(self) -> Sequence[str]:
+        """Every thread id in the store, sorted (names the store cannot map back are skipped)."""
+        ids = (self.engine.thread_id_of(t) for t in self.engine.thread_names())
+        return sorted(i for i in ids if i is not None)
+
+    def backup(
+        self, dest: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> BackupReport:
+        """A consistent, verified copy of the whole store at ``dest``, while writers run
+        (an SQLite store; incremental when ``dest`` holds an earlier backup). See backup.py."""
+        report = backup_store(self, dest, progress=progress)
+        self._audit("backup", dest=os.fspath(dest), records=report.records)
+        return report
+
+    def restore(
+        self, source: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> BackupReport:
+        """Copy the backup at ``source`` into this (empty) store, after verifying it."""
+        report = restore_store(source, self, progress=progress)
+        self._audit("restore", source=os.fspath(source), records=report.records)
+        return report
 
     def stats(self) -> StoreStats:
         """Counts and sizes of what is stored, per tier."""

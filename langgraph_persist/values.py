@@ -140,6 +140,15 @@ class ValueCodec:
         return [*ref[1], *(i for i in ref[2] if isinstance(i, bytes))]
 
     @staticmethod
+    def record_refs(kind: Kind | None, record: Any) -> list[Ref]:
+        """The value references a checkpoint or writes record holds (none in others)."""
+        if kind is Kind.CHECKPOINT:
+            return [ref for _version, ref in record["refs"].values()]
+        if kind is Kind.WRITES:
+            return [ref for _idx, _channel, ref in record["w"]]
+        return []
+
+    @staticmethod
     def segment_digests(segment: list[Any]) -> list[bytes]:
         """Element blobs a segment names."""
         return [i for i in segment if isinstance(i, bytes)]

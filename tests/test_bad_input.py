@@ -21,6 +21,7 @@ from langgraph_persist import (
     PersistSaver,
     UnsupportedFormatError,
 )
+from tests.damage import blob_keys, checkpoint_key, damage
 from tests.graphs import chat_graph, human
 
 
@@ -135,61 +136,55 @@ def test_graph_without_thread_id_fails_before_the_saver(tmp_path: Path) -> None:
 # -- damaged records -----------------------------------------------------------------------------
 
 
-def _populate(tmp_path: Path) -> PersistSaver:
-    saver = PersistSaver(tmp_path / "s")
+def _populate(tmp_path: Path, layout: str = "sqlite") -> PersistSaver:
+    saver = PersistSaver(tmp_path / "s", layout=layout)  # type: ignore[arg-type]
     graph = chat_graph().compile(checkpointer=saver)
     for thread in ("victim", "bystander"):
         graph.invoke(human("hello " * 80), cfg(thread))
     return saver
 
 
-def _latest_record(saver: PersistSaver, thread_id: str) -> Path:
+def _latest_id(saver: PersistSaver, thread_id: str) -> str:
     tup = saver.get_tuple(cfg(thread_id))
     assert tup is not None
-    cid = tup.config["configurable"]["checkpoint_id"]
-    return Path(saver.store.root) / "threads" / thread_id / "ns" / "=" / "c" / cid  # type: ignore[attr-defined]
+    return str(tup.config["configurable"]["checkpoint_id"])
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
-def test_damaged_checkpoint_names_thread_checkpoint_and_file(tmp_path: Path, damage: str) -> None:
-    saver = _populate(tmp_path)
-    path = _latest_record(saver, "victim")
-    data = bytearray(path.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0x10
-    elif damage == "truncate":
-        data = data[: len(data) // 2]
-    else:
-        data = bytearray()
-    path.write_bytes(bytes(data))
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
+@pytest.mark.parametrize("how", ["flip", "truncate", "empty"])
+def test_damaged_checkpoint_names_thread_checkpoint_and_file(
+    tmp_path: Path, how: str, layout: str
+) -> None:
+    saver = _populate(tmp_path, layout)
+    cid = _latest_id(saver, "victim")
+    damage(saver, checkpoint_key("victim", cid), how)
+    fresh = PersistSaver(tmp_path / "s")  # no warm cache
     with pytest.raises(CorruptRecordError) as info:
-        saver.get_tuple(cfg("victim"))
+        fresh.get_tuple(cfg("victim"))
     err = info.value
     assert err.thread_id == "victim"
-    assert err.checkpoint_id == path.name
-    assert path.name in str(err) and "victim" in str(err)
+    assert err.checkpoint_id == cid
+    assert cid in str(err) and "victim" in str(err)
     # other threads are unaffected
-    assert saver.get_tuple(cfg("bystander")) is not None
+    assert fresh.get_tuple(cfg("bystander")) is not None
     # verify names exactly the damaged record
-    report = saver.verify()
-    assert [d.location.split("/")[-1] for d in report.damaged] == [path.name]
+    report = fresh.verify()
+    assert [d.location.split("/")[-1] for d in report.damaged] == [cid]
     assert not report.ok
 
 
-def test_damaged_blob_is_reported_with_its_thread(tmp_path: Path) -> None:
-    saver = _populate(tmp_path)
-    blobs = sorted((Path(saver.store.root) / "blobs").rglob("*"))  # type: ignore[attr-defined]
-    blob_files = [b for b in blobs if b.is_file()]
-    assert blob_files
-    for blob in blob_files:
-        data = bytearray(blob.read_bytes())
-        data[-1] ^= 0xFF
-        blob.write_bytes(bytes(data))
-    fresh = PersistSaver(saver.store.root)  # type: ignore[attr-defined]  # no warm cache
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
+def test_damaged_blob_is_reported_with_its_thread(tmp_path: Path, layout: str) -> None:
+    saver = _populate(tmp_path, layout)
+    blobs = blob_keys(saver)
+    assert blobs
+    for key in blobs:
+        damage(saver, key, lambda b: b[:-1] + bytes([b[-1] ^ 0xFF]))
+    fresh = PersistSaver(tmp_path / "s")  # no warm cache
     with pytest.raises(CorruptRecordError) as info:
         fresh.get_tuple(cfg("victim"))
     assert info.value.thread_id == "victim" and "blobs/" in str(info.value)
-    assert len(fresh.verify().damaged) == len(blob_files)
+    assert len(fresh.verify().damaged) == len(blobs)
 
 
 _READ_ONLY_AS_NOBODY = """
@@ -235,12 +230,3 @@ def test_read_only_mode_inspects_a_store_it_cannot_write(open_dir: Path) -> None
     assert "READ 1" in out and "VERIFY True" in out, out
     assert "REFUSED" in out and "read-only" in out, out
     assert "CLI 0 t" in out, out
-
-
-def test_verify_reports_a_stray_file_instead_of_crashing(tmp_path: Path) -> None:
-    saver = _populate(tmp_path)
-    stray = Path(saver.store.root) / "threads" / "victim" / "notes 1.txt"  # type: ignore[attr-defined]
-    stray.write_text("someone's notes")
-    report = saver.verify()
-    assert [d.reason for d in report.damaged] == ["unexpected file in the store"]
-    assert report.damaged[0].location.endswith("notes 1.txt")

@@ -21,10 +21,11 @@ import pytest
 from click.testing import CliRunner, Result
 from langgraph.types import Command
 
-from langgraph_persist import PersistSaver, records
+from langgraph_persist import PersistSaver, keys, records
 from langgraph_persist.cli import EXIT_CODES, cli
 from langgraph_persist.records import Kind
 from langgraph_persist.snapshot import PREFIX
+from tests.damage import checkpoint_key, damage
 from tests.graphs import approval_graph, chat_graph, delta_graph, human, subgraph_graph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,20 +214,21 @@ def test_diff(built: Path) -> None:
 
 def test_verify_clean_and_damaged(store: Path) -> None:
     assert "no damage found" in ok(store, "verify").stdout
-    record = sorted((store / "threads").glob("user-42/ns/=/c/*"))[0]
-    data = bytearray(record.read_bytes())
-    data[-1] ^= 0xFF
-    record.write_bytes(bytes(data))
+    saver = PersistSaver(store)
+    first = saver.store.list_desc(keys.checkpoints_dir("user-42", "="))[-1]
+    damage(saver, checkpoint_key("user-42", first), lambda b: b[:-1] + bytes([b[-1] ^ 0xFF]))
+    saver.close()
     result = run(store, "verify")
     assert result.exit_code == 1
-    assert "DAMAGED" in result.stdout and record.name in result.stdout
+    assert "DAMAGED" in result.stdout and first in result.stdout
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: 1 damaged record(s) remain; try `verify --repair`"
+        "error: 1 damaged record(s) remain; this store holds no other copy: restore a backup, "
+        "or delete what is damaged"
     )
     report = json.loads(run(store, "verify", "--json").stdout)
     assert report["ok"] is False and report["damaged"][0]["thread_id"] == "user-42"
     # reading the damaged checkpoint is a clear error, exit 5
-    assert "corrupt record" in fails(5, store, "show", "user-42", record.name)
+    assert "corrupt record" in fails(5, store, "show", "user-42", first)
 
 
 def test_progress_bars_on_request(built: Path) -> None:
@@ -469,5 +471,5 @@ def test_real_processes(built: Path) -> None:
     assert missing.returncode == 3
     assert (
         missing.stdout == ""
-        and missing.stderr.strip() == f"error: no thread 'nobody' in file:{built}"
+        and missing.stderr.strip() == f"error: no thread 'nobody' in sqlite:{built}"
     )

@@ -5,25 +5,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
 
 from langgraph_persist import PersistSaver
 
+AT_LEAST = 81
+"""Tests langgraph-checkpoint-conformance 0.0.2 runs; a newer suite may run more."""
 
-async def test_conformance_filesystem(tmp_path: Path) -> None:
+
+def assert_conforms(report: Any) -> None:
+    failures = {k: v.failures for k, v in report.results.items() if not v.passed}
+    assert not failures, failures
+    assert sum(r.tests_passed for r in report.results.values()) >= AT_LEAST
+
+
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
+async def test_conformance_local(tmp_path: Path, layout: str) -> None:
     counter = iter(range(1000))
 
-    @checkpointer_test(name="PersistSaver[file]")
+    @checkpointer_test(name=f"PersistSaver[{layout}]")
     async def factory() -> AsyncGenerator[PersistSaver, None]:
-        yield PersistSaver(tmp_path / f"store-{next(counter)}")
+        saver = PersistSaver(tmp_path / f"store-{next(counter)}", layout=layout)  # type: ignore[arg-type]
+        yield saver
+        saver.close()
 
     report = await validate(factory, progress=ProgressCallbacks.verbose())
     report.print_report()
-    failures = {k: v.failures for k, v in report.results.items() if not v.passed}
-    assert not failures, failures
-    assert sum(r.tests_passed for r in report.results.values()) == 81
+    assert_conforms(report)
 
 
 class SyncThroughAsync(PersistSaver):
@@ -67,11 +79,10 @@ class SyncThroughAsync(PersistSaver):
 async def test_conformance_sync_api(tmp_path: Path) -> None:
     counter = iter(range(1000))
 
-    @checkpointer_test(name="PersistSaver[file, sync API]")
+    @checkpointer_test(name="PersistSaver[sqlite, sync API]")
     async def factory() -> AsyncGenerator[PersistSaver, None]:
-        yield SyncThroughAsync(tmp_path / f"sync-store-{next(counter)}")
+        saver = SyncThroughAsync(tmp_path / f"sync-store-{next(counter)}")
+        yield saver
+        saver.close()
 
-    report = await validate(factory)
-    failures = {k: v.failures for k, v in report.results.items() if not v.passed}
-    assert not failures, failures
-    assert sum(r.tests_passed for r in report.results.values()) == 81
+    assert_conforms(await validate(factory))

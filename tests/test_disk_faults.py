@@ -1,7 +1,14 @@
 """Full disk, read-only file system, lost permissions: typed errors, nothing torn, recovery.
 
-Uses a real size-limited tmpfs that the test mounts (as root), else a file-size
-limit (RLIMIT_FSIZE) in a subprocess: both make the kernel refuse writes for real.
+Uses a real size-limited tmpfs that the test mounts (as root, as CI runs), and
+a file-size limit (RLIMIT_FSIZE) in a subprocess: both make the kernel refuse
+writes for real. Without root the tmpfs tests fail loudly rather than pass on
+a weaker fault.
+
+The read-only remount and lost-permission faults exist only for the file
+layout: an SQLite store keeps its database open, so the kernel refuses to
+remount its file system read-only ("busy"), and descriptors opened before a
+``chmod`` keep working.
 """
 
 from __future__ import annotations
@@ -11,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,35 +52,44 @@ def small_fs() -> Iterator[Path | None]:
 
 
 def incompressible(n: int) -> str:
-    return uuid.uuid4().hex * (n // 32)
+    return os.urandom(n // 2).hex()
 
 
+_NEEDS_ROOT = "needs root to mount a size-limited tmpfs (CI runs as root)"
+
+
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
 def test_disk_full_is_a_typed_error_and_loses_nothing(
-    small_fs: Path | None, tmp_path: Path
+    small_fs: Path | None, layout: str
 ) -> None:
     if small_fs is None:
-        _disk_full_with_rlimit(tmp_path)
-        return
+        pytest.fail(_NEEDS_ROOT)  # pragma: no cover
     store = small_fs / "store"
     ballast = small_fs / "ballast"
     ballast.write_bytes(os.urandom(1024 * 1024))
-    saver = PersistSaver(store)
+    saver = PersistSaver(store, layout=layout)  # type: ignore[arg-type]
     graph = chat_graph().compile(checkpointer=saver)
     acknowledged = []
     with pytest.raises(StoreError, match="disk is full") as info:
         for turn in range(200):
-            out = graph.invoke(
+            graph.invoke(
                 human(f"{turn} " + incompressible(20_000)), {"configurable": {"thread_id": "t"}}
             )
             acknowledged.append(graph.get_state({"configurable": {"thread_id": "t"}}))
     assert "nothing was written" in str(info.value)
     assert acknowledged, "the disk filled before the first turn"
-    assert not list((store / "tmp").iterdir()), "temporary files were left behind"
-    # everything acknowledged is intact and verified
+    if layout == "files":
+        assert not list((store / "tmp").iterdir()), "temporary files were left behind"
+    else:
+        leftovers = {p.name for p in store.iterdir()} - {"FORMAT", "locks", "store.db"}
+        assert leftovers <= {"store.db-wal", "store.db-shm"}, leftovers
+    # everything acknowledged is intact, verified, and holds exactly what was acknowledged
     reader = PersistSaver(store)
     assert reader.verify().ok
     for snap in acknowledged:
-        assert reader.get_tuple(snap.config) is not None
+        tup = reader.get_tuple(snap.config)
+        assert tup is not None
+        assert tup.checkpoint["channel_values"]["messages"] == snap.values["messages"]
     # space comes back: the same saver works again without a restart
     ballast.unlink()
     out = graph.invoke(human("after cleanup"), {"configurable": {"thread_id": "t2"}})
@@ -83,9 +98,9 @@ def test_disk_full_is_a_typed_error_and_loses_nothing(
 
 def test_read_only_remount_mid_run(small_fs: Path | None) -> None:
     if small_fs is None:
-        pytest.fail("needs a mountable tmpfs; run as root (CI does)")  # pragma: no cover
+        pytest.fail(_NEEDS_ROOT)  # pragma: no cover
     store = small_fs / "store"
-    saver = PersistSaver(store)
+    saver = PersistSaver(store, layout="files")
     graph = chat_graph().compile(checkpointer=saver)
     config = {"configurable": {"thread_id": "t"}}
     graph.invoke(human("before"), config)
@@ -99,7 +114,7 @@ def test_read_only_remount_mid_run(small_fs: Path | None) -> None:
         subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     out = graph.invoke(human("after"), config)
     assert [m.content for m in out["messages"]][-2:] == ["after", "echo: after"]
-    assert PersistSaver(store).verify().ok
+    assert PersistSaver(store, layout="files").verify().ok
 
 
 _RLIMIT_WRITER = """
@@ -107,7 +122,7 @@ import os, resource, signal, sys
 from langgraph_persist import PersistSaver, StoreError
 from tests.graphs import chat_graph, human
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG instead of being killed
-graph = chat_graph().compile(checkpointer=PersistSaver(sys.argv[1]))
+graph = chat_graph().compile(checkpointer=PersistSaver(sys.argv[1], layout=sys.argv[2]))
 graph.invoke(human("small"), {"configurable": {"thread_id": "t"}})
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 try:
@@ -117,10 +132,12 @@ except StoreError as exc:
 """
 
 
-def _disk_full_with_rlimit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
+def test_file_size_limit_is_a_typed_error(tmp_path: Path, layout: str) -> None:
+    """The kernel refusing a write by size (EFBIG): works without root."""
     store = tmp_path / "store"
     done = subprocess.run(
-        [sys.executable, "-c", _RLIMIT_WRITER, str(store)],
+        [sys.executable, "-c", _RLIMIT_WRITER, str(store), layout],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -135,11 +152,6 @@ def _disk_full_with_rlimit(tmp_path: Path) -> None:
     assert state.values["messages"][-1].content == "echo: small"
 
 
-def test_file_size_limit_is_a_typed_error(tmp_path: Path) -> None:
-    """The same guarantees with the kernel refusing a write by size (works without root)."""
-    _disk_full_with_rlimit(tmp_path)
-
-
 _LOSE_PERMISSION = """
 import os, sys
 from langgraph_persist import PersistSaver, StoreError
@@ -148,7 +160,7 @@ import asyncio, uuid, json, fcntl, shutil
 store = sys.argv[1]
 if os.geteuid() == 0:
     os.setgid(65534); os.setuid(65534)
-graph = chat_graph().compile(checkpointer=PersistSaver(store))
+graph = chat_graph().compile(checkpointer=PersistSaver(store, layout="files"))
 config = {"configurable": {"thread_id": "t"}}
 graph.invoke(human("before"), config)
 os.chmod(os.path.join(store, "tmp"), 0o500)     # permission lost mid-run

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from langgraph_persist import PersistSaver
+from langgraph_persist.upgrade import upgrade
 from tests.golden.describe import describe
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,3 +32,38 @@ def test_golden_store_is_never_rewritten(tmp_path: Path) -> None:
         p: p.read_bytes() for p in store.rglob("*") if p.is_file() and p.parent.name != "locks"
     }
     assert {p: b for p, b in before.items() if p.parent.name != "locks"} == after
+
+
+def test_golden_store_v2_reads_back_exactly(tmp_path: Path) -> None:
+    """The SQLite layout: store-v1 after ``upgrade``, so the same description holds."""
+    store = tmp_path / "store"
+    shutil.copytree(GOLDEN / "store-v2", store)
+    saver = PersistSaver(store)
+    assert saver.store.describe().startswith("sqlite:")
+    assert describe(saver) == json.loads((GOLDEN / "expected-v1.json").read_text())
+    assert saver.verify().ok
+    saver.close()
+
+
+def test_golden_store_v2_is_never_rewritten(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(GOLDEN / "store-v2", store)
+    before = (store / "store.db").read_bytes()
+    saver = PersistSaver(store)
+    describe(saver)
+    saver.close()
+    assert (store / "store.db").read_bytes() == before
+
+
+def test_upgrade_of_the_golden_v1_store(tmp_path: Path) -> None:
+    """``upgrade`` converts store-v1 in place: same content, new layout, old files gone."""
+    store = tmp_path / "store"
+    shutil.copytree(GOLDEN / "store-v1", store)
+    report = upgrade(store)
+    assert report.records_copied == report.records_verified > 0
+    assert sorted(p.name for p in store.iterdir()) == ["FORMAT", "locks", "store.db"]
+    saver = PersistSaver(store)
+    assert saver.store.describe().startswith("sqlite:")
+    assert describe(saver) == json.loads((GOLDEN / "expected-v1.json").read_text())
+    assert saver.verify().ok
+    assert upgrade(store).already_upgraded

@@ -38,6 +38,7 @@ from tests.graphs import approval_graph, chat_graph, human
 from tests.redis_cluster_server import RedisClusterServer
 from tests.redis_server import free_port
 from tests.s3_server import S3Server, shared_server
+from tests.test_conformance import assert_conforms
 from tests.test_redis_store import CP1, StoreContract, T, ck, rec
 from tests.test_s3 import S3LockSemantics, cfg, new_prefix, run_elsewhere
 
@@ -206,10 +207,7 @@ async def test_conformance_cluster_hot_s3_cold(
         yield saver
         await asyncio.to_thread(saver.close)
 
-    report = await validate(factory)
-    failures = {k: v.failures for k, v in report.results.items() if not v.passed}
-    assert not failures, failures
-    assert sum(r.tests_passed for r in report.results.values()) == 81
+    assert_conforms(await validate(factory))
 
 
 RESUME_ON_THE_CLUSTER = """

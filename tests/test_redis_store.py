@@ -37,6 +37,7 @@ from langgraph_persist.store.redis import (
     describe_client,
     encode_entry,
 )
+from langgraph_persist.store.sqlite import SqliteStore
 from tests.redis_server import RedisServer
 
 
@@ -46,7 +47,9 @@ def rec(text: str) -> bytes:
 
 T = keys.encode_name("user-42")
 OTHER = keys.encode_name("Ünïcode/../thread:{x}")
-CP1, CP2, CP3 = "1ef-0001", "1ef-0002", "1EF.0003_x"
+CP1, CP2, CP3 = "1ef-0001", "1ef-0002", "1EF-0003_x"
+S1, S2 = "00000000000000000001-0000001-00000000000a", "00000000000000000002-0000001-00000000000b"
+"""Pending-write sequence names as the engine makes them (time, pid, random)."""
 
 
 def ck(t: str, cid: str, n: str = "=") -> Key:
@@ -85,29 +88,29 @@ class StoreContract:
 
     def test_list_one_level_sorted(self, store: Store) -> None:
         store.write_many([(ck(T, cid), rec(cid)) for cid in (CP3, CP2, CP1)])
-        store.write_many([(keys.write(T, "=", CP1, "0002"), rec("w2"))])
-        store.write_many([(keys.write(T, "=", CP1, "0001"), rec("w1"))])
+        store.write_many([(keys.write(T, "=", CP1, S2), rec("w2"))])
+        store.write_many([(keys.write(T, "=", CP1, S1), rec("w1"))])
         store.write_many([(ck(T, CP1, n="child%3Aab"), rec("sub"))])
         store.write_many([(keys.thread_info(T), rec("info"))])
         assert store.list(keys.checkpoints_dir(T, "=")) == sorted([CP1, CP2, CP3])
-        assert store.list(keys.writes_dir(T, "=", CP1)) == ["0001", "0002"]
+        assert store.list(keys.writes_dir(T, "=", CP1)) == [S1, S2]
         assert store.list(keys.writes_root(T, "=")) == [CP1]
         assert store.list(keys.namespaces_dir(T)) == ["=", "child%3Aab"]
         assert store.list(keys.thread_dir(T)) == ["info", "ns"]
         assert store.list(keys.checkpoints_dir(OTHER, "=")) == []
         assert store.list_many([keys.writes_dir(T, "=", CP1), keys.writes_dir(T, "=", CP2)]) == [
-            ["0001", "0002"],
+            [S1, S2],
             [],
         ]
 
     def test_list_tricky_siblings(self, store: Store) -> None:
-        """Names that share prefixes and sort around '/' (``-`` and ``.`` sort before it)."""
-        names = ["ab", "ab-x", "ab.c", "ab_z", "abc", "a", "b%2F"]
+        """Names that share prefixes and sort around '/' (``%`` and ``-`` sort before it)."""
+        names = ["ab", "ab-x", "ab%2E", "ab_z", "abc", "a", "b%2F"]
         for name in names:
-            store.write_many([((keys.THREADS, T, "x", name, "leaf"), rec(name))])
-        store.write_many([((keys.THREADS, T, "x", "zz"), rec("leaf-here"))])
-        assert store.list((keys.THREADS, T, "x")) == sorted([*names, "zz"])
-        assert store.list((keys.THREADS, T, "x", "ab")) == ["leaf"]
+            store.write_many([(ck(T, CP1, n=name), rec(name))])
+        assert store.list(keys.namespaces_dir(T)) == sorted(names)
+        assert store.list(keys.checkpoints_dir(T, "ab")) == [CP1]
+        assert store.list_desc(keys.checkpoints_dir(T, "ab")) == [CP1]
 
     def test_root_listings(self, store: Store) -> None:
         store.write_many([(ck(T, CP1), rec("a")), (ck(OTHER, CP1), rec("b"))])
@@ -126,14 +129,14 @@ class StoreContract:
         store.delete_many([])
 
     def test_delete_tree(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, "0001"), rec("w"))])
-        store.write_many([(keys.write(T, "=", CP2, "0001"), rec("w2"))])
+        store.write_many([(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, S1), rec("w"))])
+        store.write_many([(keys.write(T, "=", CP2, S1), rec("w2"))])
         store.write_many([(ck(OTHER, CP1), rec("other"))])
         store.delete_tree(keys.writes_dir(T, "=", CP1))
         assert store.list(keys.writes_root(T, "=")) == [CP2]
         assert store.read(ck(T, CP1)) == rec("a")
         store.delete_tree(keys.thread_dir(T))
-        assert store.read_many([ck(T, CP1), keys.write(T, "=", CP2, "0001")]) == [None, None]
+        assert store.read_many([ck(T, CP1), keys.write(T, "=", CP2, S1)]) == [None, None]
         assert store.list(keys.thread_dir(T)) == []
         assert T not in store.list(keys.threads_root())
         assert store.read(ck(OTHER, CP1)) == rec("other")
@@ -146,7 +149,7 @@ class StoreContract:
         assert store.list(keys.checkpoints_dir(OTHER, "=")) == [CP1]
 
     def test_walk(self, store: Store) -> None:
-        items = [(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, "0001"), rec("bb"))]
+        items = [(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, S1), rec("bb"))]
         store.write_many(items)
         store.write_many([(ck(OTHER, CP1), rec("c"))])
         walked = {k: size for k, size, _mtime in store.walk(keys.thread_dir(T))}
@@ -206,13 +209,48 @@ class StoreContract:
     def test_maintenance_lock_and_recover(self, store: Store) -> None:
         with store.maintenance_lock(exclusive=False):
             store.write_many([(ck(T, CP1), rec("a"))])
-        assert store.recover(ck(T, CP1), lambda data: True) in (True, False)
+        # a single store holds one copy: there is nothing to recover from
+        assert store.recover(ck(T, CP1), lambda data: True) is False
+
+    def test_commit_creates_content_and_writes_records(self, store: Store) -> None:
+        blob = keys.blob(bytes(range(20)))
+        store.write_many([(blob, rec("original"))])
+        store.commit(
+            create=[(blob, rec("ignored")), (keys.blob(bytes(20)), rec("new"))],
+            write=[(ck(T, CP1), rec("record"))],
+        )
+        assert store.read_many([blob, keys.blob(bytes(20)), ck(T, CP1)]) == [
+            rec("original"),  # content-addressed: an existing key is kept
+            rec("new"),
+            rec("record"),
+        ]
+        store.commit(write=[(ck(T, CP1), rec("replaced"))])
+        assert store.read(ck(T, CP1)) == rec("replaced")
+        store.commit()  # nothing to do is no error
+
+    def test_list_desc_pages_newest_first(self, store: Store) -> None:
+        ids = [f"1ef{i:03d}" for i in range(20)]
+        store.write_many([(ck(T, cid), rec(cid)) for cid in ids])
+        prefix = keys.checkpoints_dir(T, "=")
+        assert store.list_desc(prefix) == ids[::-1]
+        assert store.list_desc(prefix, limit=1) == [ids[-1]]
+        assert store.list_desc(prefix, before=ids[10], limit=3) == ids[7:10][::-1]
+        assert store.list_desc(prefix, before=ids[0]) == []
+        assert store.list_desc(keys.checkpoints_dir(OTHER, "="), limit=5) == []
 
 
 class TestFileStoreContract(StoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
         s = FileStore(tmp_path / "store", durability="none")
+        yield s
+        s.close()
+
+
+class TestSqliteStoreContract(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        s = SqliteStore(tmp_path / "store", durability="none")
         yield s
         s.close()
 
@@ -256,7 +294,7 @@ def test_real_ids_round_trip_through_keys_py() -> None:
     rk = RedisKeys("app:v1:")
     for thread_id in ["a:b", "{tag}", "x}y{", "../..", "\x00\xff", "é/ü", "", "x" * 500]:
         for ns in ["", "parent:child|grand:1"]:
-            key = keys.write(keys.encode_name(thread_id), keys.encode_name(ns), "1ef-01", "0001")
+            key = keys.write(keys.encode_name(thread_id), keys.encode_name(ns), "1ef-01", S1)
             assert rk.parse(rk.value(key)) == key
             assert rk.value(key).count("{") == 1 and rk.value(key).count("}") == 1
 
@@ -267,7 +305,7 @@ def test_one_slot_per_thread() -> None:
     tag = Tag(keys.THREADS, T)
     names = [
         rk.value(ck(T, CP1)),
-        rk.value(keys.write(T, "child%3A1", CP2, "0001")),
+        rk.value(keys.write(T, "child%3A1", CP2, S1)),
         rk.value(keys.thread_info(T)),
         rk.registry(tag),
         rk.pending(tag),

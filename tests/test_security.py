@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -11,7 +10,9 @@ import pytest
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langgraph_persist import ConfigurationError, CorruptRecordError, PersistSaver
+from langgraph_persist.address import Address
 from langgraph_persist.crypto import Encryption
+from tests.damage import checkpoint_key
 from tests.graphs import chat_graph, human
 
 SECRET = "my card number is 4111-1111-1111-1111"
@@ -72,10 +73,12 @@ def test_records_cannot_be_swapped_between_threads(tmp_path: Path, key1: Encrypt
     saver = PersistSaver(tmp_path / "enc", encryption=key1)
     run_chat(saver, "alice")
     run_chat(saver, "mallory", "nothing to see")
-    alice = tmp_path / "enc" / "threads" / "alice" / "ns" / "=" / "c"
-    mallory = tmp_path / "enc" / "threads" / "mallory" / "ns" / "=" / "c"
-    stolen = sorted(alice.iterdir())[-1]
-    shutil.copy(stolen, mallory / ("f" * 8 + stolen.name[8:]))  # now the newest in mallory
+    stolen = saver.engine.latest_id(Address.of("alice", ""))
+    assert stolen is not None
+    data = saver.store.read(checkpoint_key("alice", stolen))
+    assert data is not None
+    # now the newest record of mallory's thread
+    saver.store.write_many([(checkpoint_key("mallory", "f" * 8 + stolen[8:]), data)])
     with pytest.raises(CorruptRecordError, match="authentication") as info:
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("mallory"))
     assert info.value.thread_id == "mallory"
@@ -84,11 +87,15 @@ def test_records_cannot_be_swapped_between_threads(tmp_path: Path, key1: Encrypt
 def test_plaintext_record_injected_into_encrypted_store_is_refused(
     tmp_path: Path, key1: Encryption
 ) -> None:
-    run_chat(PersistSaver(tmp_path / "plain"), "t")
-    run_chat(PersistSaver(tmp_path / "enc", encryption=key1), "t")
-    forged = sorted((tmp_path / "plain" / "threads" / "t" / "ns" / "=" / "c").iterdir())[-1]
-    target = tmp_path / "enc" / "threads" / "t" / "ns" / "=" / "c" / ("z" + forged.name[1:])
-    shutil.copy(forged, target)
+    plain = PersistSaver(tmp_path / "plain")
+    run_chat(plain, "t")
+    enc = PersistSaver(tmp_path / "enc", encryption=key1)
+    run_chat(enc, "t")
+    forged = plain.engine.latest_id(Address.of("t", ""))
+    assert forged is not None
+    data = plain.store.read(checkpoint_key("t", forged))
+    assert data is not None
+    enc.store.write_many([(checkpoint_key("t", "z" + forged[1:]), data)])
     with pytest.raises(CorruptRecordError, match="unencrypted record"):
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("t"))
 

@@ -1,12 +1,14 @@
-"""Whole-store commands: ``verify``, ``gc``, ``stats``, ``prune``.
+"""Whole-store commands: ``verify``, ``gc``, ``stats``, ``prune``, ``upgrade``,
+``backup``, ``restore``.
 
-Each is one library call (``PersistSaver.verify/gc/stats``,
-``retention.plan_retention/apply_retention``) with a progress bar on stderr
-and a report on stdout.
+Each is one library call (``PersistSaver.verify/gc/stats/backup/restore``,
+``retention.plan_retention/apply_retention``, ``upgrade.upgrade``) with a
+progress bar on stderr and a report on stdout.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from typing import Any
@@ -14,7 +16,9 @@ from typing import Any
 import click
 
 from langgraph_persist.cli._common import (
+    ENV_STORE,
     DamageFound,
+    NotFound,
     ProgressBar,
     cli,
     echo_json,
@@ -23,10 +27,12 @@ from langgraph_persist.cli._common import (
     iso,
     json_option,
     open_store,
+    settings,
     store_option,
     table,
 )
 from langgraph_persist.retention import RetentionPlan, apply_retention, plan_retention
+from langgraph_persist.upgrade import upgrade as run_upgrade
 
 # -- verify ------------------------------------------------------------------------------------
 
@@ -51,6 +57,7 @@ def verify(repair: bool, as_json: bool) -> None:
     """
     with open_store(read_only=not repair) as saver, ProgressBar("verifying") as progress:
         report = saver.verify(repair=repair, progress=progress)
+        has_other_copy = saver.store.source_of_truth() is not saver.store
     remaining = [d for d in report.damaged if not d.repaired]
     if as_json:
         echo_json(
@@ -58,7 +65,9 @@ def verify(repair: bool, as_json: bool) -> None:
                 "ok": report.ok,
                 "records_checked": report.records_checked,
                 "blobs_checked": report.blobs_checked,
+                "garbage_blobs": report.garbage_blobs,
                 "damaged": [d.__dict__ for d in report.damaged],
+                "warnings": report.warnings,
             }
         )
     else:
@@ -66,6 +75,10 @@ def verify(repair: bool, as_json: bool) -> None:
             f"checked {report.records_checked} records and {report.blobs_checked} blobs: "
             + ("no damage found" if not report.damaged else f"{len(report.damaged)} damaged")
         )
+        if report.garbage_blobs:
+            click.echo(f"  {report.garbage_blobs} unreferenced blob(s): `gc` reclaims them")
+        for warning in report.warnings:
+            click.echo(f"  warning  {warning}")
         for d in report.damaged:
             where = ", ".join(
                 f"{k}={v}"
@@ -79,7 +92,12 @@ def verify(repair: bool, as_json: bool) -> None:
             state = "repaired" if d.repaired else "DAMAGED"
             click.echo(f"  {state}  {d.location}: {d.reason}" + (f" ({where})" if where else ""))
     if remaining:
-        hint = "" if repair else "; try `verify --repair`"
+        if repair:
+            hint = ""
+        elif has_other_copy:
+            hint = "; try `verify --repair`"
+        else:
+            hint = "; this store holds no other copy: restore a backup, or delete what is damaged"
         raise DamageFound(f"{len(remaining)} damaged record(s) remain{hint}")
 
 
@@ -289,3 +307,81 @@ def prune(
         click.echo(f"left alone (changed since planning): {', '.join(skipped)}")
     if not dry_run and dropped:
         click.echo("run `langgraph-persist gc` to reclaim the content they alone used")
+
+
+# -- upgrade, backup, restore -------------------------------------------------------------------
+
+
+@cli.command()
+@store_option
+@json_option
+def upgrade(as_json: bool) -> None:
+    """Convert a store written by langgraph-persist 0.1 (one file per record) to SQLite.
+
+    Stop the processes that write the store first. Every record is copied
+    unchanged, compared byte for byte and checked before the store switches
+    layout in one atomic step; it can be interrupted and run again.
+
+    \b
+    Example:
+        langgraph-persist --store ./checkpoints upgrade
+    """
+    path = settings().store
+    if not os.path.isdir(path):
+        raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
+    with ProgressBar("upgrading") as progress:
+        report = run_upgrade(path, progress=progress)
+    if as_json:
+        echo_json(report.__dict__)
+    elif report.already_upgraded:
+        click.echo(f"{path} already uses the SQLite layout")
+    else:
+        click.echo(
+            f"upgraded {path}: {report.records_verified} records copied and verified "
+            f"({report.records_already_staged} from an interrupted run)"
+        )
+
+
+@cli.command()
+@store_option
+@click.argument("dest", type=click.Path(file_okay=False))
+@json_option
+def backup(dest: str, as_json: bool) -> None:
+    """Copy the whole store to DEST while writers run, and verify the copy.
+
+    DEST is an SQLite store; backing up into an earlier backup copies only
+    what changed. An encrypted store stays encrypted (verifying the copy
+    needs the key in LANGGRAPH_PERSIST_KEY).
+
+    \b
+    Example:
+        langgraph-persist backup /backups/checkpoints-2026-12-01
+    """
+    with open_store(read_only=False) as saver, ProgressBar("backing up") as progress:
+        report = saver.backup(dest, progress=progress)
+    if as_json:
+        echo_json(report.__dict__)
+    else:
+        click.echo(
+            f"backed up {report.records} records to {dest} ({report.blobs_copied} blobs "
+            f"copied, {report.blobs_reused} already there); the copy verifies"
+        )
+
+
+@cli.command()
+@store_option
+@click.argument("source", type=click.Path(file_okay=False, exists=True))
+@json_option
+def restore(source: str, as_json: bool) -> None:
+    """Put the backup at SOURCE back into the (new or empty) store.
+
+    \b
+    Example:
+        langgraph-persist --store ./checkpoints restore /backups/checkpoints-2026-12-01
+    """
+    with open_store(create=True) as saver, ProgressBar("restoring") as progress:
+        report = saver.restore(source, progress=progress)
+    if as_json:
+        echo_json(report.__dict__)
+    else:
+        click.echo(f"restored {report.records} records from {source}; the store verifies")

@@ -7,28 +7,48 @@ Keys are tuples of safe names built by ``keys.py``; values are opaque bytes
   bytes or the new bytes, never a mix) and, when it returns, durable as the
   adapter's durability policy promises. Items of one call may become visible
   in any order: callers that need an order (content before the record that
-  references it) make two calls.
+  references it) make two calls, or one ``commit``.
 * ``create_many`` is ``write_many`` for content-addressed keys: an existing
   key is left as it is (same address, same content).
-* ``list`` returns the child names under a prefix, sorted, one level deep.
+* ``commit`` is what one checkpoint write needs: new content plus the record
+  that references it. Transactional stores (``SqliteStore``) apply it as one
+  transaction, so no crash can leave half of it; the default applies the
+  content first and the record second, so a crash leaves at worst
+  unreferenced content, never a record pointing at nothing.
+* ``list`` returns the child names under a prefix, sorted, one level deep;
+  ``list_desc`` a page of them, newest (greatest) first, which indexed stores
+  answer without listing everything (latest checkpoint, ``list(limit=10)``).
 * ``delete_tree`` makes a whole prefix disappear at once (as far as the
   medium allows) and then removes it.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from typing import Protocol
 
 from langgraph_persist.keys import Key
 
-Listings = list[list[str]]
+Names = list[str]
+Listings = list[Names]
 """Child names per prefix (module-level: inside the class ``list`` is the method)."""
 
 
 class Store(Protocol):
-    """A key -> bytes store with atomic writes."""
+    """A key -> bytes store with atomic writes.
+
+    Adapters subclass it explicitly, so they inherit the default ``commit``
+    and ``list_desc`` below and override them only where the medium can do
+    better (one transaction, an index).
+    """
+
+    seeks_pages: bool = False
+    """Whether ``list_desc`` seeks an index (its cost grows with ``limit``, not with
+    the listing). Callers walking a long listing then ask for pages; otherwise
+    they ask once for everything."""
 
     def describe(self) -> str:
         """A short human-readable name for logs and errors (``file:/path``)."""
@@ -50,6 +70,22 @@ class Store(Protocol):
         """Write content-addressed items whose keys are absent."""
         ...
 
+    def commit(
+        self,
+        *,
+        create: Sequence[tuple[Key, bytes]] = (),
+        write: Sequence[tuple[Key, bytes]] = (),
+    ) -> None:
+        """``create_many(create)`` and ``write_many(write)`` as one durable step.
+
+        The default makes ``create`` durable before ``write`` starts (two steps);
+        a transactional store overrides it with one atomic transaction.
+        """
+        if create:
+            self.create_many(create)
+        if write:
+            self.write_many(write)
+
     def exists_many(self, keys: Sequence[Key]) -> list[bool]:
         """Whether each key is present."""
         ...
@@ -57,6 +93,17 @@ class Store(Protocol):
     def list(self, prefix: Key) -> list[str]:
         """Sorted child names directly under ``prefix`` (empty when absent)."""
         ...
+
+    def list_desc(
+        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+    ) -> Names:
+        """Up to ``limit`` child names under ``prefix`` that sort below ``before``,
+        greatest first. The default slices ``list``; indexed stores seek."""
+        names = self.list(prefix)
+        if before is not None:
+            names = names[: bisect.bisect_left(names, before)]
+        names.reverse()
+        return names if limit is None else names[:limit]
 
     def delete_many(self, keys: Sequence[Key]) -> None:
         """Remove keys; absent keys are ignored."""
@@ -93,6 +140,30 @@ class Store(Protocol):
     def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
         """Shared for writers, exclusive for garbage collection (see gc.py)."""
         ...
+
+    def source_of_truth(self) -> Store:
+        """The store that holds the durable copy: itself, or a tiered store's cold tier.
+
+        ``verify`` checks it, because a good hot copy would hide damage there."""
+        return self
+
+    def flush(self, timeout: timedelta | None = None) -> None:
+        """Wait until every acknowledged write is in the source of truth (write-behind);
+        nothing to wait for in a store that writes through."""
+        return None
+
+    def integrity_check(self) -> Names:
+        """Problems the medium itself reports beyond single records (a damaged
+        database file); empty when there are none or the medium has no such check."""
+        return []
+
+    def scrub(self) -> None:
+        """Make bytes that were deleted or overwritten unrecoverable from the medium.
+
+        For stores that keep old copies beside the live ones (SQLite's write-ahead
+        log); ``gc`` and ``reencrypt`` call it last. Others have nothing to do.
+        """
+        return None
 
     def close(self) -> None:
         """Release resources (connections, file handles)."""

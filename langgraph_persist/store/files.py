@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -32,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from langgraph_persist import keys
 from langgraph_persist.errors import (
     ConfigurationError,
     InvalidIdError,
@@ -40,7 +38,8 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.lru import LRU
-from langgraph_persist.store.base import Listings
+from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.locks import LOCKS, FileLocks, os_reason
 
 Durability = Literal["fsync", "none"]
 
@@ -48,9 +47,10 @@ STORE_FORMAT = 1
 _MARKER = "FORMAT"
 _TMP = "tmp"
 _TRASH = "trash"
-_LOCKS = "locks"
 AUDIT_LOG = "audit.jsonl"
-_RESERVED = frozenset({_MARKER, _TMP, _TRASH, _LOCKS, AUDIT_LOG})
+UPGRADE_STAGING = "upgrade"
+"""Where ``upgrade.py`` stages the SQLite copy of a version-1 store."""
+_RESERVED = frozenset({_MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, "store.db"})
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.%=~-]{1,255}")
 _STALE_TMP_SECONDS = 3600.0
 _TRUST_AGE_NS = 50_000_000
@@ -90,7 +90,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class FileStore:
+class FileStore(Store):
     """A ``Store`` over a local directory (see module docstring)."""
 
     def __init__(
@@ -110,6 +110,7 @@ class FileStore:
         self._known_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
         self._listings = LRU(_LISTING_CACHE_NAMES)
+        self._locks = FileLocks(self.root, read_only=read_only)
         if read_only:
             self._open_read_only()
         else:
@@ -189,7 +190,7 @@ class FileStore:
                 f"store {root} has format version {info['version']}; this release reads "
                 f"up to {STORE_FORMAT}: upgrade langgraph-persist"
             )
-        for sub in (_TMP, _TRASH, _LOCKS):
+        for sub in (_TMP, _TRASH, LOCKS):
             try:
                 os.makedirs(os.path.join(root, sub), mode=_DIR_MODE, exist_ok=True)
             except OSError as exc:
@@ -304,7 +305,8 @@ class FileStore:
             hit = self._listings.get(path)
             if hit is not None and hit[0] == stamp:
                 return list(hit[1])
-            names = sorted(os.listdir(path))
+            # Files a user or an OS dropped here (.DS_Store, notes.txt) are not ours.
+            names = sorted(n for n in os.listdir(path) if keys.is_layout_prefix((*prefix, n)))
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
@@ -391,17 +393,9 @@ class FileStore:
                 _fsync_dir(d)
 
     def _explain(self, exc: OSError) -> str:
-        what = {
-            errno.ENOSPC: "the disk is full",
-            errno.EDQUOT: "the disk quota is exhausted",
-            errno.EFBIG: "the file size limit was reached",
-            errno.EROFS: "the file system is read-only",
-            errno.EACCES: "permission denied",
-            errno.EPERM: "operation not permitted",
-        }.get(exc.errno or 0, exc.strerror or str(exc))
         return (
-            f"write to checkpoint store {self.root} failed: {what}; nothing was written, "
-            "earlier checkpoints are intact"
+            f"write to checkpoint store {self.root} failed: {os_reason(exc)}; nothing was "
+            "written, earlier checkpoints are intact"
         )
 
     def _atomic_write_path(self, path: str, data: bytes) -> None:
@@ -504,41 +498,13 @@ class FileStore:
         """A single directory holds one copy: nothing to recover from."""
         return False
 
-    # -- locking ------------------------------------------------------------------------------
+    # -- locking (see locks.py) -----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
-        """An flock on ``locks/<digest of key>`` (digested: names can be long)."""
-        name = hashlib.blake2b("/".join(key).encode(), digest_size=16).hexdigest()
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        with self._flock(os.path.join(self.root, _LOCKS, name), mode):
-            yield
+    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+        return self._locks.lock(key, exclusive)
 
-    @contextlib.contextmanager
-    def maintenance_lock(self, exclusive: bool) -> Iterator[None]:
-        """An flock on ``locks/gc``: writers share it, the garbage collector owns it.
-
-        flock locks belong to the open file description, so every holder opens
-        its own descriptor; the kernel releases it if the process is killed.
-        """
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        with self._flock(os.path.join(self.root, _LOCKS, "gc"), mode):
-            yield
-
-    @contextlib.contextmanager
-    def _flock(self, path: str, mode: int) -> Iterator[None]:
-        if self.read_only:  # nothing is written, so there is nothing to exclude
-            yield
-            return
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
-        except OSError as exc:
-            raise StoreError(self._explain(exc)) from exc
-        try:
-            fcntl.flock(fd, mode)
-            yield
-        finally:
-            os.close(fd)
+    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return self._locks.maintenance_lock(exclusive)
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""

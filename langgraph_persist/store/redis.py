@@ -73,7 +73,7 @@ from redis.retry import Retry
 from langgraph_persist import records
 from langgraph_persist.errors import ConfigurationError, InvalidIdError
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Listings
+from langgraph_persist.store.base import Listings, Store
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 _COMPONENT = re.compile(r"^[A-Za-z0-9._%=~-]{1,255}$")
@@ -722,7 +722,7 @@ Names = list[str]
 Values = list[bytes | None]
 
 
-class StorePortOverPrimitives(abc.ABC):
+class StorePortOverPrimitives(Store):
     """The ``Store`` port in terms of a hot tier's fenced primitives.
 
     ``RedisStore`` and ``RedisClusterStore`` differ in how they run a script

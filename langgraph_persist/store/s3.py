@@ -97,7 +97,7 @@ from langgraph_persist.errors import (
     UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Listings
+from langgraph_persist.store.base import Listings, Store
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -144,7 +144,7 @@ def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
-class S3Store:
+class S3Store(Store):
     """A ``Store`` over an S3 bucket and key prefix (see module docstring).
 
     Args:
@@ -635,7 +635,6 @@ class S3Store:
 
 def _implements_the_port(store: S3Store) -> Listings:
     """Never called: makes mypy check ``S3Store`` against the ``Store`` port."""
-    from langgraph_persist.store.base import Store
 
     checked: Store = store
     return [checked.list(())]

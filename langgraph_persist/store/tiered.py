@@ -52,7 +52,7 @@ from langgraph_persist.errors import (
     TierUnavailableError,
 )
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.base import Listings, Names, Store
 from langgraph_persist.store.redis import (
     Fetched,
     PendingEntry,
@@ -263,7 +263,7 @@ class HotTier(Store, Protocol):
     def forget_writer(self, writer: str) -> bool: ...
 
 
-class TieredStore:
+class TieredStore(Store):
     """A ``Store`` made of a durable cold store and a Redis hot tier (module docstring)."""
 
     def __init__(self, cold: Store, hot: HotTier, options: HotTierOptions | None = None) -> None:
@@ -558,10 +558,19 @@ class TieredStore:
     # -- writes ----------------------------------------------------------------------------------
 
     def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        self._write(list(items), create=False)
+        self._write([], list(items))
 
     def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        self._write(list(items), create=True)
+        self._write(list(items), [])
+
+    def commit(
+        self,
+        *,
+        create: Sequence[tuple[Key, bytes]] = (),
+        write: Sequence[tuple[Key, bytes]] = (),
+    ) -> None:
+        """One cold commit (atomic where the cold tier is transactional), then Redis."""
+        self._write(list(create), list(write))
 
     def _split_read(self, keys: list[Key]) -> list[bytes | None]:
         """Cold-only keys from the cold tier, the rest through Redis."""
@@ -575,44 +584,51 @@ class TieredStore:
                 values[i] = v
         return values
 
-    def _write(self, items: list[tuple[Key, bytes]], *, create: bool) -> None:
-        if not items:
+    def _write(self, create: list[tuple[Key, bytes]], write: list[tuple[Key, bytes]]) -> None:
+        """Content (``create``) and records (``write``) of one call, in every mode.
+
+        Cold-only roots go straight to the cold tier. In write-behind mode the two
+        parts are queued as two entries, content first, so the flusher keeps the
+        order. In write-through mode the cold tier gets one ``commit``; Redis then
+        gets both parts in one fenced ``put``.
+        """
+        if any(k[0] in _COLD_ONLY for k, _ in (*create, *write)):
+            self.cold.commit(
+                create=[(k, v) for k, v in create if k[0] in _COLD_ONLY],
+                write=[(k, v) for k, v in write if k[0] in _COLD_ONLY],
+            )
+            create = [(k, v) for k, v in create if k[0] not in _COLD_ONLY]
+            write = [(k, v) for k, v in write if k[0] not in _COLD_ONLY]
+        if not create and not write:
             return
-        if any(k[0] in _COLD_ONLY for k, _ in items):
-            direct = [(k, v) for k, v in items if k[0] in _COLD_ONLY]
-            items = [(k, v) for k, v in items if k[0] not in _COLD_ONLY]
-            if create:
-                self.cold.create_many(direct)
-            else:
-                self.cold.write_many(direct)
-            if not items:
-                return
         if self._wb:
             try:
-                self._write_behind(items, create)
+                if create:
+                    self._write_behind(create, True)
+                if write:
+                    self._write_behind(write, False)
                 return
             except _HotDown:
                 self._drain()  # what we acknowledged earlier reaches the cold tier first
+        items = create + write
         tags = {self.hot.keys.tag_of(k) for k, _ in items}
+        # created records are new or identical: only replaced ones can leave a stale copy
+        stale = {self.hot.keys.tag_of(k) for k, _ in write}
         try:
             fence: dict[Tag, str] | None = self._fence_for(tags)
         except _HotDown:
             fence = None
-        if create:
-            self.cold.create_many(items)
-        else:
-            self.cold.write_many(items)
+        self.cold.commit(create=create, write=write)
         if fence is None:
-            if not create:  # created records are new or identical: nothing stale to fix
-                self._journal_add(tags)
+            if stale:
+                self._journal_add(stale)
             return
+        old = ["-"] * len(create) + ["*"] * len(write)
         try:
-            written = self._hot(
-                lambda: self.hot.put(items, old="-" if create else "*", fence=fence)
-            )
+            written = self._hot(lambda: self.hot.put(items, old=old, fence=fence))
         except _HotDown:
-            if not create:
-                self._journal_add(tags)
+            if stale:
+                self._journal_add(stale)
             return
         self._observe(written.gens)
         if written.fenced:
@@ -975,6 +991,15 @@ class TieredStore:
             **counters,
         }
 
+    def scrub(self) -> None:
+        self.cold.scrub()
+
+    def source_of_truth(self) -> Store:
+        return self.cold
+
+    def integrity_check(self) -> Names:
+        return self.cold.integrity_check()
+
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """Repair whichever tier holds a bad copy of ``key`` from a good copy in the other."""
         hot_value: bytes | None = None
@@ -1035,6 +1060,19 @@ class TieredStore:
         self.cold.close()
         if error is not None:
             raise error
+
+    @property
+    def seeks_pages(self) -> bool:  # type: ignore[override]
+        return not self._wb and self.cold.seeks_pages
+
+    def list_desc(
+        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+    ) -> Names:
+        """The cold tier's index in write-through mode; with write-behind, unflushed
+        names must be merged in, so the page comes from the full listing."""
+        if not self._wb:
+            return self.cold.list_desc(prefix, before=before, limit=limit)
+        return super().list_desc(prefix, before=before, limit=limit)
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         """``list`` for several prefixes: the cold tier's, plus unflushed names (write-behind)."""

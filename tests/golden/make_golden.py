@@ -1,19 +1,24 @@
-"""Regenerate the golden store. Run ONLY when introducing a new format version:
+"""Regenerate the golden stores. Run ONLY when introducing a new format version:
 
-    python -m tests.golden.make_golden
+    python -m tests.golden.make_golden v1    # the file-per-record store (0.1)
+    python -m tests.golden.make_golden v2    # store-v1 upgraded to the SQLite layout
 
-The committed store-v1/ must stay readable by every future release.
+The committed store-v1/ and store-v2/ must stay readable by every future
+release. store-v2 is store-v1 after ``upgrade``, so one expected description
+(expected-v1.json) pins both formats and the conversion between them.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from langgraph.types import Command
 
 from langgraph_persist import PersistSaver
+from langgraph_persist.upgrade import upgrade
 from tests.golden.describe import describe
 from tests.graphs import approval_graph, chat_graph, delta_graph, human, subgraph_graph
 
@@ -42,5 +47,16 @@ def main() -> None:
         shutil.rmtree(store / leftover, ignore_errors=True)
 
 
+def main_v2() -> None:
+    store = HERE / "store-v2"
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.copytree(HERE / "store-v1", store)
+    upgrade(store)
+    saver = PersistSaver(store)
+    assert describe(saver) == json.loads((HERE / "expected-v1.json").read_text())
+    saver.close()
+    shutil.rmtree(store / "locks", ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    {"v1": main, "v2": main_v2}[sys.argv[1]]()

@@ -1,0 +1,722 @@
+"""``SqliteStore``: the embedded default, every key of a store in one SQLite database.
+
+Why SQLite: the file-per-record layout paid about eight fsyncs per graph
+step and could not commit a batch atomically. Here a call (a put: its new
+blobs, its record, the thread's bookkeeping) is one transaction, made durable
+by one fsync of the write-ahead log, and a crash leaves the transaction
+applied or absent: there is nothing for ``verify`` or ``gc`` to find.
+SQLite ships with Python, needs no server, is the most tested storage engine
+there is, and its WAL mode lets readers run beside a writer.
+
+The directory holds::
+
+    FORMAT            {"format": "langgraph-persist", "version": 2, "layout": "sqlite"}
+    store.db          the database (store.db-wal and store.db-shm beside it while open)
+    locks/            flock files (locks.py)
+    audit.jsonl       the audit log (audit.py)
+
+One table, ``entries(dir, name, value)``. A key ``(c1, ..., ck)`` is the row
+``dir = "c1/.../c(k-1)"``, ``name = ck``; its value is a record (records.py),
+framed, digested and sealed exactly as in every other tier. Directories are
+rows too (``value`` NULL), written in the same transaction as the first key
+below them, so listing one level (the store's threads, a thread's
+checkpoints) is a range scan of the primary key, and "the latest checkpoint"
+is one index seek, whatever the store's size. Components never contain
+``/`` (keys.py), so the mapping is unambiguous.
+
+Concurrency:
+
+* reads use one connection per thread (SQLite connections are not to be
+  shared without a lock) and see the last committed state;
+* writes are *group-committed*: callers queue their work, one of them
+  (the leader) runs everything queued in one ``BEGIN IMMEDIATE`` transaction,
+  each call in its own savepoint so one failing call does not fail the
+  others, and commits once. 16 threads writing at once share fsyncs;
+* other processes are excluded by SQLite's own locks (``busy_timeout``), and
+  the thread and maintenance locks are the same ``flock`` files as before.
+
+Durability (``docs/reliability.md``): ``"fsync"`` is ``synchronous=FULL``: the
+WAL is fsynced at every commit, so a power cut loses nothing acknowledged.
+``"none"`` is ``synchronous=NORMAL``: a killed process loses nothing; a power
+cut may lose the last commits, never the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langgraph_persist.errors import (
+    ConfigurationError,
+    CorruptStoreError,
+    InvalidIdError,
+    StoreError,
+    UnsupportedFormatError,
+)
+from langgraph_persist.keys import Key
+from langgraph_persist.store.base import Listings, Names, Store
+from langgraph_persist.store.locks import LOCKS, FileLocks
+
+AUDIT_LOG = "audit.jsonl"
+
+Durability = Literal["fsync", "none"]
+
+LAYOUT = "sqlite"
+STORE_FORMAT = 2
+MARKER = "FORMAT"
+DATABASE = "store.db"
+APPLICATION_ID = 0x4C475053  # "LGPS": identifies our databases to `file` and to us
+_SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 60.0
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    dir   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    value BLOB,
+    PRIMARY KEY (dir, name)
+);
+"""
+
+Work = Callable[[sqlite3.Connection], None]
+"""One call's share of a group commit: statements run inside a savepoint."""
+
+
+def marker_body() -> bytes:
+    info = {"format": "langgraph-persist", "version": STORE_FORMAT, "layout": LAYOUT}
+    return json.dumps(info).encode()
+
+
+def _split(key: Key) -> tuple[str, str]:
+    if not key:
+        raise InvalidIdError("the empty key names no record")
+    for part in key:
+        if not part or "/" in part:
+            raise InvalidIdError(f"unsafe key component {part!r}")
+    return "/".join(key[:-1]), key[-1]
+
+
+def _dir_of(prefix: Key) -> str:
+    _split((*prefix, "x"))  # validates the components
+    return "/".join(prefix)
+
+
+def _subtree_bounds(d: str) -> tuple[str, str]:
+    """Every ``dir`` strictly below ``d`` lies in ``[d + "/", d + "0")`` ("0" follows "/")."""
+    return (d + "/", d + "0") if d else ("", "\U0010ffff")
+
+
+def _parents(key: Key) -> list[tuple[str, str]]:
+    """The directory rows a key needs: ``(dir, name)`` of each of its ancestors."""
+    return [("/".join(key[:i]), key[i]) for i in range(len(key) - 1)]
+
+
+_OS_LITTER = frozenset({"Thumbs.db", "desktop.ini", "Desktop.ini"})
+
+
+def is_os_litter(name: str) -> bool:
+    """Files operating systems and editors drop into folders (``.DS_Store``, ``x~``)."""
+    return name.startswith(".") or name.endswith("~") or name in _OS_LITTER
+
+
+_CORRUPT_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt")
+
+
+def _is_corruption(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.split("_SEQUENCE")[0] in _CORRUPT_CODES or name.startswith("SQLITE_CORRUPT"):
+        return True
+    return any(word in str(exc).lower() for word in _CORRUPT_WORDS)
+
+
+@dataclass
+class _Call:
+    work: Work
+    done: bool = False
+    error: BaseException | None = None
+
+
+class SqliteStore(Store):
+    """A ``Store`` in one SQLite database in a directory (see module docstring)."""
+
+    seeks_pages = True
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        durability: Durability = "fsync",
+        read_only: bool = False,
+    ) -> None:
+        if durability not in ("fsync", "none"):
+            raise ConfigurationError(f"durability must be 'fsync' or 'none', not {durability!r}")
+        self.root = os.path.abspath(os.fspath(root))
+        self.durability: Durability = durability
+        self.read_only = read_only
+        self.database = os.path.join(self.root, DATABASE)
+        self._locks = FileLocks(self.root, read_only=read_only)
+        self._cv = threading.Condition()
+        self._queue: list[_Call] = []
+        self._leading = False
+        self._local = threading.local()
+        self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
+        self._write_conn: _Conn | None = None
+        self.calls = 0
+        """Write calls committed by this process (``commit``, deletes, links)."""
+        self.transactions = 0
+        """Transactions that committed them: fewer than ``calls`` when calls were grouped."""
+        self._pid = os.getpid()
+        self._closed = False
+        if read_only:
+            self._check_marker(required=True)
+            self._reader()  # fail now if the database cannot be opened
+        else:
+            self._create()
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _check_marker(self, *, required: bool) -> bool:
+        marker = os.path.join(self.root, MARKER)
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                info = json.load(fh)
+        except FileNotFoundError:
+            if required:
+                raise ConfigurationError(f"{self.root} is not a langgraph-persist store") from None
+            return False
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
+        if not isinstance(info, dict) or info.get("format") != "langgraph-persist":
+            raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
+        if int(info.get("version", 0)) > STORE_FORMAT:
+            raise UnsupportedFormatError(
+                f"store {self.root} has format version {info['version']}; this release reads "
+                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
+            )
+        if info.get("layout") != LAYOUT:
+            raise ConfigurationError(
+                f"{self.root} holds a store in the {info.get('layout', 'files')!r} layout, "
+                "not an SQLite one"
+            )
+        return True
+
+    def _create(self) -> None:
+        """Create or open the store; fail now, with a clear message, not at the first put."""
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise ConfigurationError(
+                f"checkpoint store path {self.root} exists and is not a directory"
+            )
+        fresh = not self._check_marker(required=False)
+        if fresh:
+            self._refuse_foreign_directory()
+        try:
+            os.makedirs(os.path.join(self.root, LOCKS), mode=_DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create checkpoint store at {self.root}: {exc.strerror}"
+            ) from exc
+        try:
+            with self._locks.maintenance_lock(exclusive=False):  # proves locks/ is writable
+                self._create_schema(self._writer())
+        except UnsupportedFormatError:
+            raise
+        except (StoreError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"checkpoint store {self.root} is not writable ({exc}); check permissions "
+                "and that the file system is not read-only"
+            ) from exc
+        if fresh:
+            # The marker last: a directory with a marker always holds a usable database.
+            tmp = os.path.join(self.root, f".{MARKER}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, _FILE_MODE)
+            try:
+                os.write(fd, marker_body())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, os.path.join(self.root, MARKER))
+            dfd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            app = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if app not in (0, APPLICATION_ID):
+                raise ConfigurationError(f"{self.database} is not a langgraph-persist database")
+            if version > _SCHEMA_VERSION:
+                raise UnsupportedFormatError(
+                    f"{self.database} has schema version {version}; this release reads up to "
+                    f"{_SCHEMA_VERSION}: upgrade langgraph-persist"
+                )
+            if (app, version) != (APPLICATION_ID, _SCHEMA_VERSION):  # opening never writes
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                conn.execute(_SCHEMA)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _refuse_foreign_directory(self) -> None:
+        """A new store goes into a new or empty directory, never over someone's files.
+
+        Files an OS or a user drops anywhere (``.DS_Store``, ``Thumbs.db``, other
+        hidden files) do not count, nor do what a killed ``_create`` left.
+        """
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {self.root}: {exc.strerror}") from exc
+        ours = {LOCKS, AUDIT_LOG, DATABASE, DATABASE + "-wal", DATABASE + "-shm"}
+        foreign = [e for e in entries if e not in ours and not is_os_litter(e)]
+        if foreign:
+            raise ConfigurationError(
+                f"refusing to use {self.root}: it is not empty and is not a langgraph-persist "
+                f"store (no {MARKER} file); point the saver at a new or empty directory"
+            )
+
+    def describe(self) -> str:
+        return f"sqlite:{self.root}"
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _connect(self, *, write: bool) -> _Conn:
+        if self._closed:
+            raise StoreError(f"checkpoint store {self.root} is closed")
+        if self.read_only:
+            uri = f"file:{self.database}?mode=ro"
+        else:
+            uri = f"file:{self.database}?mode=rwc"
+        try:
+            raw = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # close() runs on any thread
+                cached_statements=64,
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open the database") from exc
+        if write:  # private like every file of the store; -wal and -shm inherit the mode
+            with contextlib.suppress(OSError):
+                os.chmod(self.database, _FILE_MODE)
+        with self._translate("configure the connection"):
+            if not self.read_only:
+                raw.execute("PRAGMA journal_mode = WAL")
+            sync = "FULL" if self.durability == "fsync" else "NORMAL"
+            raw.execute(f"PRAGMA synchronous = {sync}")
+            # Deleted and overwritten records are zeroed, not left in free pages:
+            # reencrypt and delete_thread + gc must not leave old plaintext behind.
+            raw.execute("PRAGMA secure_delete = ON")
+        conn = _Conn(raw)
+        self._all.add(conn)
+        return conn
+
+    def _fork_check(self) -> None:
+        """A connection must never cross ``fork()``: a child starts with none of them."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._all = weakref.WeakSet()
+            self._cv = threading.Condition()
+            self._queue = []
+            self._leading = False
+            self._write_conn = None
+
+    def _reader(self) -> sqlite3.Connection:
+        self._fork_check()
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._connect(write=False)
+            self._local.conn = conn
+        return conn.raw
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection the group-commit leader writes with (one per process)."""
+        self._fork_check()
+        conn = self._write_conn
+        if conn is None or conn.closed:
+            conn = self._connect(write=True)
+            self._write_conn = conn
+        return conn.raw
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        if _is_corruption(exc):
+            return CorruptStoreError(
+                f"checkpoint store {self.database} is damaged ({exc}) while trying to {doing}; "
+                "restore it from a backup, or run `langgraph-persist verify --repair` with "
+                "the hot tier that holds copies",
+                store=self.describe(),
+            )
+        text = str(exc).lower()
+        if "full" in text:
+            what = "the disk is full"
+        elif "readonly" in text or "read-only" in text:
+            what = "the store is read-only"
+        elif "locked" in text or "busy" in text:
+            what = f"the store stayed locked by another process for {_BUSY_TIMEOUT_S:.0f} s"
+        else:
+            what = str(exc)
+        return StoreError(
+            f"checkpoint store {self.database}: could not {doing}: {what}; nothing was "
+            "written, earlier checkpoints are intact"
+        )
+
+    @contextlib.contextmanager
+    def _translate(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(exc, doing) from exc
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def read(self, key: Key) -> bytes | None:
+        d, name = _split(key)
+        with self._translate("read"):
+            row = (
+                self._reader()
+                .execute("SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name))
+                .fetchone()
+            )
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
+        if not keys:
+            return []
+        conn = self._reader()
+        out: list[bytes | None] = []
+        with self._translate("read"):
+            # One read transaction: a batch sees one state of the store.
+            conn.execute("BEGIN")
+            try:
+                for key in keys:
+                    d, name = _split(key)
+                    row = conn.execute(
+                        "SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name)
+                    ).fetchone()
+                    out.append(None if row is None or row[0] is None else bytes(row[0]))
+            finally:
+                conn.execute("COMMIT")
+        return out
+
+    def exists_many(self, keys: Sequence[Key]) -> list[bool]:
+        return [v is not None for v in self._values_present(keys)]
+
+    def _values_present(self, keys: Sequence[Key]) -> list[int | None]:
+        conn = self._reader()
+        out: list[int | None] = []
+        with self._translate("read"):
+            for key in keys:
+                d, name = _split(key)
+                row = conn.execute(
+                    "SELECT 1 FROM entries WHERE dir = ? AND name = ? AND value IS NOT NULL",
+                    (d, name),
+                ).fetchone()
+                out.append(None if row is None else 1)
+        return out
+
+    def list(self, prefix: Key) -> Names:
+        with self._translate("list"):
+            rows = (
+                self._reader()
+                .execute("SELECT name FROM entries WHERE dir = ? ORDER BY name", (_dir_of(prefix),))
+                .fetchall()
+            )
+        return [r[0] for r in rows]
+
+    def list_desc(
+        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+    ) -> Names:
+        """One index seek: the cost depends on ``limit``, not on how many names there are."""
+        sql = "SELECT name FROM entries WHERE dir = ?"
+        args: list[Any] = [_dir_of(prefix)]
+        if before is not None:
+            sql += " AND name < ?"
+            args.append(before)
+        sql += " ORDER BY name DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._translate("list"):
+            rows = self._reader().execute(sql, args).fetchall()
+        return [r[0] for r in rows]
+
+    def list_many(self, prefixes: Sequence[Key]) -> Listings:
+        return [self.list(p) for p in prefixes]
+
+    def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
+        """Every record under ``prefix`` with its size (SQLite keeps no mtime: 0.0)."""
+        d = _dir_of(prefix)
+        low, high = _subtree_bounds(d)
+        with self._translate("walk"):
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT dir, name, length(value) FROM entries WHERE value IS NOT NULL AND "
+                    "(dir = ? OR (dir >= ? AND dir < ?)) ORDER BY dir, name",
+                    (d, low, high),
+                )
+                .fetchall()
+            )
+        for row_dir, name, size in rows:
+            parts = tuple(row_dir.split("/")) if row_dir else ()
+            yield (*parts, name), int(size), 0.0
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        *,
+        create: Sequence[tuple[Key, bytes]] = (),
+        write: Sequence[tuple[Key, bytes]] = (),
+    ) -> None:
+        """Content and record in one transaction (one fsync, shared with concurrent calls)."""
+        if not create and not write:
+            return
+        rows_create = [(*_split(k), v) for k, v in create]
+        rows_write = [(*_split(k), v) for k, v in write]
+        parents = {p for k, _ in (*create, *write) for p in _parents(k)}
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, NULL)",
+                sorted(parents),
+            )
+            if rows_create:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, ?)",
+                    rows_create,
+                )
+            if rows_write:
+                conn.executemany(
+                    "INSERT INTO entries (dir, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (dir, name) DO UPDATE SET value = excluded.value",
+                    rows_write,
+                )
+
+        self._transact(work, "write")
+
+    def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        self.commit(write=items)
+
+    def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        self.commit(create=items)
+
+    def link(self, items: Sequence[tuple[Key, Key]]) -> None:
+        """Copy records (they are small: values are shared blobs) in one transaction."""
+        if not items:
+            return
+        pairs = [(*_split(dst), *_split(src)) for src, dst in items]
+        parents = {p for _, dst in items for p in _parents(dst)}
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, NULL)",
+                sorted(parents),
+            )
+            conn.executemany(
+                "INSERT INTO entries (dir, name, value) "
+                "SELECT ?, ?, value FROM entries "
+                "WHERE dir = ? AND name = ? AND value IS NOT NULL "
+                "ON CONFLICT (dir, name) DO UPDATE SET value = excluded.value",
+                pairs,
+            )
+
+        self._transact(work, "link")
+
+    def delete_many(self, keys: Sequence[Key]) -> None:
+        if not keys:
+            return
+        rows = [_split(k) for k in keys]
+        dirs = {tuple(k[:-1]) for k in keys}
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "DELETE FROM entries WHERE dir = ? AND name = ? AND value IS NOT NULL", rows
+            )
+            for d in dirs:
+                _prune_empty(conn, d)
+
+        self._transact(work, "delete")
+
+    def delete_tree(self, prefix: Key) -> None:
+        d, name = _split(prefix)
+        low, high = _subtree_bounds(_dir_of(prefix))
+        inner = _dir_of(prefix)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM entries WHERE dir = ? OR (dir >= ? AND dir < ?)", (inner, low, high)
+            )
+            conn.execute("DELETE FROM entries WHERE dir = ? AND name = ?", (d, name))
+
+        self._transact(work, "delete")
+
+    def _transact(self, work: Work, doing: str) -> None:
+        """Run ``work`` in a group commit (see module docstring); raise its own error."""
+        if self.read_only:
+            raise StoreError(f"checkpoint store {self.root} was opened read-only")
+        self._fork_check()
+        call = _Call(work)
+        with self._cv:
+            self._queue.append(call)
+            while self._leading and not call.done:
+                self._cv.wait()
+            if not call.done:
+                self._leading = True
+                batch, self._queue = self._queue, []
+                self.calls += len(batch)
+                self.transactions += 1
+            else:
+                batch = []
+        if batch:
+            try:
+                self._run(batch, doing)
+            finally:
+                with self._cv:
+                    for c in batch:
+                        c.done = True
+                    self._leading = False
+                    self._cv.notify_all()
+        if call.error is not None:
+            raise call.error
+
+    def _run(self, batch: Sequence[_Call], doing: str) -> None:
+        """One transaction for the whole batch; a savepoint per call isolates failures."""
+        try:
+            conn = self._writer()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            error = self._error(exc, doing)
+            for c in batch:
+                c.error = error
+            return
+        try:
+            for c in batch:
+                conn.execute("SAVEPOINT call")
+                try:
+                    c.work(conn)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO call")
+                    c.error = self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
+                conn.execute("RELEASE call")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            error = self._error(exc, doing)
+            for c in batch:
+                c.error = c.error or error
+
+    def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
+        """One database holds one copy: nothing to recover from."""
+        return False
+
+    # -- locking (see locks.py) -----------------------------------------------------------------
+
+    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+        return self._locks.lock(key, exclusive)
+
+    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return self._locks.maintenance_lock(exclusive)
+
+    # -- administration -------------------------------------------------------------------------
+
+    def scrub(self) -> None:
+        """Checkpoint the WAL into the database and truncate it to zero bytes.
+
+        Deleted records are zeroed in the database (``secure_delete``), but the
+        WAL still holds the frames that carried them until it is checkpointed
+        and truncated: without this, ``delete_thread`` + ``gc`` would leave the
+        thread's bytes in ``store.db-wal``.
+        """
+        with self._translate("checkpoint the write-ahead log"):
+            busy, _log, _done = self._reader().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise StoreError(
+                f"checkpoint store {self.database}: the write-ahead log could not be "
+                "truncated while other connections read; run gc again when they are idle"
+            )
+
+    def integrity_check(self) -> Names:
+        """SQLite's own check of the database file: empty when it is sound."""
+        try:
+            rows = self._reader().execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.Error as exc:
+            return [str(self._error(exc, "check the database"))]
+        except CorruptStoreError as exc:
+            return [str(exc)]
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else problems
+
+    def disk_usage(self) -> int:
+        """Bytes the store's files take on disk (database, WAL and shared memory)."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(self.database + suffix).st_blocks * 512
+        return total
+
+    def backup(self, destination: str) -> None:
+        """A consistent copy of the database while writers run (SQLite's online backup)."""
+        target = sqlite3.connect(destination)
+        try:
+            with self._translate("back up"):
+                self._reader().backup(target)
+        finally:
+            target.close()
+
+    def close(self) -> None:
+        """Close every connection; the last one checkpoints and removes the WAL."""
+        self._closed = True
+        for conn in list(self._all):
+            conn.close()
+
+
+class _Conn:
+    """A connection and the process that opened it (never used across fork)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+        self.pid = os.getpid()
+        self.closed = False
+
+    def close(self) -> None:
+        if not self.closed and self.pid == os.getpid():
+            self.closed = True
+            with contextlib.suppress(sqlite3.Error):
+                self.raw.close()
+
+
+def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:
+    """Remove directory rows left empty by a delete, bottom up (keeps listings exact)."""
+    while len(key) > 1:
+        d = "/".join(key)
+        if conn.execute("SELECT 1 FROM entries WHERE dir = ? LIMIT 1", (d,)).fetchone():
+            return
+        conn.execute(
+            "DELETE FROM entries WHERE dir = ? AND name = ? AND value IS NULL",
+            ("/".join(key[:-1]), key[-1]),
+        )
+        key = key[:-1]

@@ -102,8 +102,7 @@ class Store(Protocol):
         names = self.list(prefix)
         if before is not None:
             names = names[: bisect.bisect_left(names, before)]
-        names.reverse()
-        return names if limit is None else names[:limit]
+        return names[::-1][:limit]
 
     def delete_many(self, keys: Sequence[Key]) -> None:
         """Remove keys; absent keys are ignored."""

@@ -228,7 +228,7 @@ class SqliteStore(Store):
         try:
             with self._locks.maintenance_lock(exclusive=False):  # proves locks/ is writable
                 self._create_schema(self._writer())
-        except UnsupportedFormatError:
+        except (UnsupportedFormatError, CorruptStoreError):
             raise
         except (StoreError, sqlite3.Error) as exc:
             raise ConfigurationError(
@@ -364,8 +364,7 @@ class SqliteStore(Store):
         if _is_corruption(exc):
             return CorruptStoreError(
                 f"checkpoint store {self.database} is damaged ({exc}) while trying to {doing}; "
-                "restore it from a backup, or run `langgraph-persist verify --repair` with "
-                "the hot tier that holds copies",
+                "restore it from a backup (`langgraph-persist restore`)",
                 store=self.describe(),
             )
         text = str(exc).lower()
@@ -707,6 +706,12 @@ class _Conn:
             self.closed = True
             with contextlib.suppress(sqlite3.Error):
                 self.raw.close()
+
+    def __del__(self) -> None:
+        # A reader's connection dies with its thread (LangGraph runs puts on short-lived
+        # threads): close it now, not at the next garbage collection, so it holds no
+        # WAL snapshot open and the last close can still checkpoint and remove the WAL.
+        self.close()
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

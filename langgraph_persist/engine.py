@@ -53,8 +53,9 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind, Sealer
+from langgraph_persist.segments import NewBlobs
 from langgraph_persist.store.base import Store
-from langgraph_persist.values import NewBlobs, Ref, ValueCodec
+from langgraph_persist.values import Ref, ValueCodec
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
 _CONTINUATIONS = frozenset({"loop", "input"})
@@ -200,7 +201,7 @@ class Engine:
             if channel not in new_versions and inherited is not None and inherited[0] == version:
                 ref = inherited[1]
             elif channel in values:
-                ref = self.codec.encode(values[channel], new, known)
+                ref = self.codec.encode(values[channel], new, known, hint=(a.t, a.n, channel))
             refs[channel] = [version, ref]
         for digest in known.intersection(new):
             del new[digest]
@@ -363,9 +364,12 @@ class Engine:
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self._writing(a, exclusive=False):
             self._refuse_resurrection(a, checkpoint_id)
+            # Power-safe with the next put's sync (docs/reliability.md): pending writes
+            # only spare a resumed step from re-running tasks, and a step ends in a put.
             self.store.commit(
                 create=self._content(a, new, None),
                 write=[(key, self._encode(Kind.WRITES, record, key))],
+                defer_sync=True,
             )
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:

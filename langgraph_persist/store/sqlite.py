@@ -142,6 +142,7 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
 @dataclass
 class _Call:
     work: Work
+    sync: bool = True
     done: bool = False
     error: BaseException | None = None
 
@@ -171,6 +172,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._write_conn: _Conn | None = None
+        self._sync_level = ""
         self.calls = 0
         """Write calls committed by this process (``commit``, deletes, links)."""
         self.transactions = 0
@@ -340,6 +342,7 @@ class SqliteStore(Store):
             self._queue = []
             self._leading = False
             self._write_conn = None
+            self._sync_level = ""
 
     def _reader(self) -> sqlite3.Connection:
         self._fork_check()
@@ -356,6 +359,7 @@ class SqliteStore(Store):
         if conn is None or conn.closed:
             conn = self._connect(write=True)
             self._write_conn = conn
+            self._sync_level = ""
         return conn.raw
 
     # -- errors ---------------------------------------------------------------------------------
@@ -489,8 +493,15 @@ class SqliteStore(Store):
         *,
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
-        """Content and record in one transaction (one fsync, shared with concurrent calls)."""
+        """Content and record in one transaction (one fsync, shared with concurrent calls).
+
+        ``defer_sync`` commits without the fsync (``synchronous=NORMAL``): the WAL
+        frames reach the OS at once, so a killed process loses nothing, and the
+        next FULL commit's fsync of the WAL makes them power-safe too, because the
+        WAL is one append-only file synced in order.
+        """
         if not create and not write:
             return
         rows_create = [(*_split(k), v) for k, v in create]
@@ -514,7 +525,7 @@ class SqliteStore(Store):
                     rows_write,
                 )
 
-        self._transact(work, "write")
+        self._transact(work, "write", sync=not defer_sync)
 
     def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
         self.commit(write=items)
@@ -572,12 +583,12 @@ class SqliteStore(Store):
 
         self._transact(work, "delete")
 
-    def _transact(self, work: Work, doing: str) -> None:
+    def _transact(self, work: Work, doing: str, *, sync: bool = True) -> None:
         """Run ``work`` in a group commit (see module docstring); raise its own error."""
         if self.read_only:
             raise StoreError(f"checkpoint store {self.root} was opened read-only")
         self._fork_check()
-        call = _Call(work)
+        call = _Call(work, sync)
         with self._cv:
             self._queue.append(call)
             while self._leading and not call.done:
@@ -605,6 +616,7 @@ class SqliteStore(Store):
         """One transaction for the whole batch; a savepoint per call isolates failures."""
         try:
             conn = self._writer()
+            self._set_sync(conn, any(c.sync for c in batch))
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             error = self._error(exc, doing)
@@ -627,6 +639,13 @@ class SqliteStore(Store):
             error = self._error(exc, doing)
             for c in batch:
                 c.error = c.error or error
+
+    def _set_sync(self, conn: sqlite3.Connection, sync: bool) -> None:
+        """FULL for a batch with a call that must be power-safe now, else NORMAL."""
+        level = "FULL" if sync and self.durability == "fsync" else "NORMAL"
+        if level != self._sync_level:
+            conn.execute(f"PRAGMA synchronous = {level}")
+            self._sync_level = level
 
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """One database holds one copy: nothing to recover from."""

@@ -568,9 +568,10 @@ class TieredStore(Store):
         *,
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
         """One cold commit (atomic where the cold tier is transactional), then Redis."""
-        self._write(list(create), list(write))
+        self._write(list(create), list(write), defer_sync)
 
     def _split_read(self, keys: list[Key]) -> list[bytes | None]:
         """Cold-only keys from the cold tier, the rest through Redis."""
@@ -584,7 +585,12 @@ class TieredStore(Store):
                 values[i] = v
         return values
 
-    def _write(self, create: list[tuple[Key, bytes]], write: list[tuple[Key, bytes]]) -> None:
+    def _write(
+        self,
+        create: list[tuple[Key, bytes]],
+        write: list[tuple[Key, bytes]],
+        defer_sync: bool = False,
+    ) -> None:
         """Content (``create``) and records (``write``) of one call, in every mode.
 
         Cold-only roots go straight to the cold tier. In write-behind mode the two
@@ -618,7 +624,7 @@ class TieredStore(Store):
             fence: dict[Tag, str] | None = self._fence_for(tags)
         except _HotDown:
             fence = None
-        self.cold.commit(create=create, write=write)
+        self.cold.commit(create=create, write=write, defer_sync=defer_sync)
         if fence is None:
             if stale:
                 self._journal_add(stale)

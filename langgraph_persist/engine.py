@@ -129,6 +129,10 @@ class Engine:
             data, expect=kind, location="/".join(key), sealer=self.sealer, aad=_aad(key)
         )
 
+    def checkpoint_record(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
+        """A checkpoint's decoded record (references, not values), or None when absent."""
+        return self._read_checkpoint(a, checkpoint_id)
+
     def _read_checkpoint(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         data = self.store.read(key)
@@ -546,7 +550,7 @@ class Engine:
             addresses = self.namespaces(thread_id)
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
-            streams = [self._newest_first(x, before_id) for x in addresses]
+            streams = [self.newest_first(x, before_id) for x in addresses]
             for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
                 if only_id and cid != only_id:
                     continue
@@ -563,7 +567,7 @@ class Engine:
                     if remaining <= 0:
                         return
 
-    def _newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
+    def newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
         """(checkpoint id, address) pairs of one namespace, newest first, read in pages.
 
         Pages grow (8, 16, ... 1024 ids) so ``list(limit=10)`` reads one small page

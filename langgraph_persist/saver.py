@@ -15,12 +15,14 @@ engine means sync and async can never disagree. Consequences users rely on:
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import os
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -36,13 +38,14 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from langgraph_persist import maintenance
+from langgraph_persist.address import Address
 from langgraph_persist.audit import AuditLog
 from langgraph_persist.backup import BackupReport
 from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
-from langgraph_persist.errors import ConfigurationError
+from langgraph_persist.errors import ConfigurationError, RecordError
 from langgraph_persist.maintenance import GcReport, StoreStats
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
@@ -55,6 +58,16 @@ if TYPE_CHECKING:
     from langgraph_persist.store.redis_cluster import ClusterTarget
 
 _LIST_BATCH = 32
+
+
+class HistoryEntry(NamedTuple):
+    """One checkpoint of ``PersistSaver.history``: its tuple, or why it cannot be read."""
+
+    config: RunnableConfig
+    tuple: CheckpointTuple | None
+    error: RecordError | None
+
+
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
 
 
@@ -335,6 +348,66 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Rewrite every record under the current key (after adding a new key, or
         to encrypt a store written without encryption). Returns records rewritten."""
         return maintenance.reencrypt(self.engine, progress=progress)
+
+    def history(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_ns: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[HistoryEntry]:
+        """A thread's checkpoints newest first, like ``list``, but damage stays local.
+
+        ``list`` (and so ``graph.get_state_history``) raises at the first damaged
+        checkpoint, as a reader must. This yields every checkpoint instead, each
+        with its tuple or with the error that reading it raised, so tools can show
+        and export what is good and mark what is not.
+        """
+        addresses = [
+            a
+            for a in self.engine.namespaces(str(thread_id))
+            if checkpoint_ns is None or a.checkpoint_ns == checkpoint_ns
+        ]
+        streams = [self.engine.newest_first(a) for a in addresses]
+        merged = heapq.merge(*streams, key=lambda item: item[0], reverse=True)
+        for cid, a in itertools.islice(merged, limit):
+            config = a.config(cid)
+            try:
+                yield HistoryEntry(config, self.engine.get_tuple(config), None)
+            except RecordError as exc:
+                yield HistoryEntry(config, None, exc)
+
+    def drop_checkpoint(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> Sequence[str]:
+        """Delete one checkpoint and its pending writes (a damaged one, typically).
+
+        Returns the ids of its children that no longer read (a ``DeltaChannel``
+        child may need its parent); children that read on are not listed.
+        """
+        a = Address.of(str(thread_id), checkpoint_ns)
+        children = [
+            cid
+            for cid, _a in self.engine.newest_first(a)
+            if self._parent_of(a, cid) == checkpoint_id
+        ]
+        self.engine.delete_checkpoints(a, [checkpoint_id])
+        self._audit("drop_checkpoint", thread_id=thread_id, checkpoint_id=checkpoint_id)
+        return [cid for cid in children if not self._reads(a, cid)]
+
+    def _reads(self, a: Address, checkpoint_id: str) -> bool:
+        try:
+            self.engine.get_tuple(a.config(checkpoint_id))
+        except (RecordError, KeyError):
+            return False
+        return True
+
+    def _parent_of(self, a: Address, checkpoint_id: str) -> str | None:
+        try:
+            rec = self.engine.checkpoint_record(a, checkpoint_id)
+        except RecordError:
+            return None
+        return None if rec is None else rec.get("parent")
 
     def threads(self) -> Sequence[str]:
         """Every thread id in the store, sorted (names the store cannot map back are skipped)."""

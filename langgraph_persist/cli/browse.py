@@ -60,7 +60,7 @@ def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> Runnab
     return {"configurable": configurable}
 
 
-def _require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
+def require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
     addresses = saver.engine.namespaces(thread_id)
     if not addresses:
         raise NotFoundError(f"no thread {thread_id!r} in {saver.store.describe()}")
@@ -75,7 +75,7 @@ def resolve_checkpoint(
     Without ``--ns``, ``latest`` means the root namespace and an id is looked
     up in every namespace, so ids copied from ``history`` just work.
     """
-    addresses = _require_thread(saver, thread_id)
+    addresses = require_thread(saver, thread_id)
     if namespace is not None:
         addresses = [a for a in addresses if a.checkpoint_ns == namespace]
     elif ref in (None, "latest"):
@@ -246,29 +246,37 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
     with open_store(read_only=True) as saver:
-        addresses = _require_thread(saver, thread_id)
+        addresses = require_thread(saver, thread_id)
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if namespace is not None:
             config["configurable"]["checkpoint_ns"] = namespace
         sizes = _record_bytes(saver, thread_id)
         rows = []
-        for t in saver.list(config, limit=limit):
-            conf = t.config["configurable"]
+        # history(), not list(): one damaged checkpoint is marked, the rest still listed
+        for entry in saver.history(thread_id, checkpoint_ns=namespace, limit=limit):
+            conf = entry.config["configurable"]
             ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
-            parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-            rows.append(
-                {
-                    "checkpoint_id": cid,
-                    "checkpoint_ns": ns,
-                    "created": t.checkpoint.get("ts") or iso(checkpoint_time(cid)),
-                    "step": t.metadata.get("step"),
-                    "source": t.metadata.get("source"),
-                    "parent_id": parent,
-                    "run_id": t.metadata.get("run_id"),
-                    "pending_writes": len(t.pending_writes or ()),
-                    "bytes": sizes.get((keys.encode_name(ns), cid), 0),
-                }
-            )
+            row: dict[str, Any] = {
+                "checkpoint_id": cid,
+                "checkpoint_ns": ns,
+                "created": iso(checkpoint_time(cid)),
+                "bytes": sizes.get((keys.encode_name(ns), cid), 0),
+            }
+            t = entry.tuple
+            if t is None:
+                row.update(step=None, source=None, parent_id=None, run_id=None)
+                row.update(pending_writes=None, damaged=str(entry.error))
+            else:
+                parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+                row.update(
+                    created=t.checkpoint.get("ts") or row["created"],
+                    step=t.metadata.get("step"),
+                    source=t.metadata.get("source"),
+                    parent_id=parent,
+                    run_id=t.metadata.get("run_id"),
+                    pending_writes=len(t.pending_writes or ()),
+                )
+            rows.append(row)
     if as_json:
         echo_json(rows)
         return
@@ -292,7 +300,7 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
                 *([r["checkpoint_ns"] or "(root)"] if with_ns else []),
                 human_time(checkpoint_time(r["checkpoint_id"])),
                 r["step"],
-                r["source"],
+                "DAMAGED" if "damaged" in r else r["source"],
                 r["parent_id"],
                 r["run_id"],
                 r["pending_writes"],
@@ -302,6 +310,13 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
         ],
         right=tuple(i + (1 if with_ns else 0) for i in (2, 6, 7)),
     )
+    damaged = [r for r in rows if "damaged" in r]
+    if damaged:
+        click.echo(
+            f"{len(damaged)} damaged checkpoint(s); remove one with "
+            f"`langgraph-persist drop {thread_id} CHECKPOINT`",
+            err=True,
+        )
 
 
 def _delta_histories(

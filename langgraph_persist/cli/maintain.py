@@ -324,7 +324,7 @@ def upgrade(as_json: bool) -> None:
 
     \b
     Example:
-        langgraph-persist --store ./checkpoints upgrade
+        langgraph-persist upgrade --store ./checkpoints
     """
     path = settings().store
     if not os.path.isdir(path):
@@ -377,7 +377,7 @@ def restore(source: str, as_json: bool) -> None:
 
     \b
     Example:
-        langgraph-persist --store ./checkpoints restore /backups/checkpoints-2026-12-01
+        langgraph-persist restore /backups/checkpoints-2026-12-01 --store ./checkpoints
     """
     with open_store(create=True) as saver, ProgressBar("restoring") as progress:
         report = saver.restore(source, progress=progress)

@@ -16,7 +16,9 @@ import click
 from langgraph_persist.cli._common import (
     DamageFound,
     ProgressBar,
+    allow_type_option,
     cli,
+    echo,
     echo_json,
     human_bytes,
     human_time,
@@ -62,7 +64,7 @@ def verify(repair: bool, as_json: bool) -> None:
             }
         )
     else:
-        click.echo(
+        echo(
             f"checked {report.records_checked} records and {report.blobs_checked} blobs: "
             + ("no damage found" if not report.damaged else f"{len(report.damaged)} damaged")
         )
@@ -77,7 +79,7 @@ def verify(repair: bool, as_json: bool) -> None:
                 if v
             )
             state = "repaired" if d.repaired else "DAMAGED"
-            click.echo(f"  {state}  {d.location}: {d.reason}" + (f" ({where})" if where else ""))
+            echo(f"  {state}  {d.location}: {d.reason}" + (f" ({where})" if where else ""))
     if remaining:
         hint = "" if repair else "; try `verify --repair`"
         raise DamageFound(f"{len(remaining)} damaged record(s) remain{hint}")
@@ -105,7 +107,7 @@ def gc(as_json: bool) -> None:
     if as_json:
         echo_json(report.__dict__)
         return
-    click.echo(
+    echo(
         f"checked {report.blobs_checked} blobs, deleted {report.blobs_deleted}, "
         f"freed {human_bytes(report.bytes_freed)}"
     )
@@ -154,7 +156,7 @@ def stats(as_json: bool) -> None:
         rows.append(("hot hit rate", f"{hits / (hits + misses):.1%} (this process)"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        click.echo(f"{k.ljust(width)}  {v}")
+        echo(f"{k.ljust(width)}  {v}")
 
 
 # -- prune -------------------------------------------------------------------------------------
@@ -217,12 +219,14 @@ def _plan_json(plan: RetentionPlan) -> list[dict[str, Any]]:
 )
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
+@allow_type_option
 @json_option
 def prune(
     keep_last: int | None,
     idle: timedelta | None,
     only: tuple[str, ...],
     dry_run: bool,
+    allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Apply retention: trim old checkpoints, delete idle threads.
@@ -240,7 +244,7 @@ def prune(
     """
     if keep_last is None and idle is None:
         raise click.UsageError("give --keep-last, --idle-longer-than or both")
-    with open_store() as saver:
+    with open_store(allowed_types=allowed_types) as saver:
         with ProgressBar("planning") as progress:
             plan = plan_retention(
                 saver, keep_last, idle, threads=list(only) or None, progress=progress
@@ -281,11 +285,11 @@ def prune(
         ],
         right=(3, 4, 5),
     )
-    click.echo(
+    echo(
         f"{'would drop' if dry_run else 'dropped'} {dropped} checkpoint(s); "
         f"{'would delete' if dry_run else 'deleted'} {deleted} thread(s)"
     )
     if skipped:
-        click.echo(f"left alone (changed since planning): {', '.join(skipped)}")
+        echo(f"left alone (changed since planning): {', '.join(skipped)}")
     if not dry_run and dropped:
-        click.echo("run `langgraph-persist gc` to reclaim the content they alone used")
+        echo("run `langgraph-persist gc` to reclaim the content they alone used")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -203,6 +204,9 @@ def cli(
         langgraph-persist history user-42 --json | jq '.[0].checkpoint_id'
     """
     ctx.obj = Settings(store=store, progress=progress, redis=redis, redis_prefix=redis_prefix)
+    # LangGraph logs each blocked type itself, unescaped and naming its own knobs; the
+    # commands report them (warn_blocked, BlockedTypeError) with control characters escaped.
+    logging.getLogger("langgraph.checkpoint.serde").setLevel(logging.ERROR)
 
 
 # -- shared options ----------------------------------------------------------------------------

@@ -46,7 +46,8 @@ their reports. JSON envelopes are checked in ``_reviver`` directly.
 
 Sizes are bounded too: a msgpack value is walked by ``bounded.scan`` (its
 extension payloads included) against ``MAX_VALUE_ITEMS`` before ormsgpack,
-which has no limits of its own, builds it.
+which has no limits of its own, builds it; a legacy JSON value's separators
+are counted against the same limit before ``json.loads``.
 """
 
 from __future__ import annotations
@@ -199,6 +200,8 @@ class UntrustedSerializer(JsonPlusSerializer):
         try:
             if type_ == "msgpack" and len(payload) > bounded.SCAN_MIN:
                 bounded.scan(payload, MAX_VALUE_ITEMS, extensions=True)
+            elif type_ == "json" and len(payload) > bounded.SCAN_MIN:
+                _check_json_size(payload)
             value = super().loads_typed(data)
         except PersistError:
             raise
@@ -247,6 +250,14 @@ class UntrustedSerializer(JsonPlusSerializer):
         if value.get("lc") == 2:
             return value
         return _lc1_reviver()(value)
+
+
+def _check_json_size(payload: bytes) -> None:
+    """A JSON document has at most one value per ``,``/``[``/``{`` plus one: count them
+    (C speed, an over-estimate when strings hold them) before ``json.loads`` builds any."""
+    items = 1 + payload.count(b",") + payload.count(b"[") + payload.count(b"{")
+    if items > MAX_VALUE_ITEMS:
+        raise bounded.LimitError(f"may hold {items} JSON values, over {MAX_VALUE_ITEMS}")
 
 
 def blocked_error(found: Iterable[BlockedType]) -> BlockedTypeError:

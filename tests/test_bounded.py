@@ -150,11 +150,16 @@ def test_a_value_bomb_is_refused_by_the_strict_serializer(peak: Callable[[], flo
         "over MAX_VALUE_ITEMS": array_header(n) + b"\x90" * n,
         "nested too deep": deep,
     }
+    json_bomb = b"[" + b"0," * n + b"0]"  # the legacy JSON type: same limit
+
     strict = UntrustedSerializer()
     for what, data in bombs.items():
         with pytest.raises(CorruptRecordError, match="undecodable value"):
             strict.loads_typed(("msgpack", data))
         assert peak() < 64, what
+    with pytest.raises(CorruptRecordError, match="JSON values"):
+        strict.loads_typed(("json", json_bomb))
+    assert peak() < 64
     # a legitimate value of many small extensions still decodes
     many = ormsgpack.packb([ormsgpack.Ext(0, ormsgpack.packb(["builtins", "set", [1]]))] * 4000)
     assert strict.loads_typed(("msgpack", many)) == [{1}] * 4000

@@ -273,7 +273,7 @@ def warn_blocked(serde: SerializerProtocol, where: str) -> None:
     names = ", ".join(str(b) for b in blocked)
     echo(
         f"warning: {where} holds values of type(s) not allowed for untrusted data: {names}. "
-        "Nothing was run; they are shown as the raw arguments of their constructor.",
+        "Nothing was run; such values are shown as their raw stored arguments.",
         err=True,
     )
     constructors = [b.spec for b in blocked if not b.method]

@@ -208,11 +208,9 @@ class UntrustedSerializer(JsonPlusSerializer):
         except MemoryError:  # exhaustion is not damage: the limits exist so it never happens
             raise
         except Exception as exc:  # ormsgpack, json, unknown types ("pickle"): all "damaged"
-            what = (
-                f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, bounded.LimitError)
-                else (type(exc).__name__)
-            )
+            what = type(exc).__name__  # not its text: decoder messages quote the data
+            if isinstance(exc, bounded.LimitError):
+                what += f": {exc}"
             raise CorruptRecordError(
                 f"undecodable value of type {str(type_)[:40]!r} ({what})"
             ) from None

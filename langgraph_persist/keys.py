@@ -6,7 +6,8 @@ non-empty, at most ``MAX_COMPONENT`` bytes, made only of ``[a-z0-9_-]`` and
 (case-insensitive ones included, since upper-case letters are escaped), can
 never be ``.`` or ``..``, never contains a separator, and is a valid piece of
 a Redis key or an S3 object name. So an arbitrary thread id (unicode, ``/``,
-``..``, ``\\0``, empty, 10,000 characters) can never escape the store's root.
+``..``, ``\\0``, empty, 10,000 characters) can never escape the store's root;
+ids over ``MAX_ID_BYTES`` (64 KiB of UTF-8) are refused.
 
 Why not ``urllib.parse.quote``: it keeps ``.`` and upper case, so ``..`` and
 ``A``/``a`` collisions on case-insensitive file systems stay possible.
@@ -37,8 +38,16 @@ Key = tuple[str, ...]
 MAX_COMPONENT = 200
 """Longest encoded component kept verbatim; 255 is the usual file-name limit."""
 
-MAX_ID_CHARS = 1_000_000
-"""Ids longer than this are refused outright: a clear error beats a 4 MB key."""
+MAX_ID_BYTES = 64 * 1024
+"""Ids longer than this many UTF-8 bytes are refused outright (``InvalidIdError``).
+
+Checked before any per-character work, so a hostile multi-megabyte id costs
+one C-level length check, not a Python loop over every character. Ids longer
+than ``MAX_COMPONENT`` bytes but within this limit are hashed (module doc).
+"""
+
+MAX_ID_CHARS = MAX_ID_BYTES
+"""Kept for callers of earlier releases: no id of more characters can pass ``MAX_ID_BYTES``."""
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _EMPTY = "="
@@ -50,20 +59,31 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{40}")
 
 
 def encode_name(value: str) -> str:
-    """Map any string to a safe, reversible path component (see module doc)."""
+    """Map any string to a safe, reversible path component (see module doc).
+
+    Cost is bounded before anything proportional to the id runs: an id over
+    ``MAX_ID_BYTES`` is refused from its length alone, and one whose UTF-8
+    form is already longer than ``MAX_COMPONENT`` is hashed without the
+    per-character escaping loop (escaping never shortens a name, so it would
+    be hashed anyway: same result, no loop).
+    """
     if not isinstance(value, str):
         raise InvalidIdError(f"ids must be strings, got {type(value).__name__}")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_CHARS}")
+    if len(value) > MAX_ID_BYTES:  # every character is at least one byte
+        raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_BYTES} bytes")
     if value == "":
         return _EMPTY
     try:
-        value.encode("utf-8")
+        raw = value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidIdError(
             f"id {value[:40]!r} is not valid Unicode text (it holds a lone surrogate); "
             "LangGraph's serializers cannot store it either"
         ) from None
+    if len(raw) > MAX_ID_BYTES:
+        raise InvalidIdError(f"id of {len(raw)} UTF-8 bytes exceeds {MAX_ID_BYTES} bytes")
+    if len(raw) > MAX_COMPONENT:
+        return _HASHED + hashlib.blake2b(raw, digest_size=20).hexdigest()
     out: list[str] = []
     for ch in value:
         if ch in _SAFE:
@@ -72,8 +92,7 @@ def encode_name(value: str) -> str:
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     encoded = "".join(out)
     if len(encoded) > MAX_COMPONENT:
-        digest = hashlib.blake2b(value.encode("utf-8"), digest_size=20)
-        return _HASHED + digest.hexdigest()
+        return _HASHED + hashlib.blake2b(raw, digest_size=20).hexdigest()
     return encoded
 
 

@@ -44,6 +44,7 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -58,6 +59,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist.address import Address
 from langgraph_persist.errors import (
@@ -522,9 +524,39 @@ def migrate_all(
 
 SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
+_SECRET_PARAMS = frozenset({"password", "pass", "passwd", "sslpassword", "secret", "token"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: a password (``user:password@``, ``?password=``) becomes ``***``.
+
+    Anything that does not parse as a URL (a store directory) is returned as is.
+    """
+    if "://" not in url:
+        return url
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparseable: say nothing of it beyond its scheme
+        return url.split("://", 1)[0] + "://***"
+    netloc, query = parts.netloc, parts.query
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}{':***' if sep else ''}@{hostport}"
+    if query:
+        query = "&".join(
+            f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}{sep_v}{v}"
+            for k, sep_v, v in (p.partition("=") for p in query.split("&"))
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to hide: keep it byte for byte (sqlite:////abs/path)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
 
 @contextlib.contextmanager
-def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
+def open_saver(
+    url: str, *, create: bool = False, serde: SerializerProtocol | None = None
+) -> Iterator[AnySaver]:
     """Open a saver from a connection string, using each saver's ``from_conn_string``.
 
     * ``sqlite:///relative.db`` or ``sqlite:////absolute.db``: ``SqliteSaver``;
@@ -532,7 +564,10 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
     * anything else is a directory: ``PersistSaver``.
 
     ``create=False`` (a source) refuses a SQLite file or directory that does
-    not exist, instead of silently creating an empty one.
+    not exist, instead of silently creating an empty one. ``serde`` replaces
+    the saver's serializer: the CLI passes ``untrusted.untrusted_serde()`` so a
+    database it migrates from cannot run code through a crafted value.
+    Error messages never include the URL's password (``redact_url``).
     """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
@@ -542,6 +577,8 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
 
         try:
             with SqliteSaver.from_conn_string(path) as sqlite_saver:
+                if serde is not None:
+                    sqlite_saver.serde = serde
                 yield sqlite_saver
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"SQLite database {path}: {exc}") from exc
@@ -557,18 +594,21 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
 
         try:
             with PostgresSaver.from_conn_string(url) as pg_saver:
+                if serde is not None:
+                    pg_saver.serde = serde
                 if create:
                     pg_saver.setup()
                 yield cast(AnySaver, pg_saver)
         except psycopg.Error as exc:  # unreachable, no such database, no LangGraph tables
-            raise StoreError(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"PostgreSQL {redact_url(url)}: {first}") from exc
     elif "://" in url:
         raise ConfigurationError(
-            f"unsupported connection string {url!r}: use sqlite:///PATH, postgresql://... "
-            "or a langgraph-persist store directory"
+            f"unsupported connection string {redact_url(url)!r}: use sqlite:///PATH, "
+            "postgresql://... or a langgraph-persist store directory"
         )
     else:
         if not create and not os.path.isdir(url):
             raise NotFoundError(f"no langgraph-persist store at {url}")
-        with PersistSaver(url) as persist_saver:
+        with PersistSaver(url, serde=serde) as persist_saver:
             yield persist_saver

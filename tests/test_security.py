@@ -215,3 +215,39 @@ def test_audit_log_records_destructive_operations(tmp_path: Path) -> None:
     assert all({"ts", "pid", "user", "host"} <= e.keys() for e in entries)
     mode = stat.S_IMODE((tmp_path / "s" / "audit.jsonl").stat().st_mode)
     assert mode == 0o600
+
+
+# -- no secrets in messages or reprs -----------------------------------------------------------
+
+KEY = bytes(range(32))
+
+
+def test_repr_of_encryption_shows_key_ids_only() -> None:
+    enc = Encryption.from_keys({"2026-11": KEY, "2026-12": bytes(range(1, 33))})
+    text = repr(enc) + str(enc) + f"{enc!r}"
+    assert "2026-11" in text and "2026-12" in text
+    for secret in (KEY, bytes(range(1, 33))):
+        assert repr(secret) not in text and secret.hex() not in text
+        assert repr(secret)[2:-1][:12] not in text  # not even a piece of the escaped bytes
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        KEY.hex(),  # a bare key, no "id:"
+        KEY.hex() + ":k1",  # id and key swapped
+        "k1:" + KEY.hex()[:-1] + "z",  # not hex
+        "k1:" + KEY.hex()[:40],  # too short
+        "k1:" + KEY.hex() + "," + KEY.hex(),  # second entry bare
+        ":" + KEY.hex(),  # empty id
+    ],
+)
+def test_bad_key_variables_never_echo_the_key(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGP_TEST_KEY", value)
+    with pytest.raises(ConfigurationError) as info:
+        Encryption.from_env("LGP_TEST_KEY")
+    message = str(info.value)
+    assert "LGP_TEST_KEY" in message and "entry" in message
+    assert KEY.hex()[:16] not in message and KEY.hex()[-16:] not in message
+    chained = info.value.__context__ is not None and not info.value.__suppress_context__
+    assert info.value.__cause__ is None and not chained  # no ValueError quoting the text

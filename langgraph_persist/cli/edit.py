@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import click
 
-from langgraph_persist.cli._common import cli, echo_json, json_option, open_store, store_option
+from langgraph_persist.cli._common import (
+    cli,
+    echo,
+    echo_json,
+    json_option,
+    open_store,
+    store_option,
+)
 from langgraph_persist.cli.browse import ns_option, require_thread, resolve_checkpoint
 
 yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -38,7 +45,7 @@ def delete(thread_id: str, yes: bool, as_json: bool) -> None:
     if as_json:
         echo_json({"deleted": thread_id})
     else:
-        click.echo(f"deleted thread {thread_id!r}; run `langgraph-persist gc` to reclaim space")
+        echo(f"deleted thread {thread_id!r}; run `langgraph-persist gc` to reclaim space")
 
 
 @cli.command()
@@ -67,6 +74,6 @@ def drop(thread_id: str, checkpoint: str, namespace: str | None, yes: bool, as_j
     if as_json:
         echo_json({"dropped": checkpoint_id, "children_unreadable": list(broken)})
         return
-    click.echo(f"dropped checkpoint {checkpoint_id} of thread {thread_id!r}")
+    echo(f"dropped checkpoint {checkpoint_id} of thread {thread_id!r}")
     for child in broken:
-        click.echo(f"  child {child} no longer reads without it", err=True)
+        echo(f"  child {child} no longer reads without it", err=True)

@@ -302,12 +302,25 @@ class SqliteStore(Store):
     def _connect(self, *, write: bool) -> _Conn:
         if self._closed:
             raise StoreError(f"checkpoint store {self.root} is closed")
-        if self.read_only:
-            uri = f"file:{self.database}?mode=ro"
-        else:
-            uri = f"file:{self.database}?mode=rwc"
+        raw = self._open_read_only() if self.read_only else self._open(f"file:{self.database}")
+        if write:  # private like every file of the store; -wal and -shm inherit the mode
+            with contextlib.suppress(OSError):
+                os.chmod(self.database, _FILE_MODE)
+        if not self.read_only:
+            with self._translate("configure the connection"):
+                raw.execute("PRAGMA journal_mode = WAL")
+                sync = "FULL" if self.durability == "fsync" else "NORMAL"
+                raw.execute(f"PRAGMA synchronous = {sync}")
+                # Deleted and overwritten records are zeroed, not left in free pages:
+                # reencrypt and delete_thread + gc must not leave old plaintext behind.
+                raw.execute("PRAGMA secure_delete = ON")
+        conn = _Conn(raw)
+        self._all.add(conn)
+        return conn
+
+    def _open(self, uri: str) -> sqlite3.Connection:
         try:
-            raw = sqlite3.connect(
+            return sqlite3.connect(
                 uri,
                 uri=True,
                 timeout=_BUSY_TIMEOUT_S,
@@ -317,20 +330,27 @@ class SqliteStore(Store):
             )
         except sqlite3.Error as exc:
             raise self._error(exc, "open the database") from exc
-        if write:  # private like every file of the store; -wal and -shm inherit the mode
-            with contextlib.suppress(OSError):
-                os.chmod(self.database, _FILE_MODE)
-        with self._translate("configure the connection"):
-            if not self.read_only:
-                raw.execute("PRAGMA journal_mode = WAL")
-            sync = "FULL" if self.durability == "fsync" else "NORMAL"
-            raw.execute(f"PRAGMA synchronous = {sync}")
-            # Deleted and overwritten records are zeroed, not left in free pages:
-            # reencrypt and delete_thread + gc must not leave old plaintext behind.
-            raw.execute("PRAGMA secure_delete = ON")
-        conn = _Conn(raw)
-        self._all.add(conn)
-        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read-only, even where nothing may be written (a backup, a read-only mount).
+
+        A WAL database is read through its shared-memory file, which a reader
+        must be able to create; where it cannot, the database is opened as
+        *immutable*: no locks, and changes a live writer makes meanwhile are not
+        seen, which is what inspecting a copy needs.
+        """
+        raw = self._open(f"file:{self.database}?mode=ro")
+        try:
+            raw.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+            return raw
+        except sqlite3.Error as exc:
+            raw.close()
+            if _is_corruption(exc):
+                raise self._error(exc, "open the database") from exc
+        raw = self._open(f"file:{self.database}?mode=ro&immutable=1")
+        with self._translate("open the database"):
+            raw.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+        return raw
 
     def _fork_check(self) -> None:
         """A connection must never cross ``fork()``: a child starts with none of them."""

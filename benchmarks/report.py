@@ -413,7 +413,8 @@ def render(results: Results, command: str) -> str:
         "Medians over repetitions; in brackets the ratio to InMemorySaver (above 1 is better; "
         "for W4 and W7, lower ms is better and the ratio is inverted accordingly). W6 runs "
         "through each class's async API (SqliteSaver's row: AsyncSqliteSaver on the same "
-        "file; plainredis: its AsyncRedisSaver). W5 is the bytes after the longest run.",
+        "file; plainredis: its AsyncRedisSaver). W5 is the bytes after the longest run (ours: "
+        "allocated on disk, saver closed).",
         "",
         *summary(results),
         "",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from benchmarks.peers import DEFAULT
+from benchmarks.report import num
 from benchmarks.stats import growth_exponent
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def durable_puts(results: Results, peer: str) -> tuple[bool | None, str]:
     r_sqlite, r_memory = ours / sqlite, ours / memory
     figure = (
         f"{r_sqlite:.2f}x {SQLITE}, {r_memory:.2f}x {MEMORY} "
-        f"({ours:,.0f} vs {sqlite:,.0f} and {memory:,.0f} steps/s)"
+        f"({num(ours)} vs {num(sqlite)} and {num(memory)} steps/s)"
     )
     if not _is_durable(results, peer):
         return None, f"n/a, not durable: {figure}"
@@ -63,7 +64,7 @@ def _vs_sqlite(metric: str, unit: str, at_least: float) -> Check:
         if _missing(ours, sqlite):
             return None, "-"
         r = ours / sqlite
-        return r >= at_least, f"{r:.2f}x ({ours:,.0f} vs {sqlite:,.0f} {unit})"
+        return r >= at_least, f"{r:.2f}x ({num(ours)} vs {num(sqlite)} {unit})"
 
     return check
 
@@ -118,7 +119,7 @@ def scale_flat(results: Results, peer: str) -> tuple[bool | None, str]:
             return None, f"no figure for {label}"
         r = b / a
         met = met and r <= FLAT
-        figures.append(f"{label} {b:,.2f} vs {a:,.2f} ms ({r:.2f}x)")
+        figures.append(f"{label} {num(b)} vs {num(a)} ms ({r:.2f}x)")
     return met, (
         f"at {big.checkpoints:,} vs {small.checkpoints:,} checkpoints "
         f"({scale.threads:,} threads): " + "; ".join(figures)

@@ -25,7 +25,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import DeltaChannelHistory, PendingWrite, get_checkpoint_id
 
 from langgraph_persist import keys
-from langgraph_persist.address import Address, address_of
+from langgraph_persist.address import Address
 from langgraph_persist.records import Kind
 from langgraph_persist.values import Ref
 
@@ -66,7 +66,7 @@ def channel_history(
     """
     if not channels:
         return {}
-    a = address_of(config)
+    a = engine.address_of(config)
     target_id = get_checkpoint_id(config) or engine.latest_id(a)
     collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
     seeds: dict[str, Ref] = {}

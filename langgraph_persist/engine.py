@@ -63,6 +63,8 @@ _CONTINUATIONS = frozenset({"loop", "input"})
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
+_TOMBSTONE_KEY = b"lgp-tombstone-names"
+"""Keys tombstone names in stores whose names are not keyed (see ``tombstone_name``)."""
 _FIRST_PAGE = 8
 _LAST_PAGE = 1024
 """Checkpoint ids listed per store call when walking a namespace newest first."""
@@ -108,9 +110,15 @@ class Engine:
         *,
         sealer: Sealer | None = None,
         hash_key: bytes = b"",
+        name_key: bytes = b"",
         fencing: bool = False,
+        check_addresses: bool = True,
     ) -> None:
         self.store = store
+        self.name_key = name_key
+        self.check_addresses = check_addresses
+        """Content read is re-hashed against its address (off only for stores whose
+        address key changed with a key rotation before storemeta.py existed)."""
         self.serde = serde
         self.codec = ValueCodec(serde, hash_key)
         self.sealer = sealer
@@ -128,6 +136,22 @@ class Engine:
         return records.decode(
             data, expect=kind, location="/".join(key), sealer=self.sealer, aad=_aad(key)
         )
+
+    def address(self, thread_id: str, checkpoint_ns: str = "") -> Address:
+        """Where a thread's namespace lives in this store (names keyed if it hides ids)."""
+        return Address.of(str(thread_id), checkpoint_ns, self.name_key)
+
+    def address_of(self, config: RunnableConfig) -> Address:
+        return address_of(config, self.name_key)
+
+    def name(self, value: str) -> str:
+        """The store name of an id (thread, namespace, run) in this store."""
+        return keys.encode_name(value, self.name_key)
+
+    def tombstone_name(self, thread_id: str) -> str:
+        """A deleted thread's tombstone is named by a digest of its id, never the id:
+        after ``delete_thread`` and ``gc`` the store must not spell a deleted id out."""
+        return keys.encode_name(thread_id, self.name_key or _TOMBSTONE_KEY)
 
     def checkpoint_record(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
         """A checkpoint's decoded record (references, not values), or None when absent."""
@@ -173,6 +197,14 @@ class Engine:
                     raise CorruptRecordError(
                         f"{kind.name} record in blob store", location="/".join(key)
                     )
+                if (
+                    self.check_addresses
+                    and records.content_digest(kind, records.pack(obj), self.codec.hash_key) != d
+                ):
+                    # intact, but not what this address names: swapped or planted
+                    raise CorruptRecordError(
+                        "content does not match its address", location="/".join(key)
+                    )
                 out[d] = obj
                 self._blob_cache.put(d, obj, len(data) + 64)
         return out
@@ -186,7 +218,7 @@ class Engine:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        a = address_of(config)
+        a = self.address_of(config)
         checkpoint_id = keys.check_checkpoint_id(checkpoint["id"])
         parent_id = config["configurable"].get("checkpoint_id")
         # channel_versions live in ``refs`` (one copy), the values in blobs
@@ -269,7 +301,7 @@ class Engine:
         """
         if not parent_id:
             return
-        key = keys.tombstone(a.t)
+        key = keys.tombstone(self.tombstone_name(a.thread_id))
         data = self.store.read(key)
         if data is None:
             return
@@ -338,7 +370,7 @@ class Engine:
         info = {"thread_id": a.thread_id, "created": time.time()}
         wanted[info_key] = functools.partial(self._encode, Kind.THREAD_INFO, info, info_key)
         if run_id is not None:
-            run_key = keys.run_index(keys.encode_name(run_id), a.t)
+            run_key = keys.run_index(self.name(run_id), a.t)
             entry = {"run_id": run_id, "thread_id": a.thread_id}
             wanted[run_key] = functools.partial(self._encode, Kind.RUN_INDEX, entry, run_key)
         candidates = list(wanted)
@@ -357,7 +389,7 @@ class Engine:
         task_id: str,
         task_path: str = "",
     ) -> None:
-        a = address_of(config)
+        a = self.address_of(config)
         checkpoint_id = config["configurable"]["checkpoint_id"]
         new: NewBlobs = {}
         entries = [
@@ -453,7 +485,7 @@ class Engine:
         return names[0] if names else None
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        a = address_of(config)
+        a = self.address_of(config)
         checkpoint_id = get_checkpoint_id(config)
         for _attempt in range(3):
             cid = checkpoint_id or self.latest_id(a)
@@ -503,7 +535,7 @@ class Engine:
         return str(info["thread_id"])
 
     def namespaces(self, thread_id: str) -> list[Address]:
-        t = keys.encode_name(thread_id)
+        t = self.name(thread_id)
         out = []
         for n in self.store.list(keys.namespaces_dir(t)):
             if keys.is_hashed(n):
@@ -537,7 +569,7 @@ class Engine:
             return
         configurable = (config or {}).get("configurable") or {}
         if config is not None and "thread_id" in configurable:
-            thread_ids: Iterable[str | None] = [address_of(config).thread_id]
+            thread_ids: Iterable[str | None] = [self.address_of(config).thread_id]
         else:
             thread_ids = (self.thread_id_of(t) for t in self.thread_names())
         only_ns = configurable.get("checkpoint_ns")
@@ -602,17 +634,17 @@ class Engine:
 
     def delete_thread(self, thread_id: str) -> None:
         """Tombstone first (durable), then remove: late writes cannot resurrect it."""
-        t = keys.encode_name(str(thread_id))
+        t = self.name(str(thread_id))
         with self.store.lock(keys.thread_dir(t), exclusive=True):
             if self.store.list(keys.thread_dir(t)):
-                key = keys.tombstone(t)
-                stone = {"thread_id": str(thread_id), "boundary": str(uuid6()), "at": time.time()}
+                key = keys.tombstone(self.tombstone_name(str(thread_id)))
+                stone = {"boundary": str(uuid6()), "at": time.time()}  # no id: erasure
                 self.store.write_many([(key, self._encode(Kind.TOMBSTONE, stone, key))])
             self.store.delete_tree(keys.thread_dir(t))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         for run_id in run_ids:
-            r = keys.encode_name(run_id)
+            r = self.name(run_id)
             thread_names = self.store.list(keys.runs_dir(r))
             for t in thread_names:
                 thread_id = self.thread_id_of(t)
@@ -646,12 +678,12 @@ class Engine:
         encryption on, a record is bound to its key, so it is re-sealed for its
         new place instead of linked.
         """
-        target_t = keys.encode_name(target_thread_id)
+        target_t = self.name(target_thread_id)
         sources = self.namespaces(source_thread_id)
         if not sources:
             return
         with self.store.maintenance_lock(exclusive=False):
-            self.store.commit(create=self._content(Address.of(target_thread_id, ""), {}, None))
+            self.store.commit(create=self._content(self.address(target_thread_id), {}, None))
             writes: list[tuple[keys.Key, keys.Key]] = []
             checkpoints: list[tuple[keys.Key, keys.Key]] = []
             runs: set[str] = set()
@@ -670,7 +702,7 @@ class Engine:
             # writes first: a checkpoint is never visible without its writes
             self._copy_records(writes, Kind.WRITES)
             self._copy_records(checkpoints, Kind.CHECKPOINT)
-            target = Address.of(target_thread_id, "")
+            target = self.address(target_thread_id)
             for run_id in sorted(runs):
                 self.store.commit(create=self._content(target, {}, run_id))
 

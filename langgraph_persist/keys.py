@@ -58,8 +58,12 @@ _SEQ = re.compile(r"[0-9]{20}-[0-9]{7}-[0-9a-f]{12}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{40}")
 
 
-def encode_name(value: str) -> str:
+def encode_name(value: str, key: bytes = b"") -> str:
     """Map any string to a safe, reversible path component (see module doc).
+
+    With a ``key`` (a store that hides ids, storemeta.py) every non-empty name
+    is a keyed digest instead: nothing in a key reveals the id, which lives
+    only inside encrypted records (the thread info, the checkpoints' ``ns``).
 
     Cost is bounded before anything proportional to the id runs: an id over
     ``MAX_ID_BYTES`` is refused from its length alone, and one whose UTF-8
@@ -82,6 +86,8 @@ def encode_name(value: str) -> str:
         ) from None
     if len(raw) > MAX_ID_BYTES:
         raise InvalidIdError(f"id of {len(raw)} UTF-8 bytes exceeds {MAX_ID_BYTES} bytes")
+    if key:
+        return _HASHED + hashlib.blake2b(raw, digest_size=20, key=key).hexdigest()
     if len(raw) > MAX_COMPONENT:
         return _HASHED + hashlib.blake2b(raw, digest_size=20).hexdigest()
     out: list[str] = []
@@ -146,6 +152,7 @@ THREADS = "threads"
 BLOBS = "blobs"
 RUNS = "runs"
 TOMBSTONES = "tombstones"
+META = "meta"
 INFO = "info"
 
 
@@ -213,6 +220,11 @@ def run_index(r: str, t: str) -> Key:
     return (RUNS, r, t)
 
 
+def meta(name: str) -> Key:
+    """What a store records about itself (``storemeta.py``): ``meta/store``."""
+    return (META, name)
+
+
 def tombstone(t: str) -> Key:
     """Outside the thread's directory, so it survives the thread's deletion."""
     return (TOMBSTONES, t)
@@ -225,7 +237,7 @@ def is_layout_prefix(key: Key) -> bool:
     or an operating system dropped into the store, and no read path sees it.
     """
     if len(key) <= 1:
-        return not key or key[0] in (THREADS, BLOBS, RUNS, TOMBSTONES)
+        return not key or key[0] in (THREADS, BLOBS, RUNS, TOMBSTONES, META)
     root, n = key[0], len(key)
     if root == THREADS:
         if not _NAME.fullmatch(key[1]) or n > 7:
@@ -244,6 +256,8 @@ def is_layout_prefix(key: Key) -> bool:
     if root == RUNS:
         return n <= 3 and all(_NAME.fullmatch(part) for part in key[1:])
     if root == TOMBSTONES:
+        return n == 2 and _NAME.fullmatch(key[1]) is not None
+    if root == META:
         return n == 2 and _NAME.fullmatch(key[1]) is not None
     return False
 
@@ -278,4 +292,6 @@ def is_layout_key(key: Key) -> bool:
             return name(r) and name(t)
         case (root, t) if root == TOMBSTONES:
             return name(t)
+        case (root, what) if root == META:
+            return name(what)
     return False

@@ -61,7 +61,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist.address import Address
 from langgraph_persist.errors import (
     ConfigurationError,
     MigrationError,
@@ -180,7 +179,7 @@ def _writes_of(saver: AnySaver, t: CheckpointTuple) -> tuple[WriteCopy, ...]:
     if isinstance(saver, PersistSaver):
         return tuple(
             WriteCopy(w.task, w.channel, w.value, w.path, w.idx)
-            for w in saver.engine.stored_writes(Address.of(thread_id, ns), checkpoint_id)
+            for w in saver.engine.stored_writes(saver.engine.address(thread_id, ns), checkpoint_id)
         )
     if isinstance(saver, InMemorySaver):
         stored = saver.writes.get((thread_id, ns, checkpoint_id), {})

@@ -85,6 +85,7 @@ class Kind(enum.IntEnum):
     RUN_INDEX = 6
     SNAPSHOT_ENTRY = 7
     TOMBSTONE = 8
+    STORE_META = 9
 
 
 class Sealer(Protocol):

@@ -22,7 +22,7 @@ import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -52,6 +52,7 @@ from langgraph_persist.store.files import AUDIT_LOG
 from langgraph_persist.store.local import Layout, open_local
 from langgraph_persist.store.sqlite import Durability
 from langgraph_persist.store.tiered import HotTierOptions
+from langgraph_persist.storemeta import open_meta
 from langgraph_persist.verify import Progress, VerifyReport, verify
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ class PersistSaver(BaseCheckpointSaver[str]):
             e.g. ``Encryption.from_env()``. Off by default.
         audit_log: where destructive operations are logged (JSON lines). Defaults
             to ``audit.jsonl`` in the store's directory; ``False`` turns it off.
+        audit_ids: ``"hashed"`` logs thread, run and checkpoint ids as keyed digests,
+            so the log can be kept after an erasure request (docs/security.md).
         fencing: refuse stale writers: a continuing put (source "loop" or "input")
             must extend the latest checkpoint of its namespace, else
             ``FencedWriterError``. Forks (time travel, ``update_state``) always work.
@@ -126,6 +129,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         store: Store | None = None,
         encryption: Encryption | None = None,
         audit_log: str | os.PathLike[str] | bool | None = None,
+        audit_ids: Literal["plain", "hashed"] = "plain",
         fencing: bool = False,
         read_only: bool = False,
     ) -> None:
@@ -144,8 +148,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         )
         self.encryption = encryption
         self.fencing = fencing
-        self.audit = None if read_only else self._make_audit(audit_log)
+        self.read_only = read_only
         self.engine = self._make_engine()
+        self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
 
     @staticmethod
     def _make_store(
@@ -186,15 +191,15 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def pin_thread(self, thread_id: str) -> None:
         """Keep a thread in the Redis hot tier regardless of its TTL."""
-        self._tiered("pin_thread")(thread_id)
+        self._tiered("pin_thread")(self.engine.name(thread_id))
 
     def is_pinned(self, thread_id: str) -> bool:
         """Whether ``pin_thread`` keeps this thread in the hot tier."""
-        return bool(self._tiered("is_pinned")(thread_id))
+        return bool(self._tiered("is_pinned")(self.engine.name(thread_id)))
 
     def unpin_thread(self, thread_id: str) -> None:
         """Let a pinned thread expire from the hot tier again."""
-        self._tiered("unpin_thread")(thread_id)
+        self._tiered("unpin_thread")(self.engine.name(thread_id))
 
     def _tiered(self, method: str) -> Any:
         fn = getattr(self.store, method, None)
@@ -204,27 +209,36 @@ class PersistSaver(BaseCheckpointSaver[str]):
             )
         return fn
 
-    def _make_audit(self, audit_log: str | os.PathLike[str] | bool | None) -> AuditLog | None:
+    def _make_audit(
+        self, audit_log: str | os.PathLike[str] | bool | None, audit_ids: str
+    ) -> AuditLog | None:
         if audit_log is False:
             return None
+        if audit_ids not in ("plain", "hashed"):
+            raise ConfigurationError(f"audit_ids must be 'plain' or 'hashed', not {audit_ids!r}")
+        # keyed like the store's names when it has a key: unguessable without it
+        hash_ids = (self.store_keys.name_key or b"lgp-audit") if audit_ids == "hashed" else None
         if audit_log is None or audit_log is True:
-            cold = getattr(self.store, "cold", self.store)
-            root = getattr(cold, "root", None)
-            return AuditLog(os.path.join(root, AUDIT_LOG)) if root else None
-        return AuditLog(audit_log)
+            root = getattr(self.store.source_of_truth(), "root", None)
+            return AuditLog(os.path.join(root, AUDIT_LOG), hash_ids=hash_ids) if root else None
+        return AuditLog(audit_log, hash_ids=hash_ids)
 
     def _audit(self, op: str, **details: Any) -> None:
         if self.audit is not None:
             self.audit.record(op, **details)
 
     def _make_engine(self) -> Engine:
-        enc = self.encryption
+        if "store_keys" not in self.__dict__:
+            # Refuses a keyless writer of an encrypted store, and a wrong key.
+            self.store_keys = open_meta(self.store, self.encryption, read_only=self.read_only)
         return Engine(
             self.store,
             self.serde,
-            sealer=enc,
-            hash_key=enc.hash_key if enc is not None else b"",
+            sealer=self.encryption,
+            hash_key=self.store_keys.hash_key,
+            name_key=self.store_keys.name_key,
             fencing=self.fencing,
+            check_addresses=self.store_keys.stable_addresses,
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -338,9 +352,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
             self._audit("repair", repaired=repaired, unrepaired=len(report.damaged) - len(repaired))
         return report
 
-    def gc(self, *, progress: Progress | None = None) -> GcReport:
-        """Reclaim content no checkpoint references any more (after deletes and prunes)."""
-        report = maintenance.gc(self.engine, progress=progress)
+    def gc(
+        self,
+        *,
+        progress: Progress | None = None,
+        tombstone_grace: timedelta = maintenance.TOMBSTONE_GRACE,
+    ) -> GcReport:
+        """Reclaim content no checkpoint references any more (after deletes and prunes),
+        and erase deleted threads' bookkeeping (run index entries; tombstones older
+        than ``tombstone_grace``)."""
+        report = maintenance.gc(self.engine, progress=progress, tombstone_grace=tombstone_grace)
         self._audit("gc", blobs_deleted=report.blobs_deleted, bytes_freed=report.bytes_freed)
         return report
 
@@ -385,7 +406,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         Returns the ids of its children that no longer read (a ``DeltaChannel``
         child may need its parent); children that read on are not listed.
         """
-        a = Address.of(str(thread_id), checkpoint_ns)
+        a = self.engine.address(thread_id, checkpoint_ns)
         children = [
             cid
             for cid, _a in self.engine.newest_first(a)
@@ -428,6 +449,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
     ) -> BackupReport:
         """Copy the backup at ``source`` into this (empty) store, after verifying it."""
         report = restore_store(source, self, progress=progress)
+        # the backup's own meta/store came with it: names and addresses are keyed by its secret
+        del self.store_keys
+        self.engine = self._make_engine()
         self._audit("restore", source=os.fspath(source), records=report.records)
         return report
 

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import math
 import os
 import re
@@ -91,6 +92,7 @@ from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import bounded, keys, records
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     BlockedTypeError,
     PersistError,
@@ -130,6 +132,8 @@ MAX_TIMESTAMP = 253402300799.0
 """9999-12-31T23:59:59Z, the last second ``datetime`` can represent."""
 
 _DIGEST = re.compile(r"^blake2b-256:[0-9a-f]{64}$")
+_MAC = re.compile(r"[0-9a-f]{64}")
+_SEAL_AAD = b"lgp-snapshot-body"
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,11 @@ class SnapshotInfo:
     agent_id: str | None
     serde: str
     producer: str
+    sealed: str | None = None
+    """The id of the key the body is sealed with (AES-GCM), or None for a plain body."""
+    authenticated: bool | None = None
+    """True: the keyed MAC verified with the key given. None: no MAC, or no key given,
+    so only accidents were checked (digests anyone can recompute)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json``)."""
@@ -240,6 +249,8 @@ def snapshot(
     latest: bool = False,
     description: str | None = None,
     agent_id: str | None = None,
+    encryption: Encryption | None = None,
+    decrypt: bool = False,
 ) -> SnapshotInfo:
     """Write one thread of any saver to a snapshot file (replacing ``path`` atomically).
 
@@ -247,6 +258,12 @@ def snapshot(
     the ancestors its delta channels need: enough to resume, not to replay
     history. The oldest kept checkpoint becomes a root (its parent is not in
     the file; see "Self-contained" in ``migrate.py``).
+
+    A snapshot of an encrypted store is encrypted too: the body is sealed
+    (AES-GCM) with the store's current key and the header carries a keyed MAC,
+    so an edited file fails ``verify_snapshot`` even when someone recomputed
+    its digests. ``encryption`` seals a snapshot of any saver the same way;
+    ``decrypt=True`` writes a plaintext file on purpose (no MAC either).
     """
     items = read_thread(saver, thread_id, latest=latest)
     raw = records.pack(_encode_body(items, saver.serde))
@@ -263,7 +280,9 @@ def snapshot(
             "(--latest)"
         ) from None
     compressed = lz4.frame.compress(raw, content_checksum=False, store_size=True)
-    header = {
+    key = None if decrypt else (encryption or getattr(saver, "encryption", None))
+    stored = compressed if key is None else key.seal(compressed, _SEAL_AAD)
+    header: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "thread_id": thread_id,
         "created": time.time(),
@@ -272,27 +291,58 @@ def snapshot(
         "namespaces": len({i.checkpoint_ns for i in items}),
         "latest": latest,
         "uncompressed_size": len(raw),
-        "compressed_size": len(compressed),
+        "compressed_size": len(stored),  # as stored: sealed when encrypted
         "digest": DIGEST_PREFIX + hashlib.blake2b(raw, digest_size=32).hexdigest(),
         # the stored bytes too: a flip in lz4's framing can leave the output intact,
         # and a verified file means every byte is as written
-        "stored_digest": _stored_digest(compressed),
+        "stored_digest": _stored_digest(stored),
         "description": description,
         "agent_id": agent_id,
         "serde": _serde_name(saver.serde),
         "producer": _producer(),
     }
+    if key is not None:
+        header["sealed"] = key.current
+        header["mac_key"] = key.current
+        header["mac"] = _mac(header, key, key.current)
     framed = records.encode(Kind.SNAPSHOT_ENTRY, header)
-    data = PREFIX.pack(MAGIC, SNAPSHOT_FORMAT) + framed + compressed
+    data = PREFIX.pack(MAGIC, SNAPSHOT_FORMAT) + framed + stored
     target = os.fspath(path)
     _write_atomically(target, data)
-    return _info(target, header, len(data))
+    return _info(target, header, len(data), authenticated=key is not None or None)
+
+
+def _mac(header: Mapping[str, Any], encryption: Encryption, key_id: str) -> str:
+    """A keyed MAC over every header field but itself (the digests cover the body)."""
+    fields = sorted((k, v) for k, v in header.items() if k != "mac")
+    mac_key = hashlib.blake2b(
+        encryption.keys[key_id], digest_size=32, person=b"lgp-snap-mac"
+    ).digest()
+    return hashlib.blake2b(records.pack(fields), digest_size=32, key=mac_key).hexdigest()
+
+
+def _authenticate(
+    name: str, header: Mapping[str, Any], encryption: Encryption | None
+) -> bool | None:
+    """True when the MAC verifies; None when there is none or no key to check it with."""
+    key_id = header.get("mac_key")
+    if header.get("mac") is None or encryption is None or not isinstance(key_id, str):
+        return None
+    if key_id not in encryption.keys:
+        return None
+    if not hmac.compare_digest(_mac(header, encryption, key_id), header["mac"]):
+        raise SnapshotError(
+            f"{name}: snapshot fails authentication (edited, or not made with this key)"
+        )
+    return True
 
 
 # -- decoding ----------------------------------------------------------------------------------
 
 
-def _info(path: str, header: dict[str, Any], file_size: int) -> SnapshotInfo:
+def _info(
+    path: str, header: dict[str, Any], file_size: int, authenticated: bool | None = None
+) -> SnapshotInfo:
     return SnapshotInfo(
         path=path,
         format_version=header["format"],
@@ -310,6 +360,8 @@ def _info(path: str, header: dict[str, Any], file_size: int) -> SnapshotInfo:
         agent_id=header.get("agent_id"),
         serde=header.get("serde", ""),
         producer=header.get("producer", ""),
+        sealed=header.get("sealed"),
+        authenticated=authenticated,
     )
 
 
@@ -348,6 +400,10 @@ def _check_header(path: str, header: Any) -> dict[str, Any]:
         "agent_id": _is_text(header.get("agent_id"), MAX_HEADER_SIZE, optional=True),
         "serde": _is_text(header.get("serde"), 1024, optional=True),
         "producer": _is_text(header.get("producer"), 1024, optional=True),
+        "sealed": _is_text(header.get("sealed"), 255, optional=True),
+        "mac_key": _is_text(header.get("mac_key"), 255, optional=True),
+        "mac": header.get("mac") is None
+        or (isinstance(header["mac"], str) and bool(_MAC.fullmatch(header["mac"]))),
     }
     bad = [field for field, ok in checks.items() if not ok]
     if bad:
@@ -415,21 +471,27 @@ def _read(path: str | os.PathLike[str]) -> tuple[str, bytes]:
         return name, fh.read()
 
 
-def get_metadata(path: str | os.PathLike[str]) -> SnapshotInfo:
-    """The header, verified (digest, sizes); the body is not decompressed.
-
-    Cheap enough to list a directory of snapshots. ``verify_snapshot`` also
-    checks the body.
+def get_metadata(
+    path: str | os.PathLike[str], *, encryption: Encryption | None = None
+) -> SnapshotInfo:
+    """The header, verified (digest, sizes, and the MAC when a key is given); the body
+    is not decompressed. Cheap enough to list a directory of snapshots.
+    ``verify_snapshot`` also checks the body.
     """
     name, data = _read(path)
     header, _ = _read_header(name, data)
-    return _info(name, header, len(data))
+    return _info(name, header, len(data), _authenticate(name, header, encryption))
 
 
-def _read_body(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_body(
+    name: str, data: bytes, encryption: Encryption | None
+) -> tuple[dict[str, Any], dict[str, Any], bool | None]:
     header, start = _read_header(name, data)
     if _stored_digest(data[start:]) != header["stored_digest"]:
         raise SnapshotError(f"{name}: damaged snapshot body (stored digest mismatch)")
+    authenticated = _authenticate(name, header, encryption)
+    if header.get("sealed") is not None:
+        data, start = _unseal(name, header, data[start:], encryption), 0
     expected = header["uncompressed_size"]
     try:
         bounded.check_lz4_frame_size(expected, len(data) - start, MAX_SNAPSHOT_SIZE)
@@ -455,7 +517,19 @@ def _read_body(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     except Exception as exc:  # msgpack raises several types; all mean "damaged"
         raise SnapshotError(f"{name}: undecodable snapshot body ({type(exc).__name__})") from None
     _check_body(name, header, body)
-    return header, body
+    return header, body, authenticated
+
+
+def _unseal(name: str, header: Mapping[str, Any], sealed: bytes, enc: Encryption | None) -> bytes:
+    if enc is None or header["sealed"] not in enc.keys:
+        raise SnapshotError(
+            f"{name}: the snapshot is encrypted with key {header['sealed']!r}: give that key "
+            "(LANGGRAPH_PERSIST_KEY), or export it again with --decrypt"
+        )
+    try:
+        return enc.open(sealed, _SEAL_AAD)
+    except RecordError:
+        raise SnapshotError(f"{name}: the snapshot's body fails authentication") from None
 
 
 def _check_body(name: str, header: dict[str, Any], body: Any) -> None:
@@ -512,7 +586,10 @@ def _is_typed(value: Any) -> bool:
 
 
 def verify_snapshot(
-    path: str | os.PathLike[str], *, allowed_types: AllowedTypes = ()
+    path: str | os.PathLike[str],
+    *,
+    allowed_types: AllowedTypes = (),
+    encryption: Encryption | None = None,
 ) -> SnapshotInfo:
     """Check the whole file: header, sizes, digests, structure, and every value's type.
 
@@ -522,13 +599,15 @@ def verify_snapshot(
     them (strictly, ``untrusted.py``) and ``BlockedTypeError`` names every type
     not allowed; ``allowed_types`` (``"module:Class"``) adds to the allowlist.
     Values encrypted by LangGraph's ``EncryptedSerializer`` need its cipher and
-    are left to ``restore``.
+    are left to ``restore``. A sealed snapshot needs ``encryption`` (its key),
+    which also checks its MAC: ``authenticated`` in the result says whether it
+    was checked against a key or only for accidents.
     """
     name, data = _read(path)
-    header, body = _read_body(name, data)
+    header, body, authenticated = _read_body(name, data, encryption)
     serde = untrusted_serde(allowed_types, on_blocked="record")
     _decode_items(name, header, body, serde, skip_encrypted=True)
-    return _info(name, header, len(data))
+    return _info(name, header, len(data), authenticated)
 
 
 _TYPED_SKIP = object()
@@ -635,8 +714,12 @@ def restore(
     *,
     allowed_types: AllowedTypes = (),
     progress: Progress | None = None,
+    encryption: Encryption | None = None,
 ) -> SnapshotInfo:
     """Verify a snapshot, then write its thread into ``saver`` (as ``thread_id`` if given).
+
+    A sealed snapshot is opened with ``encryption``, else with the target
+    saver's own key (a ``PersistSaver`` of the encrypted store it came from).
 
     The whole file is verified and every value decoded before anything is
     written; the target thread must not exist (``ThreadExistsError``); a
@@ -651,7 +734,8 @@ def restore(
     ``EncryptedSerializer``, lends its cipher to decrypt them).
     """
     name, data = _read(path)
-    header, body = _read_body(name, data)
+    key = encryption or getattr(saver, "encryption", None)
+    header, body, authenticated = _read_body(name, data, key)
     serde = untrusted_serde(allowed_types, like=saver.serde, on_blocked="record")
     try:
         items = _decode_items(name, header, body, serde)
@@ -660,4 +744,4 @@ def restore(
     except Exception as exc:  # pragma: no cover - _decode_items wraps what it calls
         raise SnapshotError(f"{name}: cannot decode this snapshot: {exc!r}") from exc
     write_thread(saver, thread_id or header["thread_id"], items, progress=progress)
-    return _info(name, header, len(data))
+    return _info(name, header, len(data), authenticated)

@@ -83,6 +83,8 @@ def expected_kind(key: keys.Key) -> Kind | None:
         return Kind.RUN_INDEX
     if key[0] == keys.TOMBSTONES:
         return Kind.TOMBSTONE
+    if key[0] == keys.META:
+        return Kind.STORE_META
     if len(key) == 3:
         return Kind.THREAD_INFO
     return Kind.CHECKPOINT if key[4] == "c" else Kind.WRITES
@@ -153,7 +155,7 @@ class _Verifier:
                         data,
                         expect=expect,
                         location=location,
-                        sealer=self.engine.sealer,
+                        sealer=None if expect is Kind.STORE_META else self.engine.sealer,
                         aad=location.encode(),
                     )
                 except RecordError as exc:
@@ -194,6 +196,12 @@ class _Verifier:
                         if kind not in (Kind.BLOB, Kind.SEGMENT):
                             raise CorruptRecordError(
                                 f"{kind.name} record in the blob store", location="/".join(key)
+                            )
+                        if self.engine.check_addresses and digest != records.content_digest(
+                            kind, records.pack(obj), self.engine.codec.hash_key
+                        ):
+                            raise CorruptRecordError(
+                                "content does not match its address", location="/".join(key)
                             )
                     except RecordError as exc:
                         self._damaged(key, str(exc), None, who)

@@ -400,9 +400,33 @@ def test_encrypted_store(tmp_path: Path) -> None:
         ["--store", str(tmp_path / "enc"), "export", "s", "-o", str(tmp_path / "s.lgps")],
         env=env,
     )
-    assert exported.exit_code == 0 and "is not" in exported.stderr  # plaintext file: warned
-    assert "encryption key" in fails(
-        5, tmp_path / "enc", "show", "s", env={"LANGGRAPH_PERSIST_KEY": ""}
+    assert exported.exit_code == 0 and exported.stderr == ""
+    assert b"secret" not in (tmp_path / "s.lgps").read_bytes()  # sealed like the store
+    inspected = CliRunner().invoke(cli, ["inspect", str(tmp_path / "s.lgps")], env=env)
+    assert inspected.exit_code == 0, inspected.output
+    assert "yes (key k1)" in inspected.stdout and "yes: its keyed MAC verifies" in inspected.stdout
+    assert "encrypted with key 'k1'" in fails(
+        5, None, "inspect", str(tmp_path / "s.lgps"), env={"LANGGRAPH_PERSIST_KEY": ""}
+    )
+    plain = CliRunner().invoke(
+        cli,
+        ["--store", str(tmp_path / "enc"), "export", "s", "--decrypt", "-o", str(tmp_path / "p")],
+        env=env,
+    )
+    assert plain.exit_code == 0 and "is not (--decrypt)" in plain.stderr
+    assert b"secret" in (tmp_path / "p").read_bytes()
+    assert "is encrypted: set LANGGRAPH_PERSIST_KEY" in fails(
+        2, tmp_path / "enc", "show", "s", env={"LANGGRAPH_PERSIST_KEY": ""}
+    )
+    # a keyless writer (import) is refused before anything is written
+    assert "is encrypted" in fails(
+        2,
+        tmp_path / "enc",
+        "import",
+        str(tmp_path / "s.lgps"),
+        "--as",
+        "plain",
+        env={"LANGGRAPH_PERSIST_KEY": ""},
     )
 
 

@@ -63,22 +63,27 @@ def test_encrypted_store_holds_no_plaintext_values_writes_or_metadata(
 def test_wrong_or_missing_key_is_a_typed_error(tmp_path: Path, key1: Encryption) -> None:
     run_chat(PersistSaver(tmp_path / "enc", encryption=key1), "t")
     other = Encryption.from_keys({"k1": bytes(32)})
-    with pytest.raises(CorruptRecordError, match="authentication"):
-        PersistSaver(tmp_path / "enc", encryption=other).get_tuple(cfg("t"))
+    with pytest.raises(ConfigurationError, match="not the key this store was encrypted with"):
+        PersistSaver(tmp_path / "enc", encryption=other)
+    with pytest.raises(ConfigurationError, match="is encrypted"):
+        PersistSaver(tmp_path / "enc")  # a keyless writer would write plaintext
+    keyless = PersistSaver(tmp_path / "enc", read_only=True)
+    assert keyless.get_tuple(cfg("t")) is None  # names are keyed: "t" is not even findable
     with pytest.raises(CorruptRecordError, match="no encryption key"):
-        PersistSaver(tmp_path / "enc").get_tuple(cfg("t"))
+        keyless.threads()
 
 
 def test_records_cannot_be_swapped_between_threads(tmp_path: Path, key1: Encryption) -> None:
     saver = PersistSaver(tmp_path / "enc", encryption=key1)
     run_chat(saver, "alice")
     run_chat(saver, "mallory", "nothing to see")
-    stolen = saver.engine.latest_id(Address.of("alice", ""))
+    stolen = saver.engine.latest_id(saver.engine.address("alice"))
     assert stolen is not None
-    data = saver.store.read(checkpoint_key("alice", stolen))
+    data = saver.store.read(checkpoint_key("alice", stolen, saver=saver))
     assert data is not None
     # now the newest record of mallory's thread
-    saver.store.write_many([(checkpoint_key("mallory", "f" * 8 + stolen[8:]), data)])
+    forged = checkpoint_key("mallory", "f" * 8 + stolen[8:], saver=saver)
+    saver.store.write_many([(forged, data)])
     with pytest.raises(CorruptRecordError, match="authentication") as info:
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("mallory"))
     assert info.value.thread_id == "mallory"
@@ -95,7 +100,7 @@ def test_plaintext_record_injected_into_encrypted_store_is_refused(
     assert forged is not None
     data = plain.store.read(checkpoint_key("t", forged))
     assert data is not None
-    enc.store.write_many([(checkpoint_key("t", "z" + forged[1:]), data)])
+    enc.store.write_many([(checkpoint_key("t", "z" + forged[1:], saver=enc), data)])
     with pytest.raises(CorruptRecordError, match="unencrypted record"):
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("t"))
 

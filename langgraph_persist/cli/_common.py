@@ -313,6 +313,11 @@ def open_store(
         if read_only and not config.redis:
             # browsing never writes: works on backups, read-only mounts, others' stores
             with PersistSaver(path, encryption=encryption, read_only=True, serde=serde) as saver:
+                if saver.store_keys.encrypted and encryption is None:
+                    raise ConfigurationError(
+                        f"the store {path} is encrypted: set {ENV_KEY} to its keys "
+                        "(id:hexkey,...) to read it"
+                    )
                 yield saver
             return
         hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None

@@ -180,7 +180,7 @@ def threads(
             if not summary.checkpoints:
                 continue
             if wanted:
-                root = Address.of(thread_id, "")
+                root = saver.engine.address(thread_id)
                 latest_id = saver.engine.latest_id(root)
                 found = saver.engine.metadata(root, latest_id) if latest_id else None
                 metadata: dict[str, Any] = found or {}
@@ -233,7 +233,7 @@ def threads(
 def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], int]:
     """(encoded namespace, checkpoint id) -> bytes of its record plus its write records."""
     sizes: dict[tuple[str, str], int] = {}
-    for key, size, _mtime in saver.store.walk(keys.thread_dir(keys.encode_name(thread_id))):
+    for key, size, _mtime in saver.store.walk(keys.thread_dir(saver.engine.name(thread_id))):
         if len(key) >= 6 and key[2] == "ns" and key[4] in ("c", "w"):
             sizes[(key[3], key[5])] = sizes.get((key[3], key[5]), 0) + size
     return sizes
@@ -279,7 +279,7 @@ def history(
                 "checkpoint_id": cid,
                 "checkpoint_ns": ns,
                 "created": iso(checkpoint_time(cid)),
-                "bytes": sizes.get((keys.encode_name(ns), cid), 0),
+                "bytes": sizes.get((saver.engine.name(ns), cid), 0),
             }
             t = entry.tuple
             if t is None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import click
 
 from langgraph_persist.cli._common import (
+    ENV_KEY,
     Conflict,
     Damaged,
     ProgressBar,
@@ -32,6 +33,7 @@ from langgraph_persist.cli._common import (
     store_option,
     table,
 )
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import BlockedTypeError
 from langgraph_persist.migrate import AnySaver, migrate_all, open_saver, redact_url
 from langgraph_persist.snapshot import (
@@ -59,6 +61,13 @@ def _print_info(info: SnapshotInfo) -> None:
         ("agent", info.agent_id or "-"),
         ("serializer", info.serde),
         ("producer", info.producer),
+        ("encrypted", f"yes (key {info.sealed})" if info.sealed else "no"),
+        (
+            "authentic",
+            "yes: its keyed MAC verifies"
+            if info.authenticated
+            else "unknown: only checked for accidents (digests anyone can recompute)",
+        ),
     ]
     for k, v in rows:
         echo(f"{k:<12} {v}")
@@ -74,6 +83,11 @@ def _print_info(info: SnapshotInfo) -> None:
 @click.option("--description", help="Free text stored in the header.")
 @click.option("--agent-id", help="Agent identifier stored in the header.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option(
+    "--decrypt",
+    is_flag=True,
+    help="From an encrypted store: write a plaintext file (by default it is sealed too).",
+)
 @allow_type_option
 @json_option
 def export(
@@ -83,6 +97,7 @@ def export(
     description: str | None,
     agent_id: str | None,
     force: bool,
+    decrypt: bool,
     allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -90,7 +105,9 @@ def export(
 
     The file holds every checkpoint and pending write of the thread (with
     --latest: the newest checkpoint of each namespace plus what its delta
-    channels need). It is written atomically; restore it with `import`.
+    channels need). It is written atomically; restore it with `import`. A
+    snapshot of an encrypted store is sealed with the store's key and carries
+    a keyed MAC, unless --decrypt.
 
     \b
     Example:
@@ -101,11 +118,18 @@ def export(
         raise Conflict(f"{output} exists; pass --force to replace it")
     with open_store(allowed_types=allowed_types, on_blocked="raise") as saver:
         info = snapshot(
-            saver, thread_id, output, latest=latest, description=description, agent_id=agent_id
+            saver,
+            thread_id,
+            output,
+            latest=latest,
+            description=description,
+            agent_id=agent_id,
+            decrypt=decrypt,
         )
-        if saver.encryption is not None:
+        if saver.encryption is not None and decrypt:
             echo(
-                f"warning: the store is encrypted but {output} is not; protect the file",
+                f"warning: the store is encrypted but {output} is not (--decrypt); "
+                "protect the file",
                 err=True,
             )
     if as_json:
@@ -174,13 +198,14 @@ def inspect(file: str, no_verify: bool, allowed_types: tuple[str, ...], as_json:
         langgraph-persist inspect user-42.lgps --no-verify --json
     """
     blocked: BlockedTypeError | None = None
+    key = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
     if no_verify:
-        info = get_metadata(file)
+        info = get_metadata(file, encryption=key)
     else:
         try:
-            info = verify_snapshot(file, allowed_types=allowed_types)
+            info = verify_snapshot(file, allowed_types=allowed_types, encryption=key)
         except BlockedTypeError as exc:  # intact, but import would refuse it: show why
-            blocked, info = exc, get_metadata(file)
+            blocked, info = exc, get_metadata(file, encryption=key)
     if as_json:
         verdict = not no_verify and blocked is None
         echo_json(

@@ -76,11 +76,12 @@ _JOURNAL_LIMIT = 100_000
 _GEN_CACHE = 65_536
 """Generations remembered for fencing write-through writes (one round trip saved per put)."""
 
-_COLD_ONLY = frozenset({"tombstones"})
+_COLD_ONLY = frozenset({"tombstones", "meta"})
 """Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
 on every put and almost never exist: Redis cannot answer a miss, so asking it
 first would only add a round trip per put. Written synchronously in both modes,
-so a deleted thread's tombstone is durable before the delete proceeds."""
+so a deleted thread's tombstone is durable before the delete proceeds. The store's
+own record (``meta/store``, storemeta.py) is the trust anchor: never in Redis."""
 
 _WARN_EVERY = 60.0
 """Seconds between two "Redis unavailable" warnings when Redis flaps."""
@@ -934,31 +935,31 @@ class TieredStore(Store):
 
     # -- pinning, stats, recovery, lifecycle ---------------------------------------------------
 
-    def pin_thread(self, thread_id: str) -> None:
+    def pin_thread(self, thread_name: str) -> None:
         """Keep a thread's records in Redis without TTL until ``unpin_thread``.
 
         Pins the thread's checkpoints and writes; the values they reference are
         shared between threads by content address and stay hot while read.
         Raises ``TierUnavailableError`` when Redis is unavailable.
         """
-        self._pin(thread_id, True)
+        self._pin(thread_name, True)
 
-    def unpin_thread(self, thread_id: str) -> None:
+    def unpin_thread(self, thread_name: str) -> None:
         """Give a pinned thread's records the normal TTL again."""
-        self._pin(thread_id, False)
+        self._pin(thread_name, False)
 
-    def _pin(self, thread_id: str, pinned: bool) -> None:
-        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+    def _pin(self, thread_name: str, pinned: bool) -> None:
+        tag = Tag(keys.THREADS, thread_name)
         try:
             self._hot(lambda: self.hot.pin(tag, pinned))
         except _HotDown as exc:
             raise TierUnavailableError(
-                f"cannot {'pin' if pinned else 'unpin'} thread {thread_id!r}: "
+                f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
                 f"Redis hot tier {self.hot.describe()} is unavailable"
             ) from exc.__cause__
 
-    def is_pinned(self, thread_id: str) -> bool:
-        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+    def is_pinned(self, thread_name: str) -> bool:
+        tag = Tag(keys.THREADS, thread_name)
         try:
             return self._hot(lambda: self.hot.pinned(tag))
         except _HotDown as exc:

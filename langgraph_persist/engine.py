@@ -268,9 +268,14 @@ class Engine:
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
                 new = self._reencode(checkpoint)
+            head = self._head(a)
+            if head is None or head["latest"] <= checkpoint_id:
+                # writes may have arrived first (LangGraph saves checkpoints in the background)
+                found = len(self.store.list(keys.writes_dir(a.t, a.n, checkpoint_id)))
+                head = {"latest": checkpoint_id, "writes": found}
             self.store.commit(
                 create=self._content(a, new, run),
-                write=[(key, self._encode(Kind.CHECKPOINT, record, key))],
+                write=[(key, self._encode(Kind.CHECKPOINT, record, key)), self._head_item(a, head)],
             )
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
@@ -324,6 +329,43 @@ class Engine:
             f"stale writer on thread {a.thread_id!r}: it continues from {parent_id}, but "
             f"{latest} was written since by another writer; reload the thread and retry"
         )
+
+    # -- heads ----------------------------------------------------------------------------------
+
+    def _head(self, a: Address) -> dict[str, Any] | None:
+        """The namespace's head: {"latest": newest checkpoint id, "writes": its write records}.
+
+        Nothing references a thread's newest checkpoint or its pending writes,
+        so deleting them would roll the thread back unnoticed. The head, written
+        in the same transaction as each put and put_writes (sealed when the store
+        is encrypted), is what ``verify`` compares against: the checkpoint it
+        names must exist, with at least that many write records. Concurrent
+        writers can make it lag (never lead) what is stored, so it never raises
+        a false alarm. A head that cannot be read is treated as absent.
+        """
+        key = keys.head(a.t, a.n)
+        data = self.store.read(key)
+        if data is None:
+            return None
+        try:
+            head: dict[str, Any] = self._decode(data, Kind.HEAD, key)
+        except CorruptRecordError:
+            return None  # verify reports it; a writer must not fail on bookkeeping
+        return head
+
+    def _head_item(self, a: Address, head: dict[str, Any]) -> tuple[keys.Key, bytes]:
+        key = keys.head(a.t, a.n)
+        return key, self._encode(Kind.HEAD, head, key)
+
+    def rebuild_head(self, a: Address) -> None:
+        """After a deliberate deletion (prune, drop, delete_for_runs, copy): the head
+        names what is now the newest checkpoint."""
+        latest = self.latest_id(a)
+        if latest is None:
+            self.store.delete_many([keys.head(a.t, a.n)])
+            return
+        writes = len(self.store.list(keys.writes_dir(a.t, a.n, latest)))
+        self.store.write_many([self._head_item(a, {"latest": latest, "writes": writes})])
 
     def _reencode(self, checkpoint: Checkpoint) -> NewBlobs:
         """Every blob this checkpoint's values need, without trusting the parent."""
@@ -402,11 +444,11 @@ class Engine:
             self._refuse_resurrection(a, checkpoint_id)
             # Power-safe with the next put's sync (docs/reliability.md): pending writes
             # only spare a resumed step from re-running tasks, and a step ends in a put.
-            self.store.commit(
-                create=self._content(a, new, None),
-                write=[(key, self._encode(Kind.WRITES, record, key))],
-                defer_sync=True,
-            )
+            items = [(key, self._encode(Kind.WRITES, record, key))]
+            head = self._head(a)
+            if head is not None and head["latest"] == checkpoint_id:
+                items.append(self._head_item(a, {**head, "writes": head["writes"] + 1}))
+            self.store.commit(create=self._content(a, new, None), write=items, defer_sync=True)
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``_merge_writes``)."""
@@ -669,6 +711,7 @@ class Engine:
         self.store.delete_many([keys.checkpoint(a.t, a.n, cid) for cid in ids])
         for cid in ids:
             self.store.delete_tree(keys.writes_dir(a.t, a.n, cid))
+        self.rebuild_head(a)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Link every record into the target thread: no content is copied.
@@ -705,6 +748,8 @@ class Engine:
             target = self.address(target_thread_id)
             for run_id in sorted(runs):
                 self.store.commit(create=self._content(target, {}, run_id))
+            for x in sources:
+                self.rebuild_head(self.address(target_thread_id, x.checkpoint_ns))
 
     def _copy_records(self, pairs: Sequence[tuple[keys.Key, keys.Key]], kind: Kind) -> None:
         if self.sealer is None:

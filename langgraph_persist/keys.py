@@ -154,6 +154,7 @@ RUNS = "runs"
 TOMBSTONES = "tombstones"
 META = "meta"
 INFO = "info"
+HEAD = "head"
 
 
 def threads_root() -> Key:
@@ -178,6 +179,11 @@ def checkpoints_dir(t: str, n: str) -> Key:
 
 def checkpoint(t: str, n: str, checkpoint_id: str) -> Key:
     return (THREADS, t, "ns", n, "c", check_checkpoint_id(checkpoint_id))
+
+
+def head(t: str, n: str) -> Key:
+    """A namespace's head: its newest checkpoint and how many write records it had."""
+    return (THREADS, t, "ns", n, HEAD)
 
 
 def writes_root(t: str, n: str) -> Key:
@@ -246,7 +252,9 @@ def is_layout_prefix(key: Key) -> bool:
             return False
         if n >= 4 and not _NAME.fullmatch(key[3]):
             return False
-        if n >= 5 and key[4] not in ("c", "w"):
+        if n >= 5 and key[4] not in ("c", "w", HEAD):
+            return False
+        if n >= 6 and key[4] == HEAD:
             return False
         if n >= 6 and _CHECKPOINT_ID.match(key[5]) is None:
             return False
@@ -277,6 +285,8 @@ def is_layout_key(key: Key) -> bool:
     match key:
         case (root, t, leaf) if root == THREADS and leaf == INFO:
             return name(t)
+        case (root, t, "ns", n, leaf) if root == THREADS and leaf == HEAD:
+            return name(t) and name(n)
         case (root, t, "ns", n, "c", cid) if root == THREADS:
             return name(t) and name(n) and _CHECKPOINT_ID.match(cid) is not None
         case (root, t, "ns", n, "w", cid, seq) if root == THREADS:

@@ -86,6 +86,7 @@ class Kind(enum.IntEnum):
     SNAPSHOT_ENTRY = 7
     TOMBSTONE = 8
     STORE_META = 9
+    HEAD = 10
 
 
 class Sealer(Protocol):

@@ -87,6 +87,8 @@ def expected_kind(key: keys.Key) -> Kind | None:
         return Kind.STORE_META
     if len(key) == 3:
         return Kind.THREAD_INFO
+    if len(key) == 5:
+        return Kind.HEAD
     return Kind.CHECKPOINT if key[4] == "c" else Kind.WRITES
 
 
@@ -107,6 +109,7 @@ class _Verifier:
         self.done = 0
         self.total = 0
         self._thread_ids: dict[str, str | None] = {}
+        self._heads: dict[keys.Key, dict[str, object]] = {}
 
     def run(self) -> VerifyReport:
         self.engine.store.flush()  # write-behind: acknowledged records reach the cold tier first
@@ -130,6 +133,7 @@ class _Verifier:
                 record_keys.append(key)
         self.total = len(record_keys) + blob_count
         owners = self._check_records(record_keys)
+        self._check_heads(record_keys)
         reached = self._check_content(owners)
         self.report.garbage_blobs = max(0, blob_count - reached)
         return self.report
@@ -161,11 +165,41 @@ class _Verifier:
                 except RecordError as exc:
                     self._damaged(key, str(exc), expect, [self._owner(key)])
                     continue
+                if expect is Kind.HEAD:
+                    self._heads[key] = obj
                 for ref in ValueCodec.record_refs(expect, obj):
                     for digest in ValueCodec.direct_digests(ref):
                         owners[digest].add(self._owner(key))
             self._tick(len(chunk))
         return owners
+
+    def _check_heads(self, record_keys: Sequence[keys.Key]) -> None:
+        """A namespace's newest checkpoint and its pending writes are referenced by
+        nothing; the head records them (engine.py, ``_head``). Its checkpoint must
+        exist, with at least as many write records: else the thread was rolled back."""
+        checkpoints: set[keys.Key] = set()
+        writes: dict[keys.Key, int] = defaultdict(int)
+        for key in record_keys:
+            if key[0] == keys.THREADS and len(key) == 6 and key[4] == "c":
+                checkpoints.add(key)
+            elif key[0] == keys.THREADS and len(key) == 7:
+                writes[key[:6]] += 1
+        for key, head in self._heads.items():
+            latest = str(head.get("latest"))
+            expected = int(head.get("writes", 0))  # type: ignore[call-overload]
+            checkpoint = keys.checkpoint(key[1], key[3], latest)
+            write_dir = keys.writes_dir(key[1], key[3], latest)
+            reason = None
+            if checkpoint not in checkpoints:
+                reason = f"the newest checkpoint {latest} is missing: the thread was rolled back"
+            elif writes[write_dir] < expected:
+                reason = (
+                    f"pending writes of checkpoint {latest} were removed "
+                    f"({writes[write_dir]} of {expected} write records left)"
+                )
+            if reason is not None:
+                owner = self._owner(key)
+                self._damaged(key, reason, Kind.HEAD, [(owner[0], owner[1], latest)])
 
     def _check_content(self, owners: dict[bytes, set[Owner]]) -> int:
         """Follow references breadth first; return how many pieces of content were reached."""

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import heapq
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -63,6 +64,9 @@ _CONTINUATIONS = frozenset({"loop", "input"})
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
+ShareContent = Literal["store", "thread"]
+"""Which writes equal content is stored once for (see ``Engine.hash_key_for``)."""
+
 _TOMBSTONE_KEY = b"lgp-tombstone-names"
 """Keys tombstone names in stores whose names are not keyed (see ``tombstone_name``)."""
 _FIRST_PAGE = 8
@@ -113,10 +117,12 @@ class Engine:
         name_key: bytes = b"",
         fencing: bool = False,
         check_addresses: bool = True,
+        share_content: ShareContent = "store",
     ) -> None:
         self.store = store
         self.name_key = name_key
         self.check_addresses = check_addresses
+        self.share_content = share_content
         """Content read is re-hashed against its address (off only for stores whose
         address key changed with a key rotation before storemeta.py existed)."""
         self.serde = serde
@@ -171,8 +177,31 @@ class Engine:
         self._records.put((a.t, a.n, checkpoint_id), rec)
         return rec
 
-    def _fetch_blobs(self, digests: Iterable[bytes]) -> dict[bytes, Any]:
-        """Verified blob payloads, from the cache or the store (one batched read)."""
+    def hash_key_for(self, t: str) -> bytes:
+        """The address key of content written for thread ``t``.
+
+        ``share_content="store"`` (default): one key, so equal content is stored
+        once store-wide. ``"thread"``: a key per thread, so no thread's writes
+        reveal (by what they do not add) what another thread stored; the price is
+        that threads share nothing, and ``copy_thread`` copies content.
+        """
+        if self.share_content == "store":
+            return self.codec.hash_key
+        return hashlib.blake2b(
+            t.encode(), digest_size=32, key=self.codec.hash_key, person=b"lgp-thread-addr"
+        ).digest()
+
+    def fetch_for(self, a: Address) -> Callable[[Iterable[bytes]], dict[bytes, Any]]:
+        """``_fetch_blobs`` checking addresses with thread ``a``'s key."""
+        return functools.partial(self._fetch_blobs, hash_key=self.hash_key_for(a.t))
+
+    def _fetch_blobs(
+        self, digests: Iterable[bytes], hash_key: bytes | None = None
+    ) -> dict[bytes, Any]:
+        """Verified blob payloads, from the cache or the store (one batched read).
+
+        Content is re-hashed against its address with ``hash_key``; ``None`` skips
+        that check (gc, which only follows references and knows no thread)."""
         out: dict[bytes, Any] = {}
         missing: list[bytes] = []
         for d in digests:
@@ -199,7 +228,8 @@ class Engine:
                     )
                 if (
                     self.check_addresses
-                    and records.content_digest(kind, records.pack(obj), self.codec.hash_key) != d
+                    and hash_key is not None
+                    and records.content_digest(kind, records.pack(obj), hash_key) != d
                 ):
                     # intact, but not what this address names: swapped or planted
                     raise CorruptRecordError(
@@ -219,6 +249,7 @@ class Engine:
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         a = self.address_of(config)
+        hash_key = self.hash_key_for(a.t)
         checkpoint_id = keys.check_checkpoint_id(checkpoint["id"])
         parent_id = config["configurable"].get("checkpoint_id")
         # channel_versions live in ``refs`` (one copy), the values in blobs
@@ -237,7 +268,9 @@ class Engine:
             if channel not in new_versions and inherited is not None and inherited[0] == version:
                 ref = inherited[1]
             elif channel in values:
-                ref = self.codec.encode(values[channel], new, known, hint=(a.t, a.n, channel))
+                ref = self.codec.encode(
+                    values[channel], new, known, hint=(a.t, a.n, channel), hash_key=hash_key
+                )
             refs[channel] = [version, ref]
         for digest in known.intersection(new):
             del new[digest]
@@ -267,7 +300,7 @@ class Engine:
             ):
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
-                new = self._reencode(checkpoint)
+                new = self._reencode(checkpoint, hash_key)
             head = self._head(a)
             if head is None or head["latest"] <= checkpoint_id:
                 # writes may have arrived first (LangGraph saves checkpoints in the background)
@@ -367,13 +400,13 @@ class Engine:
         writes = len(self.store.list(keys.writes_dir(a.t, a.n, latest)))
         self.store.write_many([self._head_item(a, {"latest": latest, "writes": writes})])
 
-    def _reencode(self, checkpoint: Checkpoint) -> NewBlobs:
+    def _reencode(self, checkpoint: Checkpoint, hash_key: bytes) -> NewBlobs:
         """Every blob this checkpoint's values need, without trusting the parent."""
         new: NewBlobs = {}
         values = checkpoint.get("channel_values", {})
         for channel in checkpoint["channel_versions"]:
             if channel in values:
-                self.codec.encode(values[channel], new)
+                self.codec.encode(values[channel], new, hash_key=hash_key)
         return new
 
     def _parent_record(self, a: Address, parent_id: str | None) -> dict[str, Any] | None:
@@ -435,7 +468,11 @@ class Engine:
         checkpoint_id = config["configurable"]["checkpoint_id"]
         new: NewBlobs = {}
         entries = [
-            [WRITES_IDX_MAP.get(channel, idx), channel, self.codec.encode(value, new, split_min=1)]
+            [
+                WRITES_IDX_MAP.get(channel, idx),
+                channel,
+                self.codec.encode(value, new, split_min=1, hash_key=self.hash_key_for(a.t)),
+            ]
             for idx, (channel, value) in enumerate(writes)
         ]
         record = {"task": task_id, "path": task_path, "w": entries}
@@ -489,9 +526,9 @@ class Engine:
                 merged[k] = RawWrite(rec["task"], idx, channel, ref, rec["path"])
         return sorted(merged.values(), key=lambda w: writes_sort_key(w.path, w.task, w.idx))
 
-    def _decode_writes(self, raw: Sequence[RawWrite]) -> list[PendingWrite]:
+    def _decode_writes(self, a: Address, raw: Sequence[RawWrite]) -> list[PendingWrite]:
         """Pending writes with their values, blobs fetched in one batch."""
-        values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self._fetch_blobs)
+        values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self.fetch_for(a))
         return [(w.task, w.channel, values.get(i)) for i, w in enumerate(raw)]
 
     def stored_writes(self, a: Address, checkpoint_id: str) -> list[StoredWrite]:
@@ -501,7 +538,7 @@ class Engine:
         migration and snapshots keep them so a copy replays in the same order.
         """
         raw = self._raw_writes(a, checkpoint_id)
-        decoded = self._decode_writes(raw)
+        decoded = self._decode_writes(a, raw)
         return [
             StoredWrite(w.task, w.idx, w.channel, value, w.path)
             for w, (_task, _channel, value) in zip(raw, decoded, strict=True)
@@ -514,7 +551,7 @@ class Engine:
 
     def _pending_writes(self, a: Address, checkpoint_id: str) -> list[PendingWrite]:
         try:
-            return self._decode_writes(self._raw_writes(a, checkpoint_id))
+            return self._decode_writes(a, self._raw_writes(a, checkpoint_id))
         except CorruptRecordError as exc:
             raise exc.with_context(
                 thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
@@ -546,7 +583,7 @@ class Engine:
             body = self.serde.loads_typed(tuple(rec["ckpt"]))
             metadata = self.serde.loads_typed(tuple(rec["meta"]))
             refs = {ch: ref for ch, (_ver, ref) in rec["refs"].items()}
-            values = self.codec.decode_many(refs, self._fetch_blobs)
+            values = self.codec.decode_many(refs, self.fetch_for(a))
             body["channel_versions"] = {ch: ver for ch, (ver, _ref) in rec["refs"].items()}
         except CorruptRecordError as exc:
             raise exc.with_context(

@@ -335,8 +335,13 @@ def write_thread(
     items: Sequence[CheckpointCopy],
     *,
     progress: Progress | None = None,
+    all_channels: bool = False,
 ) -> CopyCounts:
     """Write checkpoints (ordered as ``read_thread`` returns them) into an empty thread.
+
+    ``all_channels`` passes every channel as new to ``put``, so a saver that
+    reuses its parent's values for unchanged versions (ours) stores each value
+    afresh: exact even for a source whose versions did not follow its values.
 
     All or nothing: if any put fails, the partly written thread is deleted and
     the error re-raised (the thread was empty before, so nothing of the user's
@@ -356,7 +361,7 @@ def write_thread(
             new_versions = {
                 ch: v
                 for ch, v in item.checkpoint["channel_versions"].items()
-                if parent.get(ch) != v
+                if all_channels or parent.get(ch) != v
             }
             saver.put(
                 _config(thread_id, item.checkpoint_ns, item.parent_id),

@@ -44,8 +44,8 @@ from langgraph_persist.backup import BackupReport
 from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.engine import Engine
-from langgraph_persist.errors import ConfigurationError, RecordError
+from langgraph_persist.engine import Engine, ShareContent
+from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
 from langgraph_persist.maintenance import GcReport, StoreStats
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
@@ -113,6 +113,11 @@ class PersistSaver(BaseCheckpointSaver[str]):
             ``FencedWriterError``. Forks (time travel, ``update_state``) always work.
         read_only: inspect an existing store without writing anything (a backup, a
             read-only mount, another user's files): every write raises ``StoreError``.
+        share_content: ``"store"`` (default): equal content is stored once for the
+            whole store (forks, copies and repeated messages cost nothing). ``"thread"``:
+            content is addressed per thread, so a writer cannot learn from the store's
+            growth whether another thread holds a value it guesses; threads then share
+            nothing. Choose it when mutually distrusting parties write one store.
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         audit_ids: Literal["plain", "hashed"] = "plain",
         fencing: bool = False,
         read_only: bool = False,
+        share_content: ShareContent = "store",
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -149,6 +155,11 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self.encryption = encryption
         self.fencing = fencing
         self.read_only = read_only
+        if share_content not in ("store", "thread"):
+            raise ConfigurationError(
+                f"share_content must be 'store' or 'thread', not {share_content!r}"
+            )
+        self.share_content: ShareContent = share_content
         self.engine = self._make_engine()
         self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
 
@@ -239,6 +250,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
             name_key=self.store_keys.name_key,
             fencing=self.fencing,
             check_addresses=self.store_keys.stable_addresses,
+            share_content=self.share_content,
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -317,6 +329,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self._audit("delete_for_runs", run_ids=list(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        if self.share_content == "thread":
+            from langgraph_persist.migrate import read_thread, write_thread  # migrate uses us
+
+            # threads share nothing: the copy's content is stored under its own key
+            try:
+                items = read_thread(self, str(source_thread_id))
+            except NotFoundError:
+                return  # like copying an empty thread in the default mode
+            write_thread(self, str(target_thread_id), items, all_channels=True)
+            return
         self.engine.copy_thread(source_thread_id, target_thread_id)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
@@ -513,7 +535,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         await asyncio.to_thread(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.engine.copy_thread, source_thread_id, target_thread_id)
+        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)

@@ -35,7 +35,7 @@ from typing import Any
 
 from langgraph_persist import keys, records
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.errors import ConfigurationError, RecordError
+from langgraph_persist.errors import ConfigurationError, CorruptStoreError, RecordError
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
 
@@ -86,8 +86,17 @@ def _looks_encrypted(store: Store) -> bool:
 
 
 def open_meta(store: Store, encryption: Encryption | None, *, read_only: bool) -> StoreKeys:
-    """Check the saver's key against the store, create the record if needed (module doc)."""
-    meta = read_meta(store)
+    """Check the saver's key against the store, create the record if needed (module doc).
+
+    A store whose database is damaged cannot say: read-only openers (``verify``,
+    the CLI's views) go on, so the damage can be reported; writers are refused.
+    """
+    try:
+        meta = read_meta(store)
+    except CorruptStoreError:
+        if read_only:
+            return StoreKeys(encrypted=encryption is not None)
+        raise
     encrypted = bool(meta and meta.get("encrypted")) or (meta is None and _looks_encrypted(store))
     if encryption is None:
         if encrypted and not read_only:

@@ -37,6 +37,7 @@ Reference shapes (plain msgpack, see docs/format.md)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -86,6 +87,7 @@ class ValueCodec:
         known: frozenset[bytes] = frozenset(),
         split_min: int = SPLIT_MIN_ITEMS,
         hint: Hint | None = None,
+        hash_key: bytes | None = None,
     ) -> Ref:
         """Reference for ``value``; content it needs is added to ``new``.
 
@@ -95,37 +97,44 @@ class ValueCodec:
         ``split_min=1`` (pending writes) splits even one-element lists, so a
         write ``[message]`` shares its element blob with the next checkpoint.
         ``hint`` names where the value lives, so a growing list's segmentation
-        is resumed from the previous put's (segments.py).
+        is resumed from the previous put's (segments.py). ``hash_key`` overrides
+        the codec's address key (per-thread content sharing, engine.py).
         """
+        key = self.hash_key if hash_key is None else hash_key
         if type(value) is list and len(value) >= split_min:
-            return self._encode_list(value, new, known, hint)
+            return self._encode_list(value, new, known, hint, key)
         typ, data = self.serde.dumps_typed(value)
         if len(data) <= INLINE_MAX:
             return ["i", typ, data]
-        return ["b", self._blob(Kind.BLOB, [typ, data], new)]
+        return ["b", self._blob(Kind.BLOB, [typ, data], new, key)]
 
-    def _blob(self, kind: Kind, obj: Any, new: NewBlobs) -> bytes:
+    def _blob(self, kind: Kind, obj: Any, new: NewBlobs, hash_key: bytes) -> bytes:
         payload = pack(obj)
-        digest = content_digest(kind, payload, self.hash_key)
+        digest = content_digest(kind, payload, hash_key)
         new[digest] = (kind, payload)
         return digest
 
-    def _element(self, typ: str, data: bytes) -> tuple[bytes, bytes | None]:
+    def _element(self, typ: str, data: bytes, hash_key: bytes) -> tuple[bytes, bytes | None]:
         """(address, blob payload or ``None`` when inlined) of one list element.
 
-        Remembered by the element's *bytes*, never by the Python object, so a
-        cached address can never be stale.
+        Remembered by the element's *bytes* (and the address key), never by the
+        Python object, so a cached address can never be stale.
         """
-        hit: tuple[bytes, bytes | None] | None = self._elements.get((typ, data))
+        hit: tuple[bytes, bytes | None] | None = self._elements.get((hash_key, typ, data))
         if hit is None:
             payload = pack([typ, data])
-            digest = content_digest(Kind.BLOB, payload, self.hash_key)
+            digest = content_digest(Kind.BLOB, payload, hash_key)
             hit = (digest, None if len(data) <= INLINE_MAX else payload)
-            self._elements.put((typ, data), hit, len(data) + 96)
+            self._elements.put((hash_key, typ, data), hit, len(data) + 96)
         return hit
 
     def _encode_list(
-        self, value: list[Any], new: NewBlobs, known: frozenset[bytes], hint: Hint | None
+        self,
+        value: list[Any],
+        new: NewBlobs,
+        known: frozenset[bytes],
+        hint: Hint | None,
+        hash_key: bytes,
     ) -> Ref:
         """Segments and open tail of a list; content not in ``known`` goes to ``new``.
 
@@ -141,7 +150,7 @@ class ValueCodec:
         state, parts, body = self._resume(data, header, len(value), hint)
         if state is None or parts is None:
             state, parts, body = Segmented(), [self.serde.dumps_typed(e) for e in value], b""
-        state.extend(parts, self._element, self.hash_key)
+        state.extend(parts, functools.partial(self._element, hash_key=hash_key), hash_key)
         if hint and body:
             state.body = body
             self._lists.put(hint, state.copy(), state.weight())

@@ -231,8 +231,9 @@ class _Verifier:
                             raise CorruptRecordError(
                                 f"{kind.name} record in the blob store", location="/".join(key)
                             )
-                        if self.engine.check_addresses and digest != records.content_digest(
-                            kind, records.pack(obj), self.engine.codec.hash_key
+                        address_key = self._address_key(who)
+                        if address_key is not None and digest != records.content_digest(
+                            kind, records.pack(obj), address_key
                         ):
                             raise CorruptRecordError(
                                 "content does not match its address", location="/".join(key)
@@ -246,6 +247,15 @@ class _Verifier:
                             frontier.append(element)
                 self._tick(len(chunk))
         return len(seen)
+
+    def _address_key(self, who: Sequence[Owner]) -> bytes | None:
+        """The key this content's address was made with, or None when it cannot be told."""
+        if not self.engine.check_addresses:
+            return None
+        if self.engine.share_content == "store":
+            return self.engine.codec.hash_key
+        thread_id = who[0][0] if who else None
+        return None if thread_id is None else self.engine.hash_key_for(self.engine.name(thread_id))
 
     def _damaged(
         self, key: keys.Key, reason: str, expect: Kind | None, who: Iterable[Owner]

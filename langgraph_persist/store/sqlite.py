@@ -181,7 +181,10 @@ class SqliteStore(Store):
         self._closed = False
         if read_only:
             self._check_marker(required=True)
-            self._reader()  # fail now if the database cannot be opened
+            try:
+                self._reader()  # fail now if the database cannot be opened at all
+            except CorruptStoreError:
+                pass  # opened to be inspected: every read, and verify, report the damage
         else:
             self._create()
 

@@ -181,10 +181,10 @@ class SqliteStore(Store):
         self._closed = False
         if read_only:
             self._check_marker(required=True)
-            try:
-                self._reader()  # fail now if the database cannot be opened at all
-            except CorruptStoreError:
-                pass  # opened to be inspected: every read, and verify, report the damage
+            # fail now if the database cannot be opened at all; a damaged one is opened to
+            # be inspected: every read, and verify, report the damage
+            with contextlib.suppress(CorruptStoreError):
+                self._reader()
         else:
             self._create()
 

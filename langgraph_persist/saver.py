@@ -369,6 +369,11 @@ class PersistSaver(BaseCheckpointSaver[str]):
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Check every record's digest and reference; ``repair`` restores from another tier."""
         report = verify(self.engine, repair=repair, progress=progress)
+        rebuilt = self.store.source_of_truth().describe()
+        if repair and any(d.repaired and d.location == rebuilt for d in report.damaged):
+            # the store was rebuilt (salvage): read its own record again
+            del self.store_keys
+            self.engine = self._make_engine()
         if repair:
             repaired = [d.location for d in report.damaged if d.repaired]
             self._audit("repair", repaired=repaired, unrepaired=len(report.damaged) - len(repaired))

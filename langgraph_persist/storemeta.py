@@ -88,16 +88,18 @@ def _looks_encrypted(store: Store) -> bool:
 def open_meta(store: Store, encryption: Encryption | None, *, read_only: bool) -> StoreKeys:
     """Check the saver's key against the store, create the record if needed (module doc).
 
-    A store whose database is damaged cannot say: read-only openers (``verify``,
-    the CLI's views) go on, so the damage can be reported; writers are refused.
+    A store whose database is damaged cannot say. The saver still opens, so that
+    ``verify`` can report the damage and ``verify(repair=True)`` can rebuild it
+    (the saver reads this record again afterwards); reads and writes meanwhile
+    fail with ``CorruptStoreError``.
     """
     try:
         meta = read_meta(store)
+        encrypted = bool(meta and meta.get("encrypted")) or (
+            meta is None and _looks_encrypted(store)
+        )
     except CorruptStoreError:
-        if read_only:
-            return StoreKeys(encrypted=encryption is not None)
-        raise
-    encrypted = bool(meta and meta.get("encrypted")) or (meta is None and _looks_encrypted(store))
+        return StoreKeys(encrypted=encryption is not None, stable_addresses=False)
     if encryption is None:
         if encrypted and not read_only:
             raise ConfigurationError(

@@ -113,7 +113,14 @@ class _Verifier:
 
     def run(self) -> VerifyReport:
         self.engine.store.flush()  # write-behind: acknowledged records reach the cold tier first
-        for problem in self.store.integrity_check():
+        problems = self.store.integrity_check()
+        if problems and self.repair and self.engine.store.salvage() is not None:
+            # rebuilt from its readable rows (and the hot tier): now check every record
+            self.report.damaged.append(
+                Damage(self.store.describe(), f"store damaged: {problems[0]}", repaired=True)
+            )
+            problems = self.store.integrity_check()
+        for problem in problems:
             self.report.damaged.append(Damage(self.store.describe(), f"store damaged: {problem}"))
         try:
             walked = [k for k, _size, _mtime in self.store.walk(())]

@@ -162,6 +162,12 @@ class Store(Protocol):
         database file); empty when there are none or the medium has no such check."""
         return []
 
+    def salvage(self) -> int | None:
+        """Rebuild a store whose medium is damaged from what can still be read (and,
+        for a tiered store, from the other tier); returns the records kept, or
+        ``None`` when the store has no such repair (the default)."""
+        return None
+
     def scrub(self) -> None:
         """Make bytes that were deleted or overwritten unrecoverable from the medium.
 

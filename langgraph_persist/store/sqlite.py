@@ -48,6 +48,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -711,6 +712,51 @@ class SqliteStore(Store):
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
 
+    def salvage(self) -> int:
+        """Rebuild a damaged database from every row that can still be read.
+
+        Rows are copied by rowid range into a new database; a range that fails
+        is halved until single rows, so one damaged page costs only its rows.
+        The damaged file is kept beside the store (``store.db.damaged-<time>``),
+        never deleted. Run it with the store's writers stopped: the database is
+        replaced under this process's (closed) connections. What the rows held is
+        not trusted: ``verify`` checks every record afterwards.
+        """
+        self.close()
+        old = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+        target = self.database + ".salvage"
+        for leftover in (target, target + "-wal", target + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+        new = sqlite3.connect(target, isolation_level=None)
+        kept = 0
+        try:
+            new.execute("PRAGMA journal_mode = WAL")
+            new.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            new.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            new.execute(_SCHEMA)
+            try:
+                top = int(old.execute("SELECT max(rowid) FROM entries").fetchone()[0] or 0)
+            except sqlite3.Error:  # the table's root is damaged: no row is smaller than 16 bytes
+                top = max(1, os.path.getsize(self.database) // 16)
+            new.execute("BEGIN")
+            kept = _copy_rows(old, new, 1, top)
+            new.execute("COMMIT")
+            new.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            new.close()
+            old.close()
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        os.replace(self.database, f"{self.database}.damaged-{stamp}")
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.database + suffix, f"{self.database}.damaged-{stamp}{suffix}")
+        os.replace(target, self.database)
+        self._closed = False
+        self._local = threading.local()
+        self._write_conn = None
+        return kept
+
     def disk_usage(self) -> int:
         """Bytes the store's files take on disk (database, WAL and shared memory)."""
         total = 0
@@ -754,6 +800,21 @@ class _Conn:
         # threads): close it now, not at the next garbage collection, so it holds no
         # WAL snapshot open and the last close can still checkpoint and remove the WAL.
         self.close()
+
+
+def _copy_rows(old: sqlite3.Connection, new: sqlite3.Connection, low: int, high: int) -> int:
+    """Copy the readable rows with rowid in [low, high]; halve ranges that fail to read."""
+    try:
+        rows = old.execute(
+            "SELECT dir, name, value FROM entries WHERE rowid BETWEEN ? AND ?", (low, high)
+        ).fetchall()
+    except sqlite3.Error:
+        if low >= high:
+            return 0  # this row's page is gone
+        mid = (low + high) // 2
+        return _copy_rows(old, new, low, mid) + _copy_rows(old, new, mid + 1, high)
+    new.executemany("INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, ?)", rows)
+    return len(rows)
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

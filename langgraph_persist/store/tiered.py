@@ -1004,6 +1004,30 @@ class TieredStore(Store):
     def source_of_truth(self) -> Store:
         return self.cold
 
+    def salvage(self) -> int | None:
+        """Rebuild the damaged cold tier, then put back every record Redis still holds.
+
+        Redis has the recent records (those within their TTL, and pinned threads):
+        what the damaged pages of the cold tier took is restored from there when
+        it is; the rest stays lost, and ``verify`` names it.
+        """
+        kept = self.cold.salvage()
+        if kept is None:
+            return None
+        restored = 0
+        hot = [k for k, _size, _mtime in self.hot.walk(()) if k[0] not in _COLD_ONLY]
+        for start in range(0, len(hot), 256):
+            chunk = hot[start : start + 256]
+            present = self.cold.exists_many(chunk)
+            missing = [k for k, there in zip(chunk, present, strict=True) if not there]
+            if not missing:
+                continue
+            values = self.hot.read_many(missing)
+            items = [(k, v) for k, v in zip(missing, values, strict=True) if v is not None]
+            self.cold.create_many(items)
+            restored += len(items)
+        return kept + restored
+
     def integrity_check(self) -> Names:
         return self.cold.integrity_check()
 

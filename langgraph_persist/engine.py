@@ -23,6 +23,7 @@ import hashlib
 import heapq
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, cast
@@ -123,6 +124,11 @@ class Engine:
         self.name_key = name_key
         self.check_addresses = check_addresses
         self.share_content = share_content
+        # Heads cost a read and a listing per put: kept where that is cheap (an indexed
+        # local store) or where they matter most (encrypted stores: they cannot be forged).
+        self.keeps_heads = sealer is not None or store.seeks_pages
+        self._head_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._head_locks_guard = threading.Lock()
         """Content read is re-hashed against its address (off only for stores whose
         address key changed with a key rotation before storemeta.py existed)."""
         self.serde = serde
@@ -301,15 +307,15 @@ class Engine:
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
                 new = self._reencode(checkpoint, hash_key)
-            head = self._head(a)
-            if head is None or head["latest"] <= checkpoint_id:
-                # writes may have arrived first (LangGraph saves checkpoints in the background)
-                found = len(self.store.list(keys.writes_dir(a.t, a.n, checkpoint_id)))
-                head = {"latest": checkpoint_id, "writes": found}
-            self.store.commit(
-                create=self._content(a, new, run),
-                write=[(key, self._encode(Kind.CHECKPOINT, record, key)), self._head_item(a, head)],
-            )
+            content = self._content(a, new, run)
+            items = [(key, self._encode(Kind.CHECKPOINT, record, key))]
+            with self._heads(a):
+                head = self._head(a) if self.keeps_heads else None
+                if self.keeps_heads and (head is None or head["latest"] <= checkpoint_id):
+                    # writes may have arrived first (LangGraph saves checkpoints in the background)
+                    found = len(self.store.list(keys.writes_dir(a.t, a.n, checkpoint_id)))
+                    items.append(self._head_item(a, {"latest": checkpoint_id, "writes": found}))
+                self.store.commit(create=content, write=items)
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
 
@@ -365,6 +371,19 @@ class Engine:
 
     # -- heads ----------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _heads(self, a: Address) -> Iterator[None]:
+        """Serializes this process's read-modify-write of a namespace's head (a put and
+        the pending writes LangGraph saves beside it run on different threads). Across
+        processes the head can lag, never lead (see ``_head``)."""
+        if not self.keeps_heads:
+            yield
+            return
+        with self._head_locks_guard:
+            lock = self._head_locks.setdefault((a.t, a.n), threading.Lock())
+        with lock:
+            yield
+
     def _head(self, a: Address) -> dict[str, Any] | None:
         """The namespace's head: {"latest": newest checkpoint id, "writes": its write records}.
 
@@ -393,12 +412,15 @@ class Engine:
     def rebuild_head(self, a: Address) -> None:
         """After a deliberate deletion (prune, drop, delete_for_runs, copy): the head
         names what is now the newest checkpoint."""
-        latest = self.latest_id(a)
-        if latest is None:
-            self.store.delete_many([keys.head(a.t, a.n)])
+        if not self.keeps_heads:
             return
-        writes = len(self.store.list(keys.writes_dir(a.t, a.n, latest)))
-        self.store.write_many([self._head_item(a, {"latest": latest, "writes": writes})])
+        with self._heads(a):
+            latest = self.latest_id(a)
+            if latest is None:
+                self.store.delete_many([keys.head(a.t, a.n)])
+                return
+            writes = len(self.store.list(keys.writes_dir(a.t, a.n, latest)))
+            self.store.write_many([self._head_item(a, {"latest": latest, "writes": writes})])
 
     def _reencode(self, checkpoint: Checkpoint, hash_key: bytes) -> NewBlobs:
         """Every blob this checkpoint's values need, without trusting the parent."""
@@ -481,11 +503,13 @@ class Engine:
             self._refuse_resurrection(a, checkpoint_id)
             # Power-safe with the next put's sync (docs/reliability.md): pending writes
             # only spare a resumed step from re-running tasks, and a step ends in a put.
+            content = self._content(a, new, None)
             items = [(key, self._encode(Kind.WRITES, record, key))]
-            head = self._head(a)
-            if head is not None and head["latest"] == checkpoint_id:
-                items.append(self._head_item(a, {**head, "writes": head["writes"] + 1}))
-            self.store.commit(create=self._content(a, new, None), write=items, defer_sync=True)
+            with self._heads(a):
+                head = self._head(a) if self.keeps_heads else None
+                if head is not None and head["latest"] == checkpoint_id:
+                    items.append(self._head_item(a, {**head, "writes": head["writes"] + 1}))
+                self.store.commit(create=content, write=items, defer_sync=True)
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``_merge_writes``)."""

@@ -12,6 +12,7 @@ recommends, on a server of their own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -594,25 +595,24 @@ def test_reencrypt_through_the_tier(
 
 # -- isolation: one Redis ACL user per application, restricted to its prefix ---------------------
 
-ACL_COMMANDS = (
-    "-@all +ping +select +evalsha +script|load "
-    "+get +set +del +exists +strlen +pttl +pexpire +persist +time "
-    "+zadd +zrem +zcard +zscore +zrange +zrangebylex +zrangebyscore +zremrangebyscore "
-    "+rpush +lrange +llen +lrem +sadd +srem +smembers"
-)
-"""What the standalone hot tier needs (docs/tiers.md), inside its scripts too."""
+TIERS_MD = Path(__file__).resolve().parent.parent / "docs" / "tiers.md"
 
 
-def acl_user(admin: redis.Redis, name: str, password: str, prefix: str) -> None:
+def documented_acl() -> list[str]:
+    """The ``ACL SETUSER`` line docs/tiers.md gives users, split into arguments."""
+    found = re.search(r"^ACL SETUSER app (.*)$", TIERS_MD.read_text(), re.M)
+    assert found, "docs/tiers.md lost its ACL SETUSER line"
+    return found.group(1).split()
+
+
+def acl_user(admin: redis.Redis, name: str, password: str, prefix: str, *extra: str) -> None:
+    """The documented user, for ``name`` with its own password and prefix."""
     rules = [
-        "on",
-        f">{password}",
-        "resetkeys",
-        f"~{prefix}*",
-        "resetchannels",
-        *ACL_COMMANDS.split(),
+        f">{password}" if rule == ">app-password" else f"~{prefix}*" if rule == "~app:*" else rule
+        for rule in documented_acl()
     ]
-    admin.execute_command("ACL", "SETUSER", name, "reset", *rules)
+    assert f">{password}" in rules and f"~{prefix}*" in rules
+    admin.execute_command("ACL", "SETUSER", name, "reset", *rules, *extra)
 
 
 @pytest.fixture

@@ -53,9 +53,7 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Mapping
-
-import msgpack
+from collections.abc import Mapping, Sequence
 
 from langgraph_persist import keys, records
 from langgraph_persist.crypto import Encryption
@@ -91,8 +89,14 @@ class HotAuth:
             if len(raw_id) > 255 or not isinstance(key, bytes) or len(key) != MAC_SIZE:
                 raise ConfigurationError(f"bad MAC key {key_id!r}: {MAC_SIZE} bytes, id <= 255")
             heads[key_id] = _HEAD.pack(MAGIC, VERSION, len(raw_id)) + raw_id
-        self._keys = dict(mac_keys)
+        # keyed once; each MAC starts from a copy (a keyed init costs a block of work)
+        self._bases = {
+            (key_id, person): hashlib.blake2b(key=key, digest_size=MAC_SIZE, person=person)
+            for key_id, key in mac_keys.items()
+            for person in (_VALUE, _ENTRY)
+        }
         self._heads = heads
+        self._ids = {key_id.encode(): key_id for key_id in mac_keys}
         self.current = current
         self.scope = scope
 
@@ -121,25 +125,27 @@ class HotAuth:
         """What Redis holds for ``record`` at ``key``. Deterministic: the same
         record at the same key always gives the same bytes (fenced repairs and
         acks compare their sha1)."""
-        return self._seal(_VALUE, _binding(self.scope, list(key)), record)
+        return self._seal(_VALUE, _binding(self.scope, key), record)
 
     def open(self, key: Key, stored: bytes) -> bytes | None:
         """The record inside ``stored``, or ``None`` unless its MAC verifies for ``key``."""
-        return self._open(_VALUE, _binding(self.scope, list(key)), stored)
+        return self._open(_VALUE, _binding(self.scope, key), stored)
 
     # -- write-behind queue entries --------------------------------------------------------------
 
     def seal_entry(self, writer: str, entry: bytes) -> bytes:
-        return self._seal(_ENTRY, _binding(self.scope, writer), entry)
+        return self._seal(_ENTRY, _binding(self.scope, (writer,)), entry)
 
     def open_entry(self, writer: str, stored: bytes) -> bytes | None:
         """The entry inside ``stored``, or ``None`` unless ``writer``'s MAC verifies."""
-        return self._open(_ENTRY, _binding(self.scope, writer), stored)
+        return self._open(_ENTRY, _binding(self.scope, (writer,)), stored)
 
     # -- the envelope ----------------------------------------------------------------------------
 
-    def _mac(self, person: bytes, key_id: str, head: bytes, binding: bytes, body: bytes) -> bytes:
-        h = hashlib.blake2b(key=self._keys[key_id], digest_size=MAC_SIZE, person=person)
+    def _mac(
+        self, person: bytes, key_id: str, head: bytes, binding: bytes, body: bytes | memoryview
+    ) -> bytes:
+        h = self._bases[key_id, person].copy()
         h.update(head)
         h.update(struct.pack("<I", len(binding)))
         h.update(binding)
@@ -151,29 +157,27 @@ class HotAuth:
         return head + self._mac(person, self.current, head, binding, body) + body
 
     def _open(self, person: bytes, binding: bytes, stored: bytes) -> bytes | None:
-        if len(stored) < _HEAD.size:
+        if len(stored) < _HEAD.size or stored[:4] != MAGIC or stored[4] != VERSION:
             return None
-        magic, version, n = _HEAD.unpack_from(stored)
-        end = _HEAD.size + n + MAC_SIZE
-        if magic != MAGIC or version != VERSION or len(stored) < end:
+        head_end = _HEAD.size + stored[5]
+        end = head_end + MAC_SIZE
+        key_id = self._ids.get(stored[_HEAD.size : head_end])
+        if key_id is None or len(stored) < end:
             return None
-        try:
-            key_id = stored[_HEAD.size : _HEAD.size + n].decode()
-        except UnicodeDecodeError:
-            return None
-        if key_id not in self._keys:
-            return None
-        head, mac, body = stored[: _HEAD.size + n], stored[_HEAD.size + n : end], stored[end:]
-        expected = self._mac(person, key_id, head, binding, body)
-        return body if hmac.compare_digest(mac, expected) else None
+        view = memoryview(stored)  # hash in place: the body is copied once, when returned
+        expected = self._mac(person, key_id, stored[:head_end], binding, view[end:])
+        return stored[end:] if hmac.compare_digest(view[head_end:end], expected) else None
 
 
-def _binding(scope: str, where: object) -> bytes:
-    """What a MAC is bound to besides its body: the prefix and the key (or writer).
-
-    msgpack keeps the components apart: ``("a/b", "c")`` and ``("a", "b/c")`` differ.
-    """
-    return msgpack.packb([scope, where], use_bin_type=True)  # type: ignore[no-any-return]
+def _binding(scope: str, parts: Sequence[str]) -> bytes:
+    """What a MAC is bound to besides its body: the prefix and the key's components
+    (or the writer), NUL-separated. Unambiguous, ``("a/b", "c")`` and ``("a", "b/c")``
+    differ, because no part may hold a NUL (keys are safe names, ``RedisKeys.check``;
+    anything else is refused here rather than bound ambiguously)."""
+    joined = "\x00".join((scope, *parts))
+    if joined.count("\x00") != len(parts):
+        raise ValueError("a key component or prefix holds a NUL byte")
+    return joined.encode()
 
 
 def store_secret(cold: Store, encryption: Encryption | None = None) -> bytes:

@@ -7,7 +7,7 @@ thread (``threads/<t>/...``), of one blob shard (``blobs/<hh>/...``) or of
 one run (``runs/<r>/...``) carries the same Redis Cluster hash tag, so they
 share a slot and one Lua script can touch them all::
 
-    <p>{c0/c1}:v:<c2/c3/...>   the value (a record), one STRING per store key
+    <p>{c0/c1}:v:<c2/c3/...>   the value (a record, sealed), one STRING per store key
     <p>{c0/c1}:r               registry: ZSET (score 0) of the tag's value keys
     <p>{c0/c1}:q               pending: ZSET (score 0), values not yet in the cold tier
     <p>{c0/c1}:g               generation token, replaced by every delete in the tag
@@ -42,7 +42,7 @@ pipeline); ``SCAN`` and ``KEYS`` are never used.
 
 Authentication: given a ``HotAuth`` (``hot_auth.py``; ``TieredStore`` always
 gives one), every value goes to Redis sealed under a MAC bound to its store
-key, and ``fetch`` returns only values whose MAC and record digest verify:
+key, and ``fetch`` returns only values whose MAC verifies (it covers every byte):
 the others are reported as damaged (``Fetched.damaged``) and their TTL is
 never extended. A store without one trusts Redis entirely (a standalone
 store in a Redis nobody else can reach).
@@ -663,9 +663,10 @@ def open_values(
 ) -> tuple[list[bytes | None], dict[int, str], list[str | None] | None]:
     """Verify what Redis returned for ``keys``: (records, damaged, digests) as in ``Fetched``.
 
-    With ``auth``, a value is kept only if its MAC verifies for its key and the
-    record inside has an intact digest; anything else (made or moved by a
-    client without our key, or damaged) is reported as damaged, never served.
+    With ``auth``, a value is kept only if its MAC verifies for its key;
+    anything else (made or moved by a client without our key, or damaged) is
+    reported as damaged, never served. The MAC covers every byte, so the
+    record's own digest needs no second check here (it costs as much again).
     """
     values: list[bytes | None] = [None] * len(raw)
     damaged: dict[int, str] = {}
@@ -674,7 +675,7 @@ def open_values(
         if stored is None:
             continue
         value = stored if auth is None else auth.open(keys[i], stored)
-        if value is None or (auth is not None and not records.intact(value)):
+        if value is None:
             damaged[i] = sha1_hex(stored)
             continue
         values[i] = value

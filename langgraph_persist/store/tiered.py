@@ -10,8 +10,8 @@ short:
   flusher writes the cold tier in call order. Acknowledged records survive
   the writer's death (any process finishes the flush) and Redis's death
   while the writer lives (it flushes from memory). Both dying loses them.
-* **reads**: Redis first; a miss or a record whose digest fails is read from
-  the cold tier and written back to Redis (fenced, see below).
+* **reads**: Redis first; a miss or a copy whose MAC fails is read
+  from the cold tier and written back to Redis (fenced, see below).
 * **deletes**: Redis, then cold, then Redis again, each Redis step replacing
   the tag's generation token. Every write-back to Redis is conditional on the
   token its reader observed, so a reader that fetched a record from the cold
@@ -22,11 +22,11 @@ short:
 
 The hot tier holds *records* (``records.py``), each sealed under a keyed MAC
 bound to its key and to this store (``hot_auth.py``; the key comes from the
-cold tier, the trust anchor, or from the encryption key). A value whose MAC
-or digest does not verify is treated as damaged: never served, never given a
-longer TTL, replaced from the cold tier. Write-behind queue entries carry a
-MAC too, and the flusher only *creates* records in the cold tier: a queue,
-forged or not, can never overwrite what is there.
+cold tier, the trust anchor, and from the encryption key). A value whose MAC
+does not verify is treated as damaged: never served, never given a longer
+TTL, replaced from the cold tier. Write-behind queue entries carry a MAC too,
+and the flusher only *creates* records in the cold tier: a queue, forged or
+not, can never overwrite what is there.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ class HotTierOptions:
         ttl: how long an untouched record stays in Redis; every read
             extends it. Pinned threads and unflushed records never expire.
         key_prefix: prepended to every Redis key, so several stores can share
-            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters.
+            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters. Not
+            isolation: give each application its own ACL user restricted to
+            its prefix (``docs/tiers.md``, "Trust and isolation").
         timeout: connect and socket timeout for URLs: how long an operation
             waits for an unresponsive Redis before using the cold tier.
         probe_interval: how often an unavailable Redis is tried again.

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph_persist.store.files import Durability
+from langgraph_persist.store.sqlite import Durability
 
 _MODULES = {
     "sqlite": ["langgraph.checkpoint.sqlite"],
@@ -96,7 +96,7 @@ def _reopen_persist(spec: dict[str, Any], relaxed: bool) -> tuple[Any, bool, Clo
     else:
         from langgraph_persist import PersistSaver
 
-        saver = PersistSaver(spec["path"], durability=durability)
+        saver = PersistSaver(spec["path"], durability=durability, layout=spec.get("layout"))
 
     async def close() -> None:
         saver.close()

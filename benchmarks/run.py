@@ -23,6 +23,7 @@ from benchmarks import data, report
 from benchmarks.cold import reopen
 from benchmarks.data import Call
 from benchmarks.peers import PEERS, Env, Footprint, Instance, Peer
+from benchmarks.scale import ScaleReport, run_scale
 from benchmarks.servers import Unavailable, scratch_dir
 from benchmarks.stats import Measure
 from benchmarks.workloads import (
@@ -65,6 +66,7 @@ class Results:
     footprint_errors: dict[str, str] = field(default_factory=dict)
     live_state: int = 0
     w4_baseline: dict[str, list[float]] = field(default_factory=dict)
+    scale: ScaleReport | None = None
     servers: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
     load: list[float] = field(default_factory=list)
@@ -368,6 +370,18 @@ class Run:
 
         await self.interleave("w7", "ms", self.sizes.w7_reps, rep, higher=False)
 
+    async def w8_scale(self) -> None:
+        """The big store (scale.py): its own directory, its own stores, its own table."""
+        sizes = self.sizes.w8
+        log("W8: a big store (many threads, long histories)")
+        root = self.env.path("w8")
+        os.makedirs(root)
+        try:
+            self.results.scale = run_scale(root, sizes, self.results.seed, log)
+        except Exception as exc:
+            self.results.scale = ScaleReport(sizes, error=describe(exc))
+            log(f"  w8 FAILED {describe(exc)}")
+
 
 async def run(args: argparse.Namespace) -> Results:
     sizes = QUICK if args.quick or args.sizes == "quick" else FULL
@@ -400,6 +414,7 @@ async def run(args: argparse.Namespace) -> Results:
                 bench.w5_bytes,
                 bench.w6_concurrent,
                 bench.w7_cold,
+                bench.w8_scale,
             ):
                 if args.skip and workload.__name__.split("_")[0] in args.skip:
                     continue
@@ -459,7 +474,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         nargs="*",
-        choices=["w1", "w2", "w3", "w4", "w5", "w6", "w7"],
+        choices=["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"],
         help="workloads to skip (W2/W3/W7 read W1's data)",
     )
     parser.add_argument("--markdown", help="write the results as markdown to this file")

@@ -23,6 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from benchmarks import data
 from benchmarks.data import Call, Trace
+from benchmarks.scale import FULL_SCALE, QUICK_SCALE, ScaleSizes
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Sizes:
     w6_steps: int = 50
     w6_reps: int = 3
     w7_reps: int = 3
+    w8: ScaleSizes = FULL_SCALE
+    """The big store (scale.py)."""
 
 
 FULL = Sizes()
@@ -63,6 +66,7 @@ QUICK = Sizes(
     w6_steps=5,
     w6_reps=1,
     w7_reps=1,
+    w8=QUICK_SCALE,
 )
 
 

@@ -6,6 +6,7 @@ graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
 
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
+    BlockedTypeError,
     ConfigurationError,
     CorruptRecordError,
     DanglingReferenceError,
@@ -29,6 +30,7 @@ from langgraph_persist.errors import (
 from langgraph_persist.saver import PersistSaver
 
 __all__ = [
+    "BlockedTypeError",
     "ConfigurationError",
     "CorruptRecordError",
     "DanglingReferenceError",

@@ -24,9 +24,13 @@ class Address:
     n: str
 
     @classmethod
-    def of(cls, thread_id: str, checkpoint_ns: str) -> Address:
+    def of(cls, thread_id: str, checkpoint_ns: str, name_key: bytes = b"") -> Address:
+        """``name_key``: a store that hides ids keys its names (storemeta.py)."""
         return cls(
-            thread_id, checkpoint_ns, keys.encode_name(thread_id), keys.encode_name(checkpoint_ns)
+            thread_id,
+            checkpoint_ns,
+            keys.encode_name(thread_id, name_key),
+            keys.encode_name(checkpoint_ns, name_key),
         )
 
     def config(self, checkpoint_id: str) -> RunnableConfig:
@@ -39,7 +43,7 @@ class Address:
         }
 
 
-def address_of(config: RunnableConfig) -> Address:
+def address_of(config: RunnableConfig, name_key: bytes = b"") -> Address:
     """The thread/namespace a config names; a missing thread id fails like LangGraph's savers."""
     configurable = config.get("configurable") or {}
     if "thread_id" not in configurable:
@@ -52,4 +56,4 @@ def address_of(config: RunnableConfig) -> Address:
     if not isinstance(thread_id, str):
         thread_id = str(thread_id)  # LangGraph's SQL savers accept ints and UUIDs the same way
     ns = configurable.get("checkpoint_ns") or ""
-    return Address.of(thread_id, ns)
+    return Address.of(thread_id, ns, name_key)

@@ -16,6 +16,7 @@ operators (``jq``, log shippers).
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -25,13 +26,21 @@ from typing import Any
 
 from langgraph_persist.errors import StoreError
 
+_IDS = frozenset({"thread_id", "thread_ids", "run_ids", "checkpoint_id", "source", "dest"})
+"""Details that name a thread, run or checkpoint, or a path that may contain one."""
+
 
 class AuditLog:
     """Appends one JSON object per destructive operation to ``path``."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, fsync: bool = True, hash_ids: bytes | None = None
+    ) -> None:
+        """``hash_ids``: log ids as keyed digests (this key) instead of as given, so the
+        log can be kept after an erasure request without keeping the erased ids."""
         self.path = os.fspath(path)
         self._fsync = fsync
+        self._hash_ids = hash_ids
         self._lock = threading.Lock()
         try:
             self._user = getpass.getuser()
@@ -39,7 +48,15 @@ class AuditLog:
             self._user = str(os.getuid())
         self._host = socket.gethostname()
 
+    def _id(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._id(v) for v in value]
+        digest = hashlib.blake2b(str(value).encode(), digest_size=16, key=self._hash_ids or b"")
+        return "h:" + digest.hexdigest()
+
     def record(self, op: str, **details: Any) -> None:
+        if self._hash_ids is not None:
+            details = {k: self._id(v) if k in _IDS else v for k, v in details.items()}
         entry = {
             "ts": datetime.now(timezone.utc).isoformat(),
             "op": op,
@@ -51,7 +68,9 @@ class AuditLog:
         line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                # O_NOFOLLOW: a symlink planted as the log must not make us append elsewhere
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                fd = os.open(self.path, flags, 0o600)
                 try:
                     os.write(fd, line)
                     if self._fsync:

@@ -136,10 +136,11 @@ def restore(
         blobs = [k for k in walked if k[0] == keys.BLOBS]
         records = [k for k in walked if k[0] != keys.BLOBS]
         _copy(store, target, blobs, replace=False, progress=progress)  # content first
-        _copy(store, target, records, replace=True, progress=progress)
+        _copy(store, target, records, replace=True, progress=progress)  # meta/store included
     finally:
         backup_saver.close()
-    return BackupReport(len(records), len(blobs), 0, 0, verified=saver.verify().ok)
+    verified = PersistSaver(store=saver.store, encryption=saver.encryption, audit_log=False)
+    return BackupReport(len(records), len(blobs), 0, 0, verified=verified.verify().ok)
 
 
 def _exists(store: Store, items: Sequence[keys.Key]) -> list[bool]:

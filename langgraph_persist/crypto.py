@@ -48,13 +48,20 @@ def _aesgcm(key: bytes) -> Any:
     return AESGCM(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Encryption:
-    """AES-256-GCM keys by id; ``current`` encrypts, every key decrypts."""
+    """AES-256-GCM keys by id; ``current`` encrypts, every key decrypts.
+
+    Key bytes never appear in a ``repr`` or an error message (they end up in
+    logs and tracebacks): only key ids do.
+    """
 
     keys: Mapping[str, bytes]
     current: str
     _ciphers: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Encryption(key_ids={list(self.keys)!r}, current={self.current!r})"
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -77,17 +84,35 @@ class Encryption:
 
     @classmethod
     def from_env(cls, variable: str = "LANGGRAPH_PERSIST_KEY") -> Encryption:
-        """Keys from an environment variable: ``id1:hexkey1,id2:hexkey2`` (last is current)."""
+        """Keys from an environment variable: ``id1:hexkey1,id2:hexkey2`` (last is current).
+
+        Errors name the entry by its position, never by its text: a malformed
+        entry may well be a bare key (``hexkey`` without ``id:``, or the two
+        swapped), and error messages end up in logs.
+        """
         raw = os.environ.get(variable, "")
         if not raw:
             raise ConfigurationError(f"environment variable {variable} is not set")
+        items = raw.split(",")
         keys: dict[str, bytes] = {}
-        for item in raw.split(","):
-            key_id, _, hexed = item.strip().partition(":")
+        for position, item in enumerate(items, 1):
+            key_id, sep, hexed = item.strip().partition(":")
+            where = f"{variable}: entry {position} of {len(items)}"
+            if not sep or not key_id or len(key_id.encode()) > 255:
+                raise ConfigurationError(
+                    f"{where} is not 'id:hexkey' (an id of 1 to 255 bytes, a colon, "
+                    f"then {KEY_SIZE * 2} hex digits)"
+                )
             try:
-                keys[key_id] = bytes.fromhex(hexed)
+                key = bytes.fromhex(hexed)
             except ValueError:
-                raise ConfigurationError(f"{variable}: key {key_id!r} is not hex") from None
+                raise ConfigurationError(f"{where}: the key is not hex") from None
+            if len(key) != KEY_SIZE:
+                raise ConfigurationError(
+                    f"{where}: the key must be {KEY_SIZE} bytes ({KEY_SIZE * 2} hex digits), "
+                    f"got {len(key)}"
+                )
+            keys[key_id] = key
         return cls.from_keys(keys)
 
     @staticmethod

@@ -25,7 +25,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import DeltaChannelHistory, PendingWrite, get_checkpoint_id
 
 from langgraph_persist import keys
-from langgraph_persist.address import Address, address_of
+from langgraph_persist.address import Address
 from langgraph_persist.records import Kind
 from langgraph_persist.values import Ref
 
@@ -66,7 +66,7 @@ def channel_history(
     """
     if not channels:
         return {}
-    a = address_of(config)
+    a = engine.address_of(config)
     target_id = get_checkpoint_id(config) or engine.latest_id(a)
     collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
     seeds: dict[str, Ref] = {}
@@ -81,7 +81,7 @@ def channel_history(
             break
         raw = path_writes[cursor] if cursor in path_writes else engine._raw_writes(a, cursor)
         on_path = [w for w in raw if w.channel in remaining]
-        for write in reversed(engine._decode_writes(on_path)):
+        for write in reversed(engine._decode_writes(a, on_path)):
             collected[write[1]].append(write)
         for channel in list(remaining):
             entry = rec["refs"].get(channel)
@@ -89,7 +89,7 @@ def channel_history(
                 seeds[channel] = entry[1]
                 remaining.discard(channel)
         cursor = rec["parent"]
-    seed_values = engine.codec.decode_many(seeds, engine._fetch_blobs)
+    seed_values = engine.codec.decode_many(seeds, engine.fetch_for(a))
     result: dict[str, DeltaChannelHistory] = {}
     for channel in channels:
         entry_h: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import heapq
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -53,8 +54,9 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind, Sealer
+from langgraph_persist.segments import NewBlobs
 from langgraph_persist.store.base import Store
-from langgraph_persist.values import NewBlobs, Ref, ValueCodec
+from langgraph_persist.values import Ref, ValueCodec
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
 _CONTINUATIONS = frozenset({"loop", "input"})
@@ -62,6 +64,11 @@ _CONTINUATIONS = frozenset({"loop", "input"})
 _SPLIT_OFF = frozenset({"channel_values", "channel_versions"})
 """Checkpoint fields stored outside the serialized body (see docs/format.md)."""
 RECORD_CACHE_ENTRIES = 4096
+ShareContent = Literal["store", "thread"]
+"""Which writes equal content is stored once for (see ``Engine.hash_key_for``)."""
+
+_TOMBSTONE_KEY = b"lgp-tombstone-names"
+"""Keys tombstone names in stores whose names are not keyed (see ``tombstone_name``)."""
 _FIRST_PAGE = 8
 _LAST_PAGE = 1024
 """Checkpoint ids listed per store call when walking a namespace newest first."""
@@ -107,9 +114,17 @@ class Engine:
         *,
         sealer: Sealer | None = None,
         hash_key: bytes = b"",
+        name_key: bytes = b"",
         fencing: bool = False,
+        check_addresses: bool = True,
+        share_content: ShareContent = "store",
     ) -> None:
         self.store = store
+        self.name_key = name_key
+        self.check_addresses = check_addresses
+        self.share_content = share_content
+        """Content read is re-hashed against its address (off only for stores whose
+        address key changed with a key rotation before storemeta.py existed)."""
         self.serde = serde
         self.codec = ValueCodec(serde, hash_key)
         self.sealer = sealer
@@ -128,6 +143,26 @@ class Engine:
             data, expect=kind, location="/".join(key), sealer=self.sealer, aad=_aad(key)
         )
 
+    def address(self, thread_id: str, checkpoint_ns: str = "") -> Address:
+        """Where a thread's namespace lives in this store (names keyed if it hides ids)."""
+        return Address.of(str(thread_id), checkpoint_ns, self.name_key)
+
+    def address_of(self, config: RunnableConfig) -> Address:
+        return address_of(config, self.name_key)
+
+    def name(self, value: str) -> str:
+        """The store name of an id (thread, namespace, run) in this store."""
+        return keys.encode_name(value, self.name_key)
+
+    def tombstone_name(self, thread_id: str) -> str:
+        """A deleted thread's tombstone is named by a digest of its id, never the id:
+        after ``delete_thread`` and ``gc`` the store must not spell a deleted id out."""
+        return keys.encode_name(thread_id, self.name_key or _TOMBSTONE_KEY)
+
+    def checkpoint_record(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
+        """A checkpoint's decoded record (references, not values), or None when absent."""
+        return self._read_checkpoint(a, checkpoint_id)
+
     def _read_checkpoint(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         data = self.store.read(key)
@@ -142,8 +177,31 @@ class Engine:
         self._records.put((a.t, a.n, checkpoint_id), rec)
         return rec
 
-    def _fetch_blobs(self, digests: Iterable[bytes]) -> dict[bytes, Any]:
-        """Verified blob payloads, from the cache or the store (one batched read)."""
+    def hash_key_for(self, t: str) -> bytes:
+        """The address key of content written for thread ``t``.
+
+        ``share_content="store"`` (default): one key, so equal content is stored
+        once store-wide. ``"thread"``: a key per thread, so no thread's writes
+        reveal (by what they do not add) what another thread stored; the price is
+        that threads share nothing, and ``copy_thread`` copies content.
+        """
+        if self.share_content == "store":
+            return self.codec.hash_key
+        return hashlib.blake2b(
+            t.encode(), digest_size=32, key=self.codec.hash_key, person=b"lgp-thread-addr"
+        ).digest()
+
+    def fetch_for(self, a: Address) -> Callable[[Iterable[bytes]], dict[bytes, Any]]:
+        """``_fetch_blobs`` checking addresses with thread ``a``'s key."""
+        return functools.partial(self._fetch_blobs, hash_key=self.hash_key_for(a.t))
+
+    def _fetch_blobs(
+        self, digests: Iterable[bytes], hash_key: bytes | None = None
+    ) -> dict[bytes, Any]:
+        """Verified blob payloads, from the cache or the store (one batched read).
+
+        Content is re-hashed against its address with ``hash_key``; ``None`` skips
+        that check (gc, which only follows references and knows no thread)."""
         out: dict[bytes, Any] = {}
         missing: list[bytes] = []
         for d in digests:
@@ -168,6 +226,15 @@ class Engine:
                     raise CorruptRecordError(
                         f"{kind.name} record in blob store", location="/".join(key)
                     )
+                if (
+                    self.check_addresses
+                    and hash_key is not None
+                    and records.content_digest(kind, records.pack(obj), hash_key) != d
+                ):
+                    # intact, but not what this address names: swapped or planted
+                    raise CorruptRecordError(
+                        "content does not match its address", location="/".join(key)
+                    )
                 out[d] = obj
                 self._blob_cache.put(d, obj, len(data) + 64)
         return out
@@ -181,7 +248,8 @@ class Engine:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        a = address_of(config)
+        a = self.address_of(config)
+        hash_key = self.hash_key_for(a.t)
         checkpoint_id = keys.check_checkpoint_id(checkpoint["id"])
         parent_id = config["configurable"].get("checkpoint_id")
         # channel_versions live in ``refs`` (one copy), the values in blobs
@@ -200,7 +268,9 @@ class Engine:
             if channel not in new_versions and inherited is not None and inherited[0] == version:
                 ref = inherited[1]
             elif channel in values:
-                ref = self.codec.encode(values[channel], new, known)
+                ref = self.codec.encode(
+                    values[channel], new, known, hint=(a.t, a.n, channel), hash_key=hash_key
+                )
             refs[channel] = [version, ref]
         for digest in known.intersection(new):
             del new[digest]
@@ -230,10 +300,15 @@ class Engine:
             ):
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
-                new = self._reencode(checkpoint)
+                new = self._reencode(checkpoint, hash_key)
+            head = self._head(a)
+            if head is None or head["latest"] <= checkpoint_id:
+                # writes may have arrived first (LangGraph saves checkpoints in the background)
+                found = len(self.store.list(keys.writes_dir(a.t, a.n, checkpoint_id)))
+                head = {"latest": checkpoint_id, "writes": found}
             self.store.commit(
                 create=self._content(a, new, run),
-                write=[(key, self._encode(Kind.CHECKPOINT, record, key))],
+                write=[(key, self._encode(Kind.CHECKPOINT, record, key)), self._head_item(a, head)],
             )
         self._records.put((a.t, a.n, checkpoint_id), record)
         return a.config(checkpoint_id)
@@ -264,7 +339,7 @@ class Engine:
         """
         if not parent_id:
             return
-        key = keys.tombstone(a.t)
+        key = keys.tombstone(self.tombstone_name(a.thread_id))
         data = self.store.read(key)
         if data is None:
             return
@@ -288,13 +363,50 @@ class Engine:
             f"{latest} was written since by another writer; reload the thread and retry"
         )
 
-    def _reencode(self, checkpoint: Checkpoint) -> NewBlobs:
+    # -- heads ----------------------------------------------------------------------------------
+
+    def _head(self, a: Address) -> dict[str, Any] | None:
+        """The namespace's head: {"latest": newest checkpoint id, "writes": its write records}.
+
+        Nothing references a thread's newest checkpoint or its pending writes,
+        so deleting them would roll the thread back unnoticed. The head, written
+        in the same transaction as each put and put_writes (sealed when the store
+        is encrypted), is what ``verify`` compares against: the checkpoint it
+        names must exist, with at least that many write records. Concurrent
+        writers can make it lag (never lead) what is stored, so it never raises
+        a false alarm. A head that cannot be read is treated as absent.
+        """
+        key = keys.head(a.t, a.n)
+        data = self.store.read(key)
+        if data is None:
+            return None
+        try:
+            head: dict[str, Any] = self._decode(data, Kind.HEAD, key)
+        except CorruptRecordError:
+            return None  # verify reports it; a writer must not fail on bookkeeping
+        return head
+
+    def _head_item(self, a: Address, head: dict[str, Any]) -> tuple[keys.Key, bytes]:
+        key = keys.head(a.t, a.n)
+        return key, self._encode(Kind.HEAD, head, key)
+
+    def rebuild_head(self, a: Address) -> None:
+        """After a deliberate deletion (prune, drop, delete_for_runs, copy): the head
+        names what is now the newest checkpoint."""
+        latest = self.latest_id(a)
+        if latest is None:
+            self.store.delete_many([keys.head(a.t, a.n)])
+            return
+        writes = len(self.store.list(keys.writes_dir(a.t, a.n, latest)))
+        self.store.write_many([self._head_item(a, {"latest": latest, "writes": writes})])
+
+    def _reencode(self, checkpoint: Checkpoint, hash_key: bytes) -> NewBlobs:
         """Every blob this checkpoint's values need, without trusting the parent."""
         new: NewBlobs = {}
         values = checkpoint.get("channel_values", {})
         for channel in checkpoint["channel_versions"]:
             if channel in values:
-                self.codec.encode(values[channel], new)
+                self.codec.encode(values[channel], new, hash_key=hash_key)
         return new
 
     def _parent_record(self, a: Address, parent_id: str | None) -> dict[str, Any] | None:
@@ -333,7 +445,7 @@ class Engine:
         info = {"thread_id": a.thread_id, "created": time.time()}
         wanted[info_key] = functools.partial(self._encode, Kind.THREAD_INFO, info, info_key)
         if run_id is not None:
-            run_key = keys.run_index(keys.encode_name(run_id), a.t)
+            run_key = keys.run_index(self.name(run_id), a.t)
             entry = {"run_id": run_id, "thread_id": a.thread_id}
             wanted[run_key] = functools.partial(self._encode, Kind.RUN_INDEX, entry, run_key)
         candidates = list(wanted)
@@ -352,21 +464,28 @@ class Engine:
         task_id: str,
         task_path: str = "",
     ) -> None:
-        a = address_of(config)
+        a = self.address_of(config)
         checkpoint_id = config["configurable"]["checkpoint_id"]
         new: NewBlobs = {}
         entries = [
-            [WRITES_IDX_MAP.get(channel, idx), channel, self.codec.encode(value, new, split_min=1)]
+            [
+                WRITES_IDX_MAP.get(channel, idx),
+                channel,
+                self.codec.encode(value, new, split_min=1, hash_key=self.hash_key_for(a.t)),
+            ]
             for idx, (channel, value) in enumerate(writes)
         ]
         record = {"task": task_id, "path": task_path, "w": entries}
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self._writing(a, exclusive=False):
             self._refuse_resurrection(a, checkpoint_id)
-            self.store.commit(
-                create=self._content(a, new, None),
-                write=[(key, self._encode(Kind.WRITES, record, key))],
-            )
+            # Power-safe with the next put's sync (docs/reliability.md): pending writes
+            # only spare a resumed step from re-running tasks, and a step ends in a put.
+            items = [(key, self._encode(Kind.WRITES, record, key))]
+            head = self._head(a)
+            if head is not None and head["latest"] == checkpoint_id:
+                items.append(self._head_item(a, {**head, "writes": head["writes"] + 1}))
+            self.store.commit(create=self._content(a, new, None), write=items, defer_sync=True)
 
     def _raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``_merge_writes``)."""
@@ -407,9 +526,9 @@ class Engine:
                 merged[k] = RawWrite(rec["task"], idx, channel, ref, rec["path"])
         return sorted(merged.values(), key=lambda w: writes_sort_key(w.path, w.task, w.idx))
 
-    def _decode_writes(self, raw: Sequence[RawWrite]) -> list[PendingWrite]:
+    def _decode_writes(self, a: Address, raw: Sequence[RawWrite]) -> list[PendingWrite]:
         """Pending writes with their values, blobs fetched in one batch."""
-        values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self._fetch_blobs)
+        values = self.codec.decode_many(dict(enumerate(w.ref for w in raw)), self.fetch_for(a))
         return [(w.task, w.channel, values.get(i)) for i, w in enumerate(raw)]
 
     def stored_writes(self, a: Address, checkpoint_id: str) -> list[StoredWrite]:
@@ -419,7 +538,7 @@ class Engine:
         migration and snapshots keep them so a copy replays in the same order.
         """
         raw = self._raw_writes(a, checkpoint_id)
-        decoded = self._decode_writes(raw)
+        decoded = self._decode_writes(a, raw)
         return [
             StoredWrite(w.task, w.idx, w.channel, value, w.path)
             for w, (_task, _channel, value) in zip(raw, decoded, strict=True)
@@ -432,7 +551,7 @@ class Engine:
 
     def _pending_writes(self, a: Address, checkpoint_id: str) -> list[PendingWrite]:
         try:
-            return self._decode_writes(self._raw_writes(a, checkpoint_id))
+            return self._decode_writes(a, self._raw_writes(a, checkpoint_id))
         except CorruptRecordError as exc:
             raise exc.with_context(
                 thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
@@ -445,7 +564,7 @@ class Engine:
         return names[0] if names else None
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        a = address_of(config)
+        a = self.address_of(config)
         checkpoint_id = get_checkpoint_id(config)
         for _attempt in range(3):
             cid = checkpoint_id or self.latest_id(a)
@@ -464,7 +583,7 @@ class Engine:
             body = self.serde.loads_typed(tuple(rec["ckpt"]))
             metadata = self.serde.loads_typed(tuple(rec["meta"]))
             refs = {ch: ref for ch, (_ver, ref) in rec["refs"].items()}
-            values = self.codec.decode_many(refs, self._fetch_blobs)
+            values = self.codec.decode_many(refs, self.fetch_for(a))
             body["channel_versions"] = {ch: ver for ch, (ver, _ref) in rec["refs"].items()}
         except CorruptRecordError as exc:
             raise exc.with_context(
@@ -495,7 +614,7 @@ class Engine:
         return str(info["thread_id"])
 
     def namespaces(self, thread_id: str) -> list[Address]:
-        t = keys.encode_name(thread_id)
+        t = self.name(thread_id)
         out = []
         for n in self.store.list(keys.namespaces_dir(t)):
             if keys.is_hashed(n):
@@ -529,7 +648,7 @@ class Engine:
             return
         configurable = (config or {}).get("configurable") or {}
         if config is not None and "thread_id" in configurable:
-            thread_ids: Iterable[str | None] = [address_of(config).thread_id]
+            thread_ids: Iterable[str | None] = [self.address_of(config).thread_id]
         else:
             thread_ids = (self.thread_id_of(t) for t in self.thread_names())
         only_ns = configurable.get("checkpoint_ns")
@@ -542,7 +661,7 @@ class Engine:
             addresses = self.namespaces(thread_id)
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
-            streams = [self._newest_first(x, before_id) for x in addresses]
+            streams = [self.newest_first(x, before_id) for x in addresses]
             for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
                 if only_id and cid != only_id:
                     continue
@@ -559,7 +678,7 @@ class Engine:
                     if remaining <= 0:
                         return
 
-    def _newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
+    def newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
         """(checkpoint id, address) pairs of one namespace, newest first, read in pages.
 
         Pages grow (8, 16, ... 1024 ids) so ``list(limit=10)`` reads one small page
@@ -594,17 +713,17 @@ class Engine:
 
     def delete_thread(self, thread_id: str) -> None:
         """Tombstone first (durable), then remove: late writes cannot resurrect it."""
-        t = keys.encode_name(str(thread_id))
+        t = self.name(str(thread_id))
         with self.store.lock(keys.thread_dir(t), exclusive=True):
             if self.store.list(keys.thread_dir(t)):
-                key = keys.tombstone(t)
-                stone = {"thread_id": str(thread_id), "boundary": str(uuid6()), "at": time.time()}
+                key = keys.tombstone(self.tombstone_name(str(thread_id)))
+                stone = {"boundary": str(uuid6()), "at": time.time()}  # no id: erasure
                 self.store.write_many([(key, self._encode(Kind.TOMBSTONE, stone, key))])
             self.store.delete_tree(keys.thread_dir(t))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         for run_id in run_ids:
-            r = keys.encode_name(run_id)
+            r = self.name(run_id)
             thread_names = self.store.list(keys.runs_dir(r))
             for t in thread_names:
                 thread_id = self.thread_id_of(t)
@@ -629,6 +748,7 @@ class Engine:
         self.store.delete_many([keys.checkpoint(a.t, a.n, cid) for cid in ids])
         for cid in ids:
             self.store.delete_tree(keys.writes_dir(a.t, a.n, cid))
+        self.rebuild_head(a)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Link every record into the target thread: no content is copied.
@@ -638,12 +758,12 @@ class Engine:
         encryption on, a record is bound to its key, so it is re-sealed for its
         new place instead of linked.
         """
-        target_t = keys.encode_name(target_thread_id)
+        target_t = self.name(target_thread_id)
         sources = self.namespaces(source_thread_id)
         if not sources:
             return
         with self.store.maintenance_lock(exclusive=False):
-            self.store.commit(create=self._content(Address.of(target_thread_id, ""), {}, None))
+            self.store.commit(create=self._content(self.address(target_thread_id), {}, None))
             writes: list[tuple[keys.Key, keys.Key]] = []
             checkpoints: list[tuple[keys.Key, keys.Key]] = []
             runs: set[str] = set()
@@ -662,9 +782,11 @@ class Engine:
             # writes first: a checkpoint is never visible without its writes
             self._copy_records(writes, Kind.WRITES)
             self._copy_records(checkpoints, Kind.CHECKPOINT)
-            target = Address.of(target_thread_id, "")
+            target = self.address(target_thread_id)
             for run_id in sorted(runs):
                 self.store.commit(create=self._content(target, {}, run_id))
+            for x in sources:
+                self.rebuild_head(self.address(target_thread_id, x.checkpoint_ns))
 
     def _copy_records(self, pairs: Sequence[tuple[keys.Key, keys.Key]], kind: Kind) -> None:
         if self.sealer is None:

@@ -20,6 +20,7 @@ Every failure a user can meet is one of these, so callers can catch
     ├── DanglingReferenceError    a checkpoint references content that is gone
     ├── SnapshotError             a portable snapshot file is invalid
     │   └── SnapshotVersionError  written by a newer snapshot format
+    ├── BlockedTypeError          untrusted data names a type that is not allowed (untrusted.py)
     ├── NotFoundError             a named thread or checkpoint does not exist (also LookupError)
     ├── ThreadExistsError         a copy/restore target already holds the thread
     └── MigrationError            a copied thread reads back differently
@@ -176,6 +177,19 @@ class SnapshotError(PersistError):
 
 class SnapshotVersionError(SnapshotError, UnsupportedFormatError):
     """The snapshot was written by a newer format version than this release reads."""
+
+
+class BlockedTypeError(PersistError):
+    """Untrusted data (a snapshot, a store the CLI reads, a migration source) names types
+    the strict serializer does not allow (``untrusted.py``). Nothing was imported or run.
+
+    ``types`` names them (``module.Class``, or ``module.Class.method()`` for a
+    method call); the message says how to allow them when they are trusted.
+    """
+
+    def __init__(self, message: str, *, types: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.types = types
 
 
 class NotFoundError(PersistError, LookupError):

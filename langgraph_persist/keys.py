@@ -6,7 +6,8 @@ non-empty, at most ``MAX_COMPONENT`` bytes, made only of ``[a-z0-9_-]`` and
 (case-insensitive ones included, since upper-case letters are escaped), can
 never be ``.`` or ``..``, never contains a separator, and is a valid piece of
 a Redis key or an S3 object name. So an arbitrary thread id (unicode, ``/``,
-``..``, ``\\0``, empty, 10,000 characters) can never escape the store's root.
+``..``, ``\\0``, empty, 10,000 characters) can never escape the store's root;
+ids over ``MAX_ID_BYTES`` (64 KiB of UTF-8) are refused.
 
 Why not ``urllib.parse.quote``: it keeps ``.`` and upper case, so ``..`` and
 ``A``/``a`` collisions on case-insensitive file systems stay possible.
@@ -37,8 +38,16 @@ Key = tuple[str, ...]
 MAX_COMPONENT = 200
 """Longest encoded component kept verbatim; 255 is the usual file-name limit."""
 
-MAX_ID_CHARS = 1_000_000
-"""Ids longer than this are refused outright: a clear error beats a 4 MB key."""
+MAX_ID_BYTES = 64 * 1024
+"""Ids longer than this many UTF-8 bytes are refused outright (``InvalidIdError``).
+
+Checked before any per-character work, so a hostile multi-megabyte id costs
+one C-level length check, not a Python loop over every character. Ids longer
+than ``MAX_COMPONENT`` bytes but within this limit are hashed (module doc).
+"""
+
+MAX_ID_CHARS = MAX_ID_BYTES
+"""Kept for callers of earlier releases: no id of more characters can pass ``MAX_ID_BYTES``."""
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _EMPTY = "="
@@ -49,21 +58,38 @@ _SEQ = re.compile(r"[0-9]{20}-[0-9]{7}-[0-9a-f]{12}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{40}")
 
 
-def encode_name(value: str) -> str:
-    """Map any string to a safe, reversible path component (see module doc)."""
+def encode_name(value: str, key: bytes = b"") -> str:
+    """Map any string to a safe, reversible path component (see module doc).
+
+    With a ``key`` (a store that hides ids, storemeta.py) every non-empty name
+    is a keyed digest instead: nothing in a key reveals the id, which lives
+    only inside encrypted records (the thread info, the checkpoints' ``ns``).
+
+    Cost is bounded before anything proportional to the id runs: an id over
+    ``MAX_ID_BYTES`` is refused from its length alone, and one whose UTF-8
+    form is already longer than ``MAX_COMPONENT`` is hashed without the
+    per-character escaping loop (escaping never shortens a name, so it would
+    be hashed anyway: same result, no loop).
+    """
     if not isinstance(value, str):
         raise InvalidIdError(f"ids must be strings, got {type(value).__name__}")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_CHARS}")
+    if len(value) > MAX_ID_BYTES:  # every character is at least one byte
+        raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_BYTES} bytes")
     if value == "":
         return _EMPTY
     try:
-        value.encode("utf-8")
+        raw = value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidIdError(
             f"id {value[:40]!r} is not valid Unicode text (it holds a lone surrogate); "
             "LangGraph's serializers cannot store it either"
         ) from None
+    if len(raw) > MAX_ID_BYTES:
+        raise InvalidIdError(f"id of {len(raw)} UTF-8 bytes exceeds {MAX_ID_BYTES} bytes")
+    if key:
+        return _HASHED + hashlib.blake2b(raw, digest_size=20, key=key).hexdigest()
+    if len(raw) > MAX_COMPONENT:
+        return _HASHED + hashlib.blake2b(raw, digest_size=20).hexdigest()
     out: list[str] = []
     for ch in value:
         if ch in _SAFE:
@@ -72,8 +98,7 @@ def encode_name(value: str) -> str:
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     encoded = "".join(out)
     if len(encoded) > MAX_COMPONENT:
-        digest = hashlib.blake2b(value.encode("utf-8"), digest_size=20)
-        return _HASHED + digest.hexdigest()
+        return _HASHED + hashlib.blake2b(raw, digest_size=20).hexdigest()
     return encoded
 
 
@@ -127,7 +152,9 @@ THREADS = "threads"
 BLOBS = "blobs"
 RUNS = "runs"
 TOMBSTONES = "tombstones"
+META = "meta"
 INFO = "info"
+HEAD = "head"
 
 
 def threads_root() -> Key:
@@ -152,6 +179,11 @@ def checkpoints_dir(t: str, n: str) -> Key:
 
 def checkpoint(t: str, n: str, checkpoint_id: str) -> Key:
     return (THREADS, t, "ns", n, "c", check_checkpoint_id(checkpoint_id))
+
+
+def head(t: str, n: str) -> Key:
+    """A namespace's head: its newest checkpoint and how many write records it had."""
+    return (THREADS, t, "ns", n, HEAD)
 
 
 def writes_root(t: str, n: str) -> Key:
@@ -194,6 +226,11 @@ def run_index(r: str, t: str) -> Key:
     return (RUNS, r, t)
 
 
+def meta(name: str) -> Key:
+    """What a store records about itself (``storemeta.py``): ``meta/store``."""
+    return (META, name)
+
+
 def tombstone(t: str) -> Key:
     """Outside the thread's directory, so it survives the thread's deletion."""
     return (TOMBSTONES, t)
@@ -203,10 +240,10 @@ def hot_secret() -> Key:
     """The store secret that keys the Redis hot tier's MAC (``store/hot_auth.py``).
 
     Kept in the cold store, the trust anchor, and never in Redis (the tiered store
-    serves the ``meta`` root from the cold tier alone). Not a layout key: backups
-    skip it (a restored store makes a new one) and ``verify`` does not read it.
+    serves the ``meta`` root from the cold tier alone). A ``STORE_META`` record like
+    ``meta/store``: readable without a key, verified, backed up, not re-encrypted.
     """
-    return ("meta", "hot-secret")
+    return meta("hot-secret")
 
 
 def is_layout_prefix(key: Key) -> bool:
@@ -216,7 +253,7 @@ def is_layout_prefix(key: Key) -> bool:
     or an operating system dropped into the store, and no read path sees it.
     """
     if len(key) <= 1:
-        return not key or key[0] in (THREADS, BLOBS, RUNS, TOMBSTONES)
+        return not key or key[0] in (THREADS, BLOBS, RUNS, TOMBSTONES, META)
     root, n = key[0], len(key)
     if root == THREADS:
         if not _NAME.fullmatch(key[1]) or n > 7:
@@ -225,7 +262,9 @@ def is_layout_prefix(key: Key) -> bool:
             return False
         if n >= 4 and not _NAME.fullmatch(key[3]):
             return False
-        if n >= 5 and key[4] not in ("c", "w"):
+        if n >= 5 and key[4] not in ("c", "w", HEAD):
+            return False
+        if n >= 6 and key[4] == HEAD:
             return False
         if n >= 6 and _CHECKPOINT_ID.match(key[5]) is None:
             return False
@@ -235,6 +274,8 @@ def is_layout_prefix(key: Key) -> bool:
     if root == RUNS:
         return n <= 3 and all(_NAME.fullmatch(part) for part in key[1:])
     if root == TOMBSTONES:
+        return n == 2 and _NAME.fullmatch(key[1]) is not None
+    if root == META:
         return n == 2 and _NAME.fullmatch(key[1]) is not None
     return False
 
@@ -254,6 +295,8 @@ def is_layout_key(key: Key) -> bool:
     match key:
         case (root, t, leaf) if root == THREADS and leaf == INFO:
             return name(t)
+        case (root, t, "ns", n, leaf) if root == THREADS and leaf == HEAD:
+            return name(t) and name(n)
         case (root, t, "ns", n, "c", cid) if root == THREADS:
             return name(t) and name(n) and _CHECKPOINT_ID.match(cid) is not None
         case (root, t, "ns", n, "w", cid, seq) if root == THREADS:
@@ -269,4 +312,6 @@ def is_layout_key(key: Key) -> bool:
             return name(r) and name(t)
         case (root, t) if root == TOMBSTONES:
             return name(t)
+        case (root, what) if root == META:
+            return name(what)
     return False

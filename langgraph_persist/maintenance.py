@@ -24,11 +24,14 @@ aborts the collection (we cannot know what it references).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from langgraph_persist import keys, records
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
 from langgraph_persist.errors import (
     ConfigurationError,
@@ -36,8 +39,12 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
+from langgraph_persist.storemeta import reseal
 from langgraph_persist.values import ValueCodec
 from langgraph_persist.verify import Progress, expected_kind
+
+TOMBSTONE_GRACE = timedelta(hours=1)
+"""How long a deleted thread's tombstone outlives it (see ``_sweep_bookkeeping``)."""
 
 _REWRITE_BATCH = 256
 """Records re-sealed per write (one transaction each in an SQLite store)."""
@@ -48,6 +55,8 @@ class GcReport:
     blobs_checked: int
     blobs_deleted: int
     bytes_freed: int
+    bookkeeping_deleted: int = 0
+    """Run index entries of deleted threads and expired tombstones removed."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,16 @@ def _reachable(engine: Engine) -> Iterator[bytes]:
                     yield from ValueCodec.segment_digests(segments[seg])
 
 
-def gc(engine: Engine, *, progress: Progress | None = None) -> GcReport:
-    """Delete blobs no checkpoint references (see module docstring for why it is safe)."""
+def gc(
+    engine: Engine,
+    *,
+    progress: Progress | None = None,
+    tombstone_grace: timedelta = TOMBSTONE_GRACE,
+) -> GcReport:
+    """Delete blobs no checkpoint references (see module docstring for why it is safe),
+    then the bookkeeping of deleted threads (``_sweep_bookkeeping``)."""
     store = engine.store
+    forgotten = _sweep_bookkeeping(engine, tombstone_grace)
     with store.maintenance_lock(exclusive=True):
         try:
             marked = set(_reachable(engine))
@@ -111,7 +127,48 @@ def gc(engine: Engine, *, progress: Progress | None = None) -> GcReport:
         store.delete_many(sorted(segments))
         store.delete_many([k for k in doomed if k not in segments])
         store.scrub()  # deleted bytes leave the medium too (erasure, docs/security.md)
-    return GcReport(blobs_checked=len(blobs), blobs_deleted=len(doomed), bytes_freed=freed)
+    return GcReport(
+        blobs_checked=len(blobs),
+        blobs_deleted=len(doomed),
+        bytes_freed=freed,
+        bookkeeping_deleted=forgotten,
+    )
+
+
+def _sweep_bookkeeping(engine: Engine, tombstone_grace: timedelta) -> int:
+    """Erase what a deleted thread left outside its own tree.
+
+    * run index entries (``runs/<run>/<thread>``) of threads that no longer exist;
+    * tombstones older than ``tombstone_grace``: a tombstone only stops runs that
+      began before the deletion from writing the thread back, and after the grace
+      period (an hour by default) no such run is expected to be alive.
+
+    With both gone, ``delete_thread`` + ``gc`` leave nothing derived from the id
+    in the store (docs/security.md, "Erasure").
+    """
+    store = engine.store
+    doomed: list[keys.Key] = []
+    for r in store.list((keys.RUNS,)):
+        threads = store.list(keys.runs_dir(r))
+        alive = store.exists_many([keys.thread_info(t) for t in threads])
+        doomed += [keys.run_index(r, t) for t, ok in zip(threads, alive, strict=True) if not ok]
+    cutoff = time.time() - tombstone_grace.total_seconds()
+    for name in store.list((keys.TOMBSTONES,)):
+        key = keys.tombstone(name)
+        data = store.read(key)
+        if data is None:
+            continue
+        stone = records.decode(
+            data,
+            expect=Kind.TOMBSTONE,
+            location="/".join(key),
+            sealer=engine.sealer,
+            aad="/".join(key).encode(),
+        )
+        if float(stone.get("at", 0)) <= cutoff:
+            doomed.append(key)
+    store.delete_many(doomed)
+    return len(doomed)
 
 
 def _segments_among(store: Store, blob_keys: list[keys.Key]) -> set[keys.Key]:
@@ -166,7 +223,8 @@ def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
         raise ConfigurationError("reencrypt needs a saver configured with encryption")
     current = getattr(sealer, "current", None)
     store = engine.store
-    all_keys = [k for k, _size, _mtime in store.walk(())]
+    # meta/store stays readable without a key: it says the store is encrypted
+    all_keys = [k for k, _size, _mtime in store.walk(()) if k[0] != keys.META]
     rewritten = 0
     batch: list[tuple[keys.Key, bytes]] = []
     with store.maintenance_lock(exclusive=True):
@@ -191,5 +249,7 @@ def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
                 store.write_many(batch)
                 batch.clear()
         store.write_many(batch)
+        if isinstance(sealer, Encryption):
+            reseal(store, sealer)
         store.scrub()  # the plaintext and the old key's copies leave the medium too
     return rewritten

@@ -44,6 +44,7 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -58,8 +59,8 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist.address import Address
 from langgraph_persist.errors import (
     ConfigurationError,
     MigrationError,
@@ -178,7 +179,7 @@ def _writes_of(saver: AnySaver, t: CheckpointTuple) -> tuple[WriteCopy, ...]:
     if isinstance(saver, PersistSaver):
         return tuple(
             WriteCopy(w.task, w.channel, w.value, w.path, w.idx)
-            for w in saver.engine.stored_writes(Address.of(thread_id, ns), checkpoint_id)
+            for w in saver.engine.stored_writes(saver.engine.address(thread_id, ns), checkpoint_id)
         )
     if isinstance(saver, InMemorySaver):
         stored = saver.writes.get((thread_id, ns, checkpoint_id), {})
@@ -334,8 +335,13 @@ def write_thread(
     items: Sequence[CheckpointCopy],
     *,
     progress: Progress | None = None,
+    all_channels: bool = False,
 ) -> CopyCounts:
     """Write checkpoints (ordered as ``read_thread`` returns them) into an empty thread.
+
+    ``all_channels`` passes every channel as new to ``put``, so a saver that
+    reuses its parent's values for unchanged versions (ours) stores each value
+    afresh: exact even for a source whose versions did not follow its values.
 
     All or nothing: if any put fails, the partly written thread is deleted and
     the error re-raised (the thread was empty before, so nothing of the user's
@@ -355,7 +361,7 @@ def write_thread(
             new_versions = {
                 ch: v
                 for ch, v in item.checkpoint["channel_versions"].items()
-                if parent.get(ch) != v
+                if all_channels or parent.get(ch) != v
             }
             saver.put(
                 _config(thread_id, item.checkpoint_ns, item.parent_id),
@@ -522,9 +528,39 @@ def migrate_all(
 
 SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
+_SECRET_PARAMS = frozenset({"password", "pass", "passwd", "sslpassword", "secret", "token"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print: a password (``user:password@``, ``?password=``) becomes ``***``.
+
+    Anything that does not parse as a URL (a store directory) is returned as is.
+    """
+    if "://" not in url:
+        return url
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparseable: say nothing of it beyond its scheme
+        return url.split("://", 1)[0] + "://***"
+    netloc, query = parts.netloc, parts.query
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}{':***' if sep else ''}@{hostport}"
+    if query:
+        query = "&".join(
+            f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}{sep_v}{v}"
+            for k, sep_v, v in (p.partition("=") for p in query.split("&"))
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to hide: keep it byte for byte (sqlite:////abs/path)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
 
 @contextlib.contextmanager
-def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
+def open_saver(
+    url: str, *, create: bool = False, serde: SerializerProtocol | None = None
+) -> Iterator[AnySaver]:
     """Open a saver from a connection string, using each saver's ``from_conn_string``.
 
     * ``sqlite:///relative.db`` or ``sqlite:////absolute.db``: ``SqliteSaver``;
@@ -532,7 +568,10 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
     * anything else is a directory: ``PersistSaver``.
 
     ``create=False`` (a source) refuses a SQLite file or directory that does
-    not exist, instead of silently creating an empty one.
+    not exist, instead of silently creating an empty one. ``serde`` replaces
+    the saver's serializer: the CLI passes ``untrusted.untrusted_serde()`` so a
+    database it migrates from cannot run code through a crafted value.
+    Error messages never include the URL's password (``redact_url``).
     """
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
@@ -542,6 +581,8 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
 
         try:
             with SqliteSaver.from_conn_string(path) as sqlite_saver:
+                if serde is not None:
+                    sqlite_saver.serde = serde
                 yield sqlite_saver
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"SQLite database {path}: {exc}") from exc
@@ -557,18 +598,21 @@ def open_saver(url: str, *, create: bool = False) -> Iterator[AnySaver]:
 
         try:
             with PostgresSaver.from_conn_string(url) as pg_saver:
+                if serde is not None:
+                    pg_saver.serde = serde
                 if create:
                     pg_saver.setup()
                 yield cast(AnySaver, pg_saver)
         except psycopg.Error as exc:  # unreachable, no such database, no LangGraph tables
-            raise StoreError(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"PostgreSQL {redact_url(url)}: {first}") from exc
     elif "://" in url:
         raise ConfigurationError(
-            f"unsupported connection string {url!r}: use sqlite:///PATH, postgresql://... "
-            "or a langgraph-persist store directory"
+            f"unsupported connection string {redact_url(url)!r}: use sqlite:///PATH, "
+            "postgresql://... or a langgraph-persist store directory"
         )
     else:
         if not create and not os.path.isdir(url):
             raise NotFoundError(f"no langgraph-persist store at {url}")
-        with PersistSaver(url) as persist_saver:
+        with PersistSaver(url, serde=serde) as persist_saver:
             yield persist_saver

@@ -21,7 +21,12 @@ are stored raw, because lz4 would only grow them).
 
 Decoding never lets a msgpack, lz4 or struct exception escape: anything that
 is not a well-formed record raises ``CorruptRecordError`` or
-``UnsupportedFormatError``.
+``UnsupportedFormatError``. And it is bounded (``bounded.py``): the
+decompressed size is checked against ``MAX_RECORD_SIZE`` before lz4 allocates
+it, and the payload's msgpack against ``MAX_RECORD_ITEMS`` before msgpack
+builds anything, so a small forged record (a shared Redis, a file dropped
+into the store) cannot make a reader allocate gigabytes. Writers check the
+same limits, so no record we write is one we would refuse to read.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any, Protocol
 import lz4.block
 import msgpack
 
+from langgraph_persist import bounded
 from langgraph_persist.errors import (
     CorruptRecordError,
     RecordTooLargeError,
@@ -54,7 +60,18 @@ COMPRESS_MIN = 128
 """Payloads shorter than this are stored raw: lz4 cannot win on them."""
 
 MAX_RECORD_SIZE = 512 * 1024 * 1024
-"""Largest payload we write or read (lz4 blocks are limited to ~2 GiB anyway)."""
+"""Largest payload we write or read, uncompressed (lz4 blocks are limited to ~2 GiB anyway).
+
+Checked on write before compressing, and on read from the lz4 size prefix
+before decompressing (``bounded.lz4_block``)."""
+
+MAX_RECORD_ITEMS = 1 << 21
+"""Most msgpack objects one record's payload may hold (2,097,152).
+
+Our records are shallow: a value is one ``[type, bytes]`` pair whatever its
+size, so only thousands of channels or a list of tens of millions of elements
+(one 20-byte digest per 16 elements) come near it. Decoding that many objects
+costs at most ~150 MiB; a forged record declaring more is refused unbuilt."""
 
 
 class Kind(enum.IntEnum):
@@ -68,6 +85,8 @@ class Kind(enum.IntEnum):
     RUN_INDEX = 6
     SNAPSHOT_ENTRY = 7
     TOMBSTONE = 8
+    STORE_META = 9
+    HEAD = 10
 
 
 class Sealer(Protocol):
@@ -89,9 +108,13 @@ def pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-def unpack(data: bytes) -> Any:
-    """Strict msgpack decoding: str keys allowed, no ext types, no raw strings."""
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+def unpack(data: bytes, *, max_items: int = MAX_RECORD_ITEMS) -> Any:
+    """Strict, bounded msgpack decoding: no ext types, no raw strings, at most ``max_items``.
+
+    Raises ``bounded.LimitError``/``ValueError`` (and msgpack's own errors) on
+    bad input; ``decode`` turns them into ``CorruptRecordError``.
+    """
+    return bounded.unpack(data, max_items)
 
 
 def encode(kind: Kind, obj: Any, *, sealer: Sealer | None = None, aad: bytes = b"") -> bytes:
@@ -100,7 +123,24 @@ def encode(kind: Kind, obj: Any, *, sealer: Sealer | None = None, aad: bytes = b
 
 
 def frame(kind: Kind, payload: bytes, *, sealer: Sealer | None = None, aad: bytes = b"") -> bytes:
-    """Frame an already msgpack-encoded payload (so callers can hash it once)."""
+    """Frame an already msgpack-encoded payload (so callers can hash it once).
+
+    Refuses (``RecordTooLargeError``) what ``decode`` would refuse: a payload
+    over ``MAX_RECORD_SIZE`` before compression, or over ``MAX_RECORD_ITEMS``.
+    """
+    if len(payload) > MAX_RECORD_SIZE:
+        raise RecordTooLargeError(
+            f"a {kind.name.lower()} record of {len(payload)} bytes exceeds the "
+            f"{MAX_RECORD_SIZE}-byte limit; store large artifacts outside the graph state"
+        )
+    if len(payload) > bounded.SCAN_MIN:
+        try:
+            bounded.scan(payload, MAX_RECORD_ITEMS)
+        except bounded.LimitError as exc:
+            raise RecordTooLargeError(
+                f"a {kind.name.lower()} record {exc} (limit {MAX_RECORD_ITEMS}); "
+                "split the state into more channels or store it outside the graph"
+            ) from None
     flags = 0
     if len(payload) >= COMPRESS_MIN:
         compressed = lz4.block.compress(payload, store_size=True)
@@ -212,8 +252,16 @@ def decode_with_kind(
             raise CorruptRecordError(exc.reason, location=location) from None
     try:
         if flags & FLAG_LZ4:
-            payload = lz4.block.decompress(payload)
+            payload = bounded.lz4_block(payload, MAX_RECORD_SIZE)
+        elif len(payload) > MAX_RECORD_SIZE:
+            raise bounded.LimitError(
+                f"holds {len(payload)} bytes, over the {MAX_RECORD_SIZE}-byte limit"
+            )
         return unpack(payload), record_kind
+    except bounded.LimitError as exc:
+        raise CorruptRecordError(f"refused payload: {exc}", location=location) from None
+    except MemoryError:  # exhaustion is not damage: the limits exist so it never happens
+        raise
     except Exception as exc:  # lz4/msgpack raise many types; all mean "damaged"
         raise CorruptRecordError(
             f"undecodable payload ({type(exc).__name__}: {exc})", location=location

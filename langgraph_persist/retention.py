@@ -83,7 +83,7 @@ def summarize_thread(saver: PersistSaver, thread_id: str) -> ThreadSummary:
         x.checkpoint_ns: store.list(keys.checkpoints_dir(x.t, x.n))
         for x in engine.namespaces(thread_id)
     }
-    size = sum(s for _key, s, _mtime in store.walk(keys.thread_dir(keys.encode_name(thread_id))))
+    size = sum(s for _key, s, _mtime in store.walk(keys.thread_dir(engine.name(thread_id))))
     times = [_time_of(saver, thread_id, ns, ids[-1]) for ns, ids in namespaces.items() if ids]
     known = [t for t in times if t is not None]
     return ThreadSummary(thread_id, namespaces, size, max(known) if known else None)
@@ -173,7 +173,7 @@ def _plan_thread(
         if len(ids) <= keep_last:
             continue
         recent = ids[-keep_last:]
-        address = Address.of(thread_id, ns)
+        address = saver.engine.address(thread_id, ns)
         keep = set(recent)
         for checkpoint_id in recent:
             keep |= saver.engine.delta_safe_chain(address, checkpoint_id)
@@ -257,7 +257,7 @@ def _drop(saver: PersistSaver, thread_id: str, doomed: set[tuple[str, str]]) -> 
     for ns, cid in sorted(doomed):
         by_ns.setdefault(ns, []).append(cid)
     for ns, ids in by_ns.items():
-        _delete_checkpoints(saver, Address.of(thread_id, ns), ids)
+        _delete_checkpoints(saver, saver.engine.address(thread_id, ns), ids)
     return len(doomed)
 
 

@@ -15,12 +15,14 @@ engine means sync and async can never disagree. Consequences users rely on:
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import os
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -36,25 +38,37 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from langgraph_persist import maintenance
+from langgraph_persist.address import Address
 from langgraph_persist.audit import AuditLog
 from langgraph_persist.backup import BackupReport
 from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.engine import Engine
-from langgraph_persist.errors import ConfigurationError
+from langgraph_persist.engine import Engine, ShareContent
+from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
 from langgraph_persist.maintenance import GcReport, StoreStats
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
 from langgraph_persist.store.local import Layout, open_local
 from langgraph_persist.store.sqlite import Durability
 from langgraph_persist.store.tiered import HotTierOptions
+from langgraph_persist.storemeta import open_meta
 from langgraph_persist.verify import Progress, VerifyReport, verify
 
 if TYPE_CHECKING:
     from langgraph_persist.store.redis_cluster import ClusterTarget
 
 _LIST_BATCH = 32
+
+
+class HistoryEntry(NamedTuple):
+    """One checkpoint of ``PersistSaver.history``: its tuple, or why it cannot be read."""
+
+    config: RunnableConfig
+    tuple: CheckpointTuple | None
+    error: RecordError | None
+
+
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
 
 
@@ -92,11 +106,18 @@ class PersistSaver(BaseCheckpointSaver[str]):
             e.g. ``Encryption.from_env()``. Off by default.
         audit_log: where destructive operations are logged (JSON lines). Defaults
             to ``audit.jsonl`` in the store's directory; ``False`` turns it off.
+        audit_ids: ``"hashed"`` logs thread, run and checkpoint ids as keyed digests,
+            so the log can be kept after an erasure request (docs/security.md).
         fencing: refuse stale writers: a continuing put (source "loop" or "input")
             must extend the latest checkpoint of its namespace, else
             ``FencedWriterError``. Forks (time travel, ``update_state``) always work.
         read_only: inspect an existing store without writing anything (a backup, a
             read-only mount, another user's files): every write raises ``StoreError``.
+        share_content: ``"store"`` (default): equal content is stored once for the
+            whole store (forks, copies and repeated messages cost nothing). ``"thread"``:
+            content is addressed per thread, so a writer cannot learn from the store's
+            growth whether another thread holds a value it guesses; threads then share
+            nothing. Choose it when mutually distrusting parties write one store.
     """
 
     def __init__(
@@ -113,8 +134,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
         store: Store | None = None,
         encryption: Encryption | None = None,
         audit_log: str | os.PathLike[str] | bool | None = None,
+        audit_ids: Literal["plain", "hashed"] = "plain",
         fencing: bool = False,
         read_only: bool = False,
+        share_content: ShareContent = "store",
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -133,8 +156,14 @@ class PersistSaver(BaseCheckpointSaver[str]):
         )
         self.encryption = encryption
         self.fencing = fencing
-        self.audit = None if read_only else self._make_audit(audit_log)
+        self.read_only = read_only
+        if share_content not in ("store", "thread"):
+            raise ConfigurationError(
+                f"share_content must be 'store' or 'thread', not {share_content!r}"
+            )
+        self.share_content: ShareContent = share_content
         self.engine = self._make_engine()
+        self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
 
     @staticmethod
     def _make_store(
@@ -179,15 +208,15 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def pin_thread(self, thread_id: str) -> None:
         """Keep a thread in the Redis hot tier regardless of its TTL."""
-        self._tiered("pin_thread")(thread_id)
+        self._tiered("pin_thread")(self.engine.name(thread_id))
 
     def is_pinned(self, thread_id: str) -> bool:
         """Whether ``pin_thread`` keeps this thread in the hot tier."""
-        return bool(self._tiered("is_pinned")(thread_id))
+        return bool(self._tiered("is_pinned")(self.engine.name(thread_id)))
 
     def unpin_thread(self, thread_id: str) -> None:
         """Let a pinned thread expire from the hot tier again."""
-        self._tiered("unpin_thread")(thread_id)
+        self._tiered("unpin_thread")(self.engine.name(thread_id))
 
     def _tiered(self, method: str) -> Any:
         fn = getattr(self.store, method, None)
@@ -197,27 +226,37 @@ class PersistSaver(BaseCheckpointSaver[str]):
             )
         return fn
 
-    def _make_audit(self, audit_log: str | os.PathLike[str] | bool | None) -> AuditLog | None:
+    def _make_audit(
+        self, audit_log: str | os.PathLike[str] | bool | None, audit_ids: str
+    ) -> AuditLog | None:
         if audit_log is False:
             return None
+        if audit_ids not in ("plain", "hashed"):
+            raise ConfigurationError(f"audit_ids must be 'plain' or 'hashed', not {audit_ids!r}")
+        # keyed like the store's names when it has a key: unguessable without it
+        hash_ids = (self.store_keys.name_key or b"lgp-audit") if audit_ids == "hashed" else None
         if audit_log is None or audit_log is True:
-            cold = getattr(self.store, "cold", self.store)
-            root = getattr(cold, "root", None)
-            return AuditLog(os.path.join(root, AUDIT_LOG)) if root else None
-        return AuditLog(audit_log)
+            root = getattr(self.store.source_of_truth(), "root", None)
+            return AuditLog(os.path.join(root, AUDIT_LOG), hash_ids=hash_ids) if root else None
+        return AuditLog(audit_log, hash_ids=hash_ids)
 
     def _audit(self, op: str, **details: Any) -> None:
         if self.audit is not None:
             self.audit.record(op, **details)
 
     def _make_engine(self) -> Engine:
-        enc = self.encryption
+        if "store_keys" not in self.__dict__:
+            # Refuses a keyless writer of an encrypted store, and a wrong key.
+            self.store_keys = open_meta(self.store, self.encryption, read_only=self.read_only)
         return Engine(
             self.store,
             self.serde,
-            sealer=enc,
-            hash_key=enc.hash_key if enc is not None else b"",
+            sealer=self.encryption,
+            hash_key=self.store_keys.hash_key,
+            name_key=self.store_keys.name_key,
             fencing=self.fencing,
+            check_addresses=self.store_keys.stable_addresses,
+            share_content=self.share_content,
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -296,6 +335,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self._audit("delete_for_runs", run_ids=list(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        if self.share_content == "thread":
+            from langgraph_persist.migrate import read_thread, write_thread  # migrate uses us
+
+            # threads share nothing: the copy's content is stored under its own key
+            try:
+                items = read_thread(self, str(source_thread_id))
+            except NotFoundError:
+                return  # like copying an empty thread in the default mode
+            write_thread(self, str(target_thread_id), items, all_channels=True)
+            return
         self.engine.copy_thread(source_thread_id, target_thread_id)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
@@ -331,9 +380,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
             self._audit("repair", repaired=repaired, unrepaired=len(report.damaged) - len(repaired))
         return report
 
-    def gc(self, *, progress: Progress | None = None) -> GcReport:
-        """Reclaim content no checkpoint references any more (after deletes and prunes)."""
-        report = maintenance.gc(self.engine, progress=progress)
+    def gc(
+        self,
+        *,
+        progress: Progress | None = None,
+        tombstone_grace: timedelta = maintenance.TOMBSTONE_GRACE,
+    ) -> GcReport:
+        """Reclaim content no checkpoint references any more (after deletes and prunes),
+        and erase deleted threads' bookkeeping (run index entries; tombstones older
+        than ``tombstone_grace``)."""
+        report = maintenance.gc(self.engine, progress=progress, tombstone_grace=tombstone_grace)
         self._audit("gc", blobs_deleted=report.blobs_deleted, bytes_freed=report.bytes_freed)
         return report
 
@@ -341,6 +397,66 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Rewrite every record under the current key (after adding a new key, or
         to encrypt a store written without encryption). Returns records rewritten."""
         return maintenance.reencrypt(self.engine, progress=progress)
+
+    def history(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_ns: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[HistoryEntry]:
+        """A thread's checkpoints newest first, like ``list``, but damage stays local.
+
+        ``list`` (and so ``graph.get_state_history``) raises at the first damaged
+        checkpoint, as a reader must. This yields every checkpoint instead, each
+        with its tuple or with the error that reading it raised, so tools can show
+        and export what is good and mark what is not.
+        """
+        addresses = [
+            a
+            for a in self.engine.namespaces(str(thread_id))
+            if checkpoint_ns is None or a.checkpoint_ns == checkpoint_ns
+        ]
+        streams = [self.engine.newest_first(a) for a in addresses]
+        merged = heapq.merge(*streams, key=lambda item: item[0], reverse=True)
+        for cid, a in itertools.islice(merged, limit):
+            config = a.config(cid)
+            try:
+                yield HistoryEntry(config, self.engine.get_tuple(config), None)
+            except RecordError as exc:
+                yield HistoryEntry(config, None, exc)
+
+    def drop_checkpoint(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> Sequence[str]:
+        """Delete one checkpoint and its pending writes (a damaged one, typically).
+
+        Returns the ids of its children that no longer read (a ``DeltaChannel``
+        child may need its parent); children that read on are not listed.
+        """
+        a = self.engine.address(thread_id, checkpoint_ns)
+        children = [
+            cid
+            for cid, _a in self.engine.newest_first(a)
+            if self._parent_of(a, cid) == checkpoint_id
+        ]
+        self.engine.delete_checkpoints(a, [checkpoint_id])
+        self._audit("drop_checkpoint", thread_id=thread_id, checkpoint_id=checkpoint_id)
+        return [cid for cid in children if not self._reads(a, cid)]
+
+    def _reads(self, a: Address, checkpoint_id: str) -> bool:
+        try:
+            self.engine.get_tuple(a.config(checkpoint_id))
+        except (RecordError, KeyError):
+            return False
+        return True
+
+    def _parent_of(self, a: Address, checkpoint_id: str) -> str | None:
+        try:
+            rec = self.engine.checkpoint_record(a, checkpoint_id)
+        except RecordError:
+            return None
+        return None if rec is None else rec.get("parent")
 
     def threads(self) -> Sequence[str]:
         """Every thread id in the store, sorted (names the store cannot map back are skipped)."""
@@ -361,6 +477,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
     ) -> BackupReport:
         """Copy the backup at ``source`` into this (empty) store, after verifying it."""
         report = restore_store(source, self, progress=progress)
+        # the backup's own meta/store came with it: names and addresses are keyed by its secret
+        del self.store_keys
+        self.engine = self._make_engine()
         self._audit("restore", source=os.fspath(source), records=report.records)
         return report
 
@@ -422,7 +541,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         await asyncio.to_thread(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.engine.copy_thread, source_thread_id, target_thread_id)
+        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)

@@ -40,27 +40,48 @@ The body map::
          "writes": [[task_id, task_path, idx, channel, type, bytes], ...]}]}
 
 Values are ``[type, bytes]`` pairs exactly as the *source saver's* serializer
-(``saver.serde``) produced them, and restore decodes them with the *target
-saver's* serializer: LangGraph's allowlists apply, pickle is never used
-unless a saver was configured with it, and a thread from an encrypted saver
-stays encrypted inside the file. Channel values are stored once per distinct
-content, so a long thread costs about what its changes cost, not one copy
-of the whole state per checkpoint.
+(``saver.serde``) produced them. Restore decodes them strictly (see below;
+pickle is never used) and the *target saver's* serializer encodes them
+again; a thread from a saver with LangGraph's ``EncryptedSerializer`` stays
+encrypted inside the file, and restores into a saver with the same cipher.
+Channel values are stored once per distinct content, so a long thread costs
+about what its changes cost, not one copy of the whole state per checkpoint.
 
 Why the header is a store record: it reuses one tested framing (magic,
 version, length, digest) instead of a second one, and a flipped bit anywhere
 in it is caught before any field is trusted. The body's digest lives in
 that verified header, so the whole file is covered.
+
+A snapshot is untrusted input (anyone can write a file with valid digests),
+so reading one is strict and bounded:
+
+* the header is range-checked field by field (``_check_header``: finite
+  times, sizes within limits, digests well-formed), so a bad header is a
+  ``SnapshotError``, never an ``OverflowError`` or a ``KeyError``;
+* the body's declared size is checked against ``MAX_SNAPSHOT_SIZE`` and
+  against what lz4 can produce from the file before anything is
+  decompressed, and its msgpack against ``MAX_SNAPSHOT_ITEMS`` before it is
+  built (``bounded.py``); ``snapshot`` refuses to write what would be refused;
+* values are decoded with the strict serializer of ``untrusted.py`` (LangGraph's
+  strict-mode allowlist plus ``allowed_types``), never with the target
+  saver's: a value of a type not allowed fails ``restore`` and
+  ``verify_snapshot`` with ``BlockedTypeError`` naming every such type, before
+  anything is written;
+* decoded checkpoints must have a checkpoint's shape (``_check_checkpoint``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
+import math
 import os
+import re
 import secrets
 import struct
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -70,8 +91,15 @@ import lz4.frame
 from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist import records
-from langgraph_persist.errors import RecordError, SnapshotError, SnapshotVersionError
+from langgraph_persist import bounded, keys, records
+from langgraph_persist.crypto import Encryption
+from langgraph_persist.errors import (
+    BlockedTypeError,
+    PersistError,
+    RecordError,
+    SnapshotError,
+    SnapshotVersionError,
+)
 from langgraph_persist.migrate import (
     AnySaver,
     CheckpointCopy,
@@ -81,6 +109,7 @@ from langgraph_persist.migrate import (
     write_thread,
 )
 from langgraph_persist.records import Kind
+from langgraph_persist.untrusted import AllowedTypes, blocked_error, blocked_of, untrusted_serde
 
 MAGIC = b"LGPSNAP"
 SNAPSHOT_FORMAT = 1
@@ -88,6 +117,23 @@ PREFIX = struct.Struct("<7sB")
 DIGEST_PREFIX = "blake2b-256:"
 SUFFIX = ".lgps"
 """Conventional file extension (not required)."""
+
+MAX_SNAPSHOT_SIZE = 2 * 1024 * 1024 * 1024
+"""Largest body, uncompressed (2 GiB), written or read; checked before decompressing."""
+
+MAX_SNAPSHOT_ITEMS = 1 << 24
+"""Most msgpack objects a body may hold (16,777,216: about 100,000 checkpoints of a
+state with 50 channels), checked before any is built."""
+
+MAX_HEADER_SIZE = 1024 * 1024
+"""Largest header record (1 MiB: a 64 KiB thread id and a long description fit)."""
+
+MAX_TIMESTAMP = 253402300799.0
+"""9999-12-31T23:59:59Z, the last second ``datetime`` can represent."""
+
+_DIGEST = re.compile(r"^blake2b-256:[0-9a-f]{64}$")
+_MAC = re.compile(r"[0-9a-f]{64}")
+_SEAL_AAD = b"lgp-snapshot-body"
 
 
 @dataclass(frozen=True)
@@ -110,6 +156,11 @@ class SnapshotInfo:
     agent_id: str | None
     serde: str
     producer: str
+    sealed: str | None = None
+    """The id of the key the body is sealed with (AES-GCM), or None for a plain body."""
+    authenticated: bool | None = None
+    """True: the keyed MAC verified with the key given. None: no MAC, or no key given,
+    so only accidents were checked (digests anyone can recompute)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json``)."""
@@ -198,6 +249,8 @@ def snapshot(
     latest: bool = False,
     description: str | None = None,
     agent_id: str | None = None,
+    encryption: Encryption | None = None,
+    decrypt: bool = False,
 ) -> SnapshotInfo:
     """Write one thread of any saver to a snapshot file (replacing ``path`` atomically).
 
@@ -205,11 +258,31 @@ def snapshot(
     the ancestors its delta channels need: enough to resume, not to replay
     history. The oldest kept checkpoint becomes a root (its parent is not in
     the file; see "Self-contained" in ``migrate.py``).
+
+    A snapshot of an encrypted store is encrypted too: the body is sealed
+    (AES-GCM) with the store's current key and the header carries a keyed MAC,
+    so an edited file fails ``verify_snapshot`` even when someone recomputed
+    its digests. ``encryption`` seals a snapshot of any saver the same way;
+    ``decrypt=True`` writes a plaintext file on purpose (no MAC either).
     """
     items = read_thread(saver, thread_id, latest=latest)
     raw = records.pack(_encode_body(items, saver.serde))
+    if len(raw) > MAX_SNAPSHOT_SIZE:
+        raise SnapshotError(
+            f"thread {thread_id!r} is {len(raw)} bytes, over the {MAX_SNAPSHOT_SIZE}-byte "
+            "snapshot limit; export it with latest=True (--latest)"
+        )
+    try:
+        bounded.scan(raw, MAX_SNAPSHOT_ITEMS)
+    except bounded.LimitError as exc:
+        raise SnapshotError(
+            f"thread {thread_id!r} {exc}, over the snapshot limit; export it with latest=True "
+            "(--latest)"
+        ) from None
     compressed = lz4.frame.compress(raw, content_checksum=False, store_size=True)
-    header = {
+    key = None if decrypt else (encryption or getattr(saver, "encryption", None))
+    stored = compressed if key is None else key.seal(compressed, _SEAL_AAD)
+    header: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "thread_id": thread_id,
         "created": time.time(),
@@ -218,27 +291,58 @@ def snapshot(
         "namespaces": len({i.checkpoint_ns for i in items}),
         "latest": latest,
         "uncompressed_size": len(raw),
-        "compressed_size": len(compressed),
+        "compressed_size": len(stored),  # as stored: sealed when encrypted
         "digest": DIGEST_PREFIX + hashlib.blake2b(raw, digest_size=32).hexdigest(),
         # the stored bytes too: a flip in lz4's framing can leave the output intact,
         # and a verified file means every byte is as written
-        "stored_digest": _stored_digest(compressed),
+        "stored_digest": _stored_digest(stored),
         "description": description,
         "agent_id": agent_id,
         "serde": _serde_name(saver.serde),
         "producer": _producer(),
     }
+    if key is not None:
+        header["sealed"] = key.current
+        header["mac_key"] = key.current
+        header["mac"] = _mac(header, key, key.current)
     framed = records.encode(Kind.SNAPSHOT_ENTRY, header)
-    data = PREFIX.pack(MAGIC, SNAPSHOT_FORMAT) + framed + compressed
+    data = PREFIX.pack(MAGIC, SNAPSHOT_FORMAT) + framed + stored
     target = os.fspath(path)
     _write_atomically(target, data)
-    return _info(target, header, len(data))
+    return _info(target, header, len(data), authenticated=key is not None or None)
+
+
+def _mac(header: Mapping[str, Any], encryption: Encryption, key_id: str) -> str:
+    """A keyed MAC over every header field but itself (the digests cover the body)."""
+    fields = sorted((k, v) for k, v in header.items() if k != "mac")
+    mac_key = hashlib.blake2b(
+        encryption.keys[key_id], digest_size=32, person=b"lgp-snap-mac"
+    ).digest()
+    return hashlib.blake2b(records.pack(fields), digest_size=32, key=mac_key).hexdigest()
+
+
+def _authenticate(
+    name: str, header: Mapping[str, Any], encryption: Encryption | None
+) -> bool | None:
+    """True when the MAC verifies; None when there is none or no key to check it with."""
+    key_id = header.get("mac_key")
+    if header.get("mac") is None or encryption is None or not isinstance(key_id, str):
+        return None
+    if key_id not in encryption.keys:
+        return None
+    if not hmac.compare_digest(_mac(header, encryption, key_id), header["mac"]):
+        raise SnapshotError(
+            f"{name}: snapshot fails authentication (edited, or not made with this key)"
+        )
+    return True
 
 
 # -- decoding ----------------------------------------------------------------------------------
 
 
-def _info(path: str, header: dict[str, Any], file_size: int) -> SnapshotInfo:
+def _info(
+    path: str, header: dict[str, Any], file_size: int, authenticated: bool | None = None
+) -> SnapshotInfo:
     return SnapshotInfo(
         path=path,
         format_version=header["format"],
@@ -256,26 +360,63 @@ def _info(path: str, header: dict[str, Any], file_size: int) -> SnapshotInfo:
         agent_id=header.get("agent_id"),
         serde=header.get("serde", ""),
         producer=header.get("producer", ""),
+        sealed=header.get("sealed"),
+        authenticated=authenticated,
     )
 
 
-_HEADER_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "format": int,
-    "thread_id": str,
-    "created": (int, float),
-    "checkpoints": int,
-    "writes": int,
-    "namespaces": int,
-    "latest": bool,
-    "uncompressed_size": int,
-    "compressed_size": int,
-    "digest": str,
-    "stored_digest": str,
-}
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _is_text(value: Any, limit: int, *, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _check_header(path: str, header: Any) -> dict[str, Any]:
+    """Every field typed and in range, or ``SnapshotError`` naming the field (not its value)."""
+    if not isinstance(header, dict):
+        raise SnapshotError(f"{path}: malformed snapshot header (not a map)")
+    created = header.get("created")
+    checks: dict[str, bool] = {
+        "format": _is_int(header.get("format"), 1, 255),
+        "thread_id": _is_text(header.get("thread_id"), keys.MAX_ID_BYTES),
+        "created": isinstance(created, (int, float))
+        and not isinstance(created, bool)
+        and math.isfinite(created)
+        and 0 <= created <= MAX_TIMESTAMP,
+        "checkpoints": _is_int(header.get("checkpoints"), 0, MAX_SNAPSHOT_ITEMS),
+        "writes": _is_int(header.get("writes"), 0, MAX_SNAPSHOT_ITEMS),
+        "namespaces": _is_int(header.get("namespaces"), 0, MAX_SNAPSHOT_ITEMS),
+        "latest": type(header.get("latest")) is bool,
+        "uncompressed_size": _is_int(header.get("uncompressed_size"), 0, MAX_SNAPSHOT_SIZE),
+        "compressed_size": _is_int(header.get("compressed_size"), 0, 2**63),
+        "digest": isinstance(header.get("digest"), str) and bool(_DIGEST.match(header["digest"])),
+        "stored_digest": isinstance(header.get("stored_digest"), str)
+        and bool(_DIGEST.match(header["stored_digest"])),
+        "description": _is_text(header.get("description"), MAX_HEADER_SIZE, optional=True),
+        "agent_id": _is_text(header.get("agent_id"), MAX_HEADER_SIZE, optional=True),
+        "serde": _is_text(header.get("serde"), 1024, optional=True),
+        "producer": _is_text(header.get("producer"), 1024, optional=True),
+        "sealed": _is_text(header.get("sealed"), 255, optional=True),
+        "mac_key": _is_text(header.get("mac_key"), 255, optional=True),
+        "mac": header.get("mac") is None
+        or (isinstance(header["mac"], str) and bool(_MAC.fullmatch(header["mac"]))),
+    }
+    bad = [field for field, ok in checks.items() if not ok]
+    if bad:
+        missing = [f for f in bad if f not in header]
+        why = f"missing {', '.join(missing)}" if missing else f"invalid {', '.join(bad)}"
+        if missing and len(missing) < len(bad):
+            why += f"; invalid {', '.join(f for f in bad if f not in missing)}"
+        raise SnapshotError(f"{path}: malformed snapshot header ({why})")
+    return header
 
 
 def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
-    """Verified header and the offset where the body starts."""
+    """Verified, range-checked header and the offset where the body starts."""
     if len(data) < PREFIX.size:
         raise SnapshotError(f"{path}: not a snapshot (file of {len(data)} bytes is too short)")
     magic, fmt = PREFIX.unpack_from(data)
@@ -285,9 +426,13 @@ def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
     if len(data) < start + records.HEADER_SIZE:
         raise SnapshotError(f"{path}: truncated snapshot (header incomplete)")
     length = struct.unpack_from("<I", data, start + 8)[0]
+    if length > MAX_HEADER_SIZE:
+        raise SnapshotError(
+            f"{path}: damaged snapshot header (declares {length} bytes, limit {MAX_HEADER_SIZE})"
+        )
     end = start + records.HEADER_SIZE + length
     try:
-        header = records.decode(data[start:end], expect=Kind.SNAPSHOT_ENTRY, location=path)
+        decoded = records.decode(data[start:end], expect=Kind.SNAPSHOT_ENTRY, location=path)
     except RecordError as exc:
         if fmt > SNAPSHOT_FORMAT:
             raise SnapshotVersionError(
@@ -297,17 +442,15 @@ def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
         if len(data) < end:
             raise SnapshotError(f"{path}: truncated snapshot (header incomplete)") from None
         raise SnapshotError(f"{path}: damaged snapshot header ({exc})") from None
-    if not isinstance(header, dict) or any(
-        not isinstance(header.get(k), t) for k, t in _HEADER_FIELDS.items()
-    ):
-        raise SnapshotError(f"{path}: malformed snapshot header")
-    if header["format"] != fmt:
-        raise SnapshotError(f"{path}: damaged snapshot (format {fmt} vs {header['format']})")
+    if isinstance(decoded, dict) and decoded.get("format") != fmt:
+        claimed = decoded.get("format")
+        raise SnapshotError(f"{path}: damaged snapshot (format {fmt} vs {claimed!r:.40})")
     if fmt > SNAPSHOT_FORMAT:
         raise SnapshotVersionError(
             f"{path}: snapshot format {fmt} is newer than this release reads "
             f"({SNAPSHOT_FORMAT}); upgrade langgraph-persist"
         )
+    header = _check_header(path, decoded)
     body_size = len(data) - end
     if body_size != header["compressed_size"]:
         state = "truncated" if body_size < header["compressed_size"] else "has trailing bytes"
@@ -328,22 +471,32 @@ def _read(path: str | os.PathLike[str]) -> tuple[str, bytes]:
         return name, fh.read()
 
 
-def get_metadata(path: str | os.PathLike[str]) -> SnapshotInfo:
-    """The header, verified (digest, sizes); the body is not decompressed.
-
-    Cheap enough to list a directory of snapshots. ``verify_snapshot`` also
-    checks the body.
+def get_metadata(
+    path: str | os.PathLike[str], *, encryption: Encryption | None = None
+) -> SnapshotInfo:
+    """The header, verified (digest, sizes, and the MAC when a key is given); the body
+    is not decompressed. Cheap enough to list a directory of snapshots.
+    ``verify_snapshot`` also checks the body.
     """
     name, data = _read(path)
     header, _ = _read_header(name, data)
-    return _info(name, header, len(data))
+    return _info(name, header, len(data), _authenticate(name, header, encryption))
 
 
-def _read_body(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_body(
+    name: str, data: bytes, encryption: Encryption | None
+) -> tuple[dict[str, Any], dict[str, Any], bool | None]:
     header, start = _read_header(name, data)
     if _stored_digest(data[start:]) != header["stored_digest"]:
         raise SnapshotError(f"{name}: damaged snapshot body (stored digest mismatch)")
+    authenticated = _authenticate(name, header, encryption)
+    if header.get("sealed") is not None:
+        data, start = _unseal(name, header, data[start:], encryption), 0
     expected = header["uncompressed_size"]
+    try:
+        bounded.check_lz4_frame_size(expected, len(data) - start, MAX_SNAPSHOT_SIZE)
+    except ValueError as exc:
+        raise SnapshotError(f"{name}: refused snapshot body ({exc})") from None
     try:
         decompressor = lz4.frame.LZ4FrameDecompressor()
         raw = decompressor.decompress(data[start:], max_length=expected + 1)
@@ -356,11 +509,27 @@ def _read_body(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     if digest != header["digest"]:
         raise SnapshotError(f"{name}: damaged snapshot body (digest mismatch)")
     try:
-        body = records.unpack(raw)
+        body = records.unpack(raw, max_items=MAX_SNAPSHOT_ITEMS)
+    except bounded.LimitError as exc:
+        raise SnapshotError(f"{name}: refused snapshot body ({exc})") from None
+    except MemoryError:  # exhaustion is not damage: the limits exist so it never happens
+        raise
     except Exception as exc:  # msgpack raises several types; all mean "damaged"
         raise SnapshotError(f"{name}: undecodable snapshot body ({type(exc).__name__})") from None
     _check_body(name, header, body)
-    return header, body
+    return header, body, authenticated
+
+
+def _unseal(name: str, header: Mapping[str, Any], sealed: bytes, enc: Encryption | None) -> bytes:
+    if enc is None or header["sealed"] not in enc.keys:
+        raise SnapshotError(
+            f"{name}: the snapshot is encrypted with key {header['sealed']!r}: give that key "
+            "(LANGGRAPH_PERSIST_KEY), or export it again with --decrypt"
+        )
+    try:
+        return enc.open(sealed, _SEAL_AAD)
+    except RecordError:
+        raise SnapshotError(f"{name}: the snapshot's body fails authentication") from None
 
 
 def _check_body(name: str, header: dict[str, Any], body: Any) -> None:
@@ -386,7 +555,8 @@ def _check_body(name: str, header: dict[str, Any], body: Any) -> None:
             and _is_typed(c.get("checkpoint"))
             and _is_typed(c.get("metadata"))
             and isinstance(c.get("values"), dict)
-            and all(isinstance(i, int) and 0 <= i < len(values) for i in c["values"].values())
+            and all(isinstance(ch, str) for ch in c["values"])
+            and all(type(i) is int and 0 <= i < len(values) for i in c["values"].values())
             and isinstance(c.get("writes"), list)
         ):
             raise bad("a checkpoint entry is incomplete")
@@ -396,7 +566,7 @@ def _check_body(name: str, header: dict[str, Any], body: Any) -> None:
                 and len(w) == 6
                 and isinstance(w[0], str)
                 and isinstance(w[1], str)
-                and isinstance(w[2], int)
+                and type(w[2]) is int
                 and isinstance(w[3], str)
                 and _is_typed(w[4:])
             ):
@@ -415,23 +585,66 @@ def _is_typed(value: Any) -> bool:
     )
 
 
-def verify_snapshot(path: str | os.PathLike[str]) -> SnapshotInfo:
-    """Check the whole file: header digest, sizes, body digest and body structure.
+def verify_snapshot(
+    path: str | os.PathLike[str],
+    *,
+    allowed_types: AllowedTypes = (),
+    encryption: Encryption | None = None,
+) -> SnapshotInfo:
+    """Check the whole file: header, sizes, digests, structure, and every value's type.
 
     Raises ``SnapshotError`` (``SnapshotVersionError`` for a newer format) on
-    anything wrong: truncation, a flipped bit anywhere, wrong magic. Values are
-    not decoded (that needs the target's serializer; ``restore`` does it).
+    anything damaged: truncation, a flipped bit anywhere, wrong magic, a
+    malformed header or checkpoint. Values are decoded as ``restore`` decodes
+    them (strictly, ``untrusted.py``) and ``BlockedTypeError`` names every type
+    not allowed; ``allowed_types`` (``"module:Class"``) adds to the allowlist.
+    Values encrypted by LangGraph's ``EncryptedSerializer`` need its cipher and
+    are left to ``restore``. A sealed snapshot needs ``encryption`` (its key),
+    which also checks its MAC: ``authenticated`` in the result says whether it
+    was checked against a key or only for accidents.
     """
     name, data = _read(path)
-    header, _ = _read_body(name, data)
-    return _info(name, header, len(data))
+    header, body, authenticated = _read_body(name, data, encryption)
+    serde = untrusted_serde(allowed_types, on_blocked="record")
+    _decode_items(name, header, body, serde, skip_encrypted=True)
+    return _info(name, header, len(data), authenticated)
 
 
-def _decode_items(body: dict[str, Any], serde: SerializerProtocol) -> list[CheckpointCopy]:
+_TYPED_SKIP = object()
+"""Stands in for an encrypted value ``verify_snapshot`` cannot decrypt."""
+
+
+def _decode_items(
+    name: str,
+    header: Mapping[str, Any],
+    body: dict[str, Any],
+    serde: SerializerProtocol,
+    *,
+    skip_encrypted: bool = False,
+) -> list[CheckpointCopy]:
+    """Decode every value with ``serde`` (an ``untrusted_serde``) and check the shapes.
+
+    Every value is decoded before anything is reported, so a ``BlockedTypeError``
+    names all the blocked types at once. ``skip_encrypted`` (verification
+    without a cipher) leaves values of LangGraph's encrypted types
+    (``"msgpack+aes"``) undecoded, and checkpoints holding them unchecked.
+    """
     values: dict[int, Any] = {}
 
     def loads(typed: list[Any]) -> Any:
-        return serde.loads_typed((typed[0], typed[1]))
+        if skip_encrypted and "+" in typed[0]:
+            return _TYPED_SKIP
+        try:
+            return serde.loads_typed((typed[0], typed[1]))
+        except BlockedTypeError:
+            raise
+        except MemoryError:  # exhaustion is not damage: the limits exist so it never happens
+            raise
+        except Exception as exc:  # CorruptRecordError from the strict serde, a cipher's error
+            raise SnapshotError(
+                f"{name}: undecodable value (written by {header.get('serde')}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
 
     def value(i: int) -> Any:
         if i not in values:
@@ -441,21 +654,57 @@ def _decode_items(body: dict[str, Any], serde: SerializerProtocol) -> list[Check
     items = []
     for c in body["checkpoints"]:
         checkpoint = loads(c["checkpoint"])
-        checkpoint["channel_values"] = {ch: value(i) for ch, i in c["values"].items()}
+        metadata = loads(c["metadata"])
+        channel_values = {ch: value(i) for ch, i in c["values"].items()}
+        writes = tuple(
+            WriteCopy(task, ch, loads([typ, data]), path, idx)
+            for task, path, idx, ch, typ, data in c["writes"]
+        )
+        if checkpoint is _TYPED_SKIP or metadata is _TYPED_SKIP:
+            continue  # only when skip_encrypted: nothing is restored from these items
+        _check_checkpoint(name, c["id"], checkpoint, metadata)
+        checkpoint["channel_values"] = channel_values
         items.append(
             CheckpointCopy(
                 checkpoint_ns=c["ns"],
                 checkpoint_id=c["id"],
                 parent_id=c["parent"],
                 checkpoint=cast(Checkpoint, checkpoint),
-                metadata=cast(CheckpointMetadata, loads(c["metadata"])),
-                writes=tuple(
-                    WriteCopy(task, ch, loads([typ, data]), path, idx)
-                    for task, path, idx, ch, typ, data in c["writes"]
-                ),
+                metadata=cast(CheckpointMetadata, metadata),
+                writes=writes,
             )
         )
+    blocked = blocked_of(serde)
+    if blocked:
+        exc = blocked_error(blocked)
+        raise BlockedTypeError(f"{name}: {exc}", types=exc.types)
     return items
+
+
+def _check_checkpoint(name: str, checkpoint_id: str, checkpoint: Any, metadata: Any) -> None:
+    """A decoded checkpoint has LangGraph's ``Checkpoint`` shape (what ``put`` relies on)."""
+
+    def bad(why: str) -> SnapshotError:
+        return SnapshotError(f"{name}: malformed checkpoint {checkpoint_id[:64]!r} ({why})")
+
+    if not isinstance(checkpoint, dict):
+        raise bad("not a map")
+    if checkpoint.get("id") != checkpoint_id:
+        raise bad("its id differs from the entry's")
+    if not isinstance(checkpoint.get("ts"), str):
+        raise bad("missing or invalid ts")
+    versions = checkpoint.get("channel_versions")
+    if not isinstance(versions, dict) or not all(
+        isinstance(ch, str) and type(v) in (str, int, float) for ch, v in versions.items()
+    ):
+        raise bad("missing or invalid channel_versions")
+    seen = checkpoint.get("versions_seen")
+    if not isinstance(seen, dict) or not all(
+        isinstance(node, str) and isinstance(v, dict) for node, v in seen.items()
+    ):
+        raise bad("missing or invalid versions_seen")
+    if not isinstance(metadata, dict):
+        raise bad("metadata is not a map")
 
 
 def restore(
@@ -463,25 +712,36 @@ def restore(
     saver: AnySaver,
     thread_id: str | None = None,
     *,
+    allowed_types: AllowedTypes = (),
     progress: Progress | None = None,
+    encryption: Encryption | None = None,
 ) -> SnapshotInfo:
     """Verify a snapshot, then write its thread into ``saver`` (as ``thread_id`` if given).
 
-    The whole file is verified before anything is written; the target
-    thread must not exist (``ThreadExistsError``); a restore that fails half
-    way removes what it wrote. Returns the file's info (whose ``thread_id``
-    is the thread's id in the file).
+    A sealed snapshot is opened with ``encryption``, else with the target
+    saver's own key (a ``PersistSaver`` of the encrypted store it came from).
+
+    The whole file is verified and every value decoded before anything is
+    written; the target thread must not exist (``ThreadExistsError``); a
+    restore that fails half way removes what it wrote. Returns the file's info
+    (whose ``thread_id`` is the thread's id in the file).
+
+    Values are decoded strictly (``untrusted.py``): LangGraph's strict-mode
+    types plus ``allowed_types`` (``"module:Class"``, classes or ``(module, name)``),
+    whatever ``saver.serde`` would accept. A value of any other type raises
+    ``BlockedTypeError`` (nothing written, nothing run). The saver's
+    serializer only encodes them again (and, if it is LangGraph's
+    ``EncryptedSerializer``, lends its cipher to decrypt them).
     """
     name, data = _read(path)
-    header, body = _read_body(name, data)
+    key = encryption or getattr(saver, "encryption", None)
+    header, body, authenticated = _read_body(name, data, key)
+    serde = untrusted_serde(allowed_types, like=saver.serde, on_blocked="record")
     try:
-        items = _decode_items(body, saver.serde)
-    except SnapshotError:
+        items = _decode_items(name, header, body, serde)
+    except PersistError:
         raise
-    except Exception as exc:
-        raise SnapshotError(
-            f"{name}: the target saver's serializer cannot decode this snapshot "
-            f"(written by {header.get('serde')}): {type(exc).__name__}: {exc}"
-        ) from exc
+    except Exception as exc:  # pragma: no cover - _decode_items wraps what it calls
+        raise SnapshotError(f"{name}: cannot decode this snapshot: {exc!r}") from exc
     write_thread(saver, thread_id or header["thread_id"], items, progress=progress)
-    return _info(name, header, len(data))
+    return _info(name, header, len(data), authenticated)

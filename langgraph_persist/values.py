@@ -13,7 +13,7 @@ quadratic). Every saver we know re-serializes and re-stores a whole
   by its own hash, so appending one message stores one message;
 * the list of element addresses is cut into *segments* at content-defined
   boundaries (an element whose hash is 0 mod ``SEGMENT_SPREAD`` ends a
-  segment). Closed segments are blobs themselves and are shared by every
+  segment, see segments.py). Closed segments are blobs themselves and are shared by every
   later version of the list; only the open tail lives in the checkpoint
   record. A 300-message list is ~19 segment addresses plus a tail of ~8;
 * values whose serialization is under ``INLINE_MAX`` bytes are kept inside
@@ -37,12 +37,15 @@ Reference shapes (plain msgpack, see docs/format.md)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind, content_digest, pack
+from langgraph_persist.segments import NewBlobs, Segmented, array_header, split_body
 
 INLINE_MAX = 192
 """Serialized values up to this many bytes are stored inside the record."""
@@ -50,17 +53,17 @@ INLINE_MAX = 192
 SPLIT_MIN_ITEMS = 2
 """Lists shorter than this are stored whole."""
 
-SEGMENT_SPREAD = 16
-"""Average closed-segment length, in elements (content-defined boundaries)."""
+ELEMENT_CACHE_BYTES = 32 * 1024 * 1024
+"""Serialized list elements whose addresses are remembered (see ``_element``)."""
 
-SEGMENT_MAX = 64
-"""Hard cap on a segment's length, so adversarial hashes cannot make one huge."""
+LIST_CACHE_BYTES = 64 * 1024 * 1024
+"""Segmentations of lists remembered between puts (see segments.py)."""
 
 Ref = Any
 """A reference in the shapes listed in the module docstring."""
 
-NewBlobs = dict[bytes, tuple[Kind, bytes]]
-"""digest -> (kind, msgpack payload) of content this put may have to store."""
+Hint = tuple[str, ...]
+"""Where a value lives (thread, namespace, channel): whose last segmentation to resume."""
 
 Fetch = Callable[[Iterable[bytes]], Mapping[bytes, Any]]
 """Load verified blob payloads (decoded msgpack) for a set of digests."""
@@ -72,6 +75,8 @@ class ValueCodec:
     def __init__(self, serde: SerializerProtocol, hash_key: bytes = b"") -> None:
         self.serde = serde
         self.hash_key = hash_key
+        self._elements = LRU(ELEMENT_CACHE_BYTES)
+        self._lists = LRU(LIST_CACHE_BYTES)
 
     # -- encoding -------------------------------------------------------------------------------
 
@@ -81,6 +86,8 @@ class ValueCodec:
         new: NewBlobs,
         known: frozenset[bytes] = frozenset(),
         split_min: int = SPLIT_MIN_ITEMS,
+        hint: Hint | None = None,
+        hash_key: bytes | None = None,
     ) -> Ref:
         """Reference for ``value``; content it needs is added to ``new``.
 
@@ -89,44 +96,88 @@ class ValueCodec:
         are its elements, so appending to a long list costs O(new elements).
         ``split_min=1`` (pending writes) splits even one-element lists, so a
         write ``[message]`` shares its element blob with the next checkpoint.
+        ``hint`` names where the value lives, so a growing list's segmentation
+        is resumed from the previous put's (segments.py). ``hash_key`` overrides
+        the codec's address key (per-thread content sharing, engine.py).
         """
+        key = self.hash_key if hash_key is None else hash_key
         if type(value) is list and len(value) >= split_min:
-            return self._encode_list(value, new, known)
+            return self._encode_list(value, new, known, hint, key)
         typ, data = self.serde.dumps_typed(value)
         if len(data) <= INLINE_MAX:
             return ["i", typ, data]
-        return ["b", self._blob(Kind.BLOB, [typ, data], new)]
+        return ["b", self._blob(Kind.BLOB, [typ, data], new, key)]
 
-    def _blob(self, kind: Kind, obj: Any, new: NewBlobs) -> bytes:
+    def _blob(self, kind: Kind, obj: Any, new: NewBlobs, hash_key: bytes) -> bytes:
         payload = pack(obj)
-        digest = content_digest(kind, payload, self.hash_key)
+        digest = content_digest(kind, payload, hash_key)
         new[digest] = (kind, payload)
         return digest
 
-    def _encode_list(self, value: list[Any], new: NewBlobs, known: frozenset[bytes]) -> Ref:
-        segments: list[bytes] = []
-        current: list[Any] = []
-        elements: NewBlobs = {}  # element blobs of the open segment
-        for element in value:
-            typ, data = self.serde.dumps_typed(element)
-            if len(data) <= INLINE_MAX:
-                item: Any = [typ, data]
-                boundary = content_digest(Kind.BLOB, pack(item), self.hash_key)
-            else:
-                item = boundary = self._blob(Kind.BLOB, [typ, data], elements)
-            current.append(item)
-            if int.from_bytes(boundary[:4], "little") % SEGMENT_SPREAD == 0 or (
-                len(current) >= SEGMENT_MAX
-            ):
-                segment = self._blob(Kind.SEGMENT, current, new)
-                if segment in known:
-                    del new[segment]  # stored, and so are its elements (write order)
-                else:
-                    new.update(elements)
-                segments.append(segment)
-                current, elements = [], {}
-        new.update(elements)
-        return ["l", segments, current]
+    def _element(self, typ: str, data: bytes, hash_key: bytes) -> tuple[bytes, bytes | None]:
+        """(address, blob payload or ``None`` when inlined) of one list element.
+
+        Remembered by the element's *bytes* (and the address key), never by the
+        Python object, so a cached address can never be stale.
+        """
+        hit: tuple[bytes, bytes | None] | None = self._elements.get((hash_key, typ, data))
+        if hit is None:
+            payload = pack([typ, data])
+            digest = content_digest(Kind.BLOB, payload, hash_key)
+            hit = (digest, None if len(data) <= INLINE_MAX else payload)
+            self._elements.put((hash_key, typ, data), hit, len(data) + 96)
+        return hit
+
+    def _encode_list(
+        self,
+        value: list[Any],
+        new: NewBlobs,
+        known: frozenset[bytes],
+        hint: Hint | None,
+        hash_key: bytes,
+    ) -> Ref:
+        """Segments and open tail of a list; content not in ``known`` goes to ``new``.
+
+        LangGraph's serializer packs a list as a msgpack array of its elements'
+        own encodings, so the list is packed once (in C) and cut at element
+        boundaries; with any other serializer, or bytes that do not parse as
+        that array, each element is serialized on its own. Either way every
+        element is serialized afresh at every put (exactness); only the work
+        *after* serialization is resumed, and only for bytes found equal.
+        """
+        typ, data = self.serde.dumps_typed(value)
+        header = array_header(data, len(value)) if typ == "msgpack" else None
+        state, parts, body = self._resume(data, header, len(value), hint)
+        if state is None or parts is None:
+            state, parts, body = Segmented(), [self.serde.dumps_typed(e) for e in value], b""
+        state.extend(parts, functools.partial(self._element, hash_key=hash_key), hash_key)
+        if hint and body:
+            state.body = body
+            self._lists.put(hint, state.copy(), state.weight())
+        for segment, payload, elements in state.closed:
+            if segment not in known:  # known: stored, and so are its elements
+                # elements first: a crash between them leaves self-contained garbage
+                new.update(elements)
+                new[segment] = (Kind.SEGMENT, payload)
+        new.update(state.elements)
+        return ["l", [segment for segment, _p, _e in state.closed], list(state.current)]
+
+    def _resume(
+        self, data: bytes, header: int | None, count: int, hint: Hint | None
+    ) -> tuple[Segmented | None, list[tuple[str, bytes]] | None, bytes]:
+        """(state to extend, the elements still to cut, the array body) for a packed list."""
+        if header is None:
+            return None, None, b""
+        body = data[header:]
+        previous: Segmented | None = self._lists.get(hint) if hint else None
+        if previous and previous.count <= count and body.startswith(previous.body):
+            tail = split_body(body[len(previous.body) :], count - previous.count)
+            if tail is not None:
+                return previous.copy(), [("msgpack", part) for part in tail], body
+        whole = split_body(body, count)
+        if whole is None:
+            return None, None, b""
+        return Segmented(), [("msgpack", part) for part in whole], body
 
     # -- what a reference needs -------------------------------------------------------------------
 

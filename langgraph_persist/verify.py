@@ -83,8 +83,12 @@ def expected_kind(key: keys.Key) -> Kind | None:
         return Kind.RUN_INDEX
     if key[0] == keys.TOMBSTONES:
         return Kind.TOMBSTONE
+    if key[0] == keys.META:
+        return Kind.STORE_META
     if len(key) == 3:
         return Kind.THREAD_INFO
+    if len(key) == 5:
+        return Kind.HEAD
     return Kind.CHECKPOINT if key[4] == "c" else Kind.WRITES
 
 
@@ -105,6 +109,7 @@ class _Verifier:
         self.done = 0
         self.total = 0
         self._thread_ids: dict[str, str | None] = {}
+        self._heads: dict[keys.Key, dict[str, object]] = {}
 
     def run(self) -> VerifyReport:
         self.engine.store.flush()  # write-behind: acknowledged records reach the cold tier first
@@ -128,6 +133,7 @@ class _Verifier:
                 record_keys.append(key)
         self.total = len(record_keys) + blob_count
         owners = self._check_records(record_keys)
+        self._check_heads(record_keys)
         reached = self._check_content(owners)
         self.report.garbage_blobs = max(0, blob_count - reached)
         return self.report
@@ -153,17 +159,47 @@ class _Verifier:
                         data,
                         expect=expect,
                         location=location,
-                        sealer=self.engine.sealer,
+                        sealer=None if expect is Kind.STORE_META else self.engine.sealer,
                         aad=location.encode(),
                     )
                 except RecordError as exc:
                     self._damaged(key, str(exc), expect, [self._owner(key)])
                     continue
+                if expect is Kind.HEAD:
+                    self._heads[key] = obj
                 for ref in ValueCodec.record_refs(expect, obj):
                     for digest in ValueCodec.direct_digests(ref):
                         owners[digest].add(self._owner(key))
             self._tick(len(chunk))
         return owners
+
+    def _check_heads(self, record_keys: Sequence[keys.Key]) -> None:
+        """A namespace's newest checkpoint and its pending writes are referenced by
+        nothing; the head records them (engine.py, ``_head``). Its checkpoint must
+        exist, with at least as many write records: else the thread was rolled back."""
+        checkpoints: set[keys.Key] = set()
+        writes: dict[keys.Key, int] = defaultdict(int)
+        for key in record_keys:
+            if key[0] == keys.THREADS and len(key) == 6 and key[4] == "c":
+                checkpoints.add(key)
+            elif key[0] == keys.THREADS and len(key) == 7:
+                writes[key[:6]] += 1
+        for key, head in self._heads.items():
+            latest = str(head.get("latest"))
+            expected = int(head.get("writes", 0))  # type: ignore[call-overload]
+            checkpoint = keys.checkpoint(key[1], key[3], latest)
+            write_dir = keys.writes_dir(key[1], key[3], latest)
+            reason = None
+            if checkpoint not in checkpoints:
+                reason = f"the newest checkpoint {latest} is missing: the thread was rolled back"
+            elif writes[write_dir] < expected:
+                reason = (
+                    f"pending writes of checkpoint {latest} were removed "
+                    f"({writes[write_dir]} of {expected} write records left)"
+                )
+            if reason is not None:
+                owner = self._owner(key)
+                self._damaged(key, reason, Kind.HEAD, [(owner[0], owner[1], latest)])
 
     def _check_content(self, owners: dict[bytes, set[Owner]]) -> int:
         """Follow references breadth first; return how many pieces of content were reached."""
@@ -195,6 +231,13 @@ class _Verifier:
                             raise CorruptRecordError(
                                 f"{kind.name} record in the blob store", location="/".join(key)
                             )
+                        address_key = self._address_key(who)
+                        if address_key is not None and digest != records.content_digest(
+                            kind, records.pack(obj), address_key
+                        ):
+                            raise CorruptRecordError(
+                                "content does not match its address", location="/".join(key)
+                            )
                     except RecordError as exc:
                         self._damaged(key, str(exc), None, who)
                         continue
@@ -204,6 +247,15 @@ class _Verifier:
                             frontier.append(element)
                 self._tick(len(chunk))
         return len(seen)
+
+    def _address_key(self, who: Sequence[Owner]) -> bytes | None:
+        """The key this content's address was made with, or None when it cannot be told."""
+        if not self.engine.check_addresses:
+            return None
+        if self.engine.share_content == "store":
+            return self.engine.codec.hash_key
+        thread_id = who[0][0] if who else None
+        return None if thread_id is None else self.engine.hash_key_for(self.engine.name(thread_id))
 
     def _damaged(
         self, key: keys.Key, reason: str, expect: Kind | None, who: Iterable[Owner]

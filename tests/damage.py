@@ -29,7 +29,13 @@ def damage(saver: PersistSaver, key: Key, how: Damage | str) -> None:
     saver.store.write_many([(key, fn(raw))])
 
 
-def checkpoint_key(thread_id: str, checkpoint_id: str, ns: str = "") -> Key:
+def checkpoint_key(
+    thread_id: str, checkpoint_id: str, ns: str = "", saver: PersistSaver | None = None
+) -> Key:
+    """A checkpoint's key; pass the saver of a store that keys its names (encrypted)."""
+    if saver is not None:
+        a = saver.engine.address(thread_id, ns)
+        return keys.checkpoint(a.t, a.n, checkpoint_id)
     return keys.checkpoint(keys.encode_name(thread_id), keys.encode_name(ns), checkpoint_id)
 
 

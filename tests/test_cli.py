@@ -400,9 +400,33 @@ def test_encrypted_store(tmp_path: Path) -> None:
         ["--store", str(tmp_path / "enc"), "export", "s", "-o", str(tmp_path / "s.lgps")],
         env=env,
     )
-    assert exported.exit_code == 0 and "is not" in exported.stderr  # plaintext file: warned
-    assert "encryption key" in fails(
-        5, tmp_path / "enc", "show", "s", env={"LANGGRAPH_PERSIST_KEY": ""}
+    assert exported.exit_code == 0 and exported.stderr == ""
+    assert b"secret" not in (tmp_path / "s.lgps").read_bytes()  # sealed like the store
+    inspected = CliRunner().invoke(cli, ["inspect", str(tmp_path / "s.lgps")], env=env)
+    assert inspected.exit_code == 0, inspected.output
+    assert "yes (key k1)" in inspected.stdout and "yes: its keyed MAC verifies" in inspected.stdout
+    assert "encrypted with key 'k1'" in fails(
+        5, None, "inspect", str(tmp_path / "s.lgps"), env={"LANGGRAPH_PERSIST_KEY": ""}
+    )
+    plain = CliRunner().invoke(
+        cli,
+        ["--store", str(tmp_path / "enc"), "export", "s", "--decrypt", "-o", str(tmp_path / "p")],
+        env=env,
+    )
+    assert plain.exit_code == 0 and "is not (--decrypt)" in plain.stderr
+    assert b"secret" in (tmp_path / "p").read_bytes()
+    assert "is encrypted: set LANGGRAPH_PERSIST_KEY" in fails(
+        2, tmp_path / "enc", "show", "s", env={"LANGGRAPH_PERSIST_KEY": ""}
+    )
+    # a keyless writer (import) is refused before anything is written
+    assert "is encrypted" in fails(
+        2,
+        tmp_path / "enc",
+        "import",
+        str(tmp_path / "s.lgps"),
+        "--as",
+        "plain",
+        env={"LANGGRAPH_PERSIST_KEY": ""},
     )
 
 
@@ -473,3 +497,73 @@ def test_real_processes(built: Path) -> None:
         missing.stdout == ""
         and missing.stderr.strip() == f"error: no thread 'nobody' in sqlite:{built}"
     )
+
+
+# -- untrusted text in human output ---------------------------------------------------------------
+
+NASTY = "evil\x1b]0;pwned\x07\x1b[2J\x9b31m\u202etxt.exe\nfake line"
+
+
+def test_control_characters_from_the_store_are_escaped_in_human_output(tmp_path: Path) -> None:
+    """Thread ids, metadata and snapshot headers are data from elsewhere: a terminal must
+    show their escape sequences, not run them (security finding)."""
+    saver = PersistSaver(tmp_path / "store")
+    chat = chat_graph().compile(checkpointer=saver)
+    config: Any = {"configurable": {"thread_id": NASTY, "note": NASTY}}
+    chat.invoke(human(NASTY), config)
+    latest = saver.get_tuple(config)
+    assert latest is not None
+    metadata: Any = {**latest.metadata, "source": NASTY, "run_id": NASTY}
+    saver.put(
+        latest.config, latest.checkpoint | {"id": "1" + latest.checkpoint["id"][1:]}, metadata, {}
+    )
+    store = tmp_path / "store"
+    # negative control: the raw sequences really are in what the commands print from
+    assert as_json(store, "threads")[0]["thread_id"] == NASTY
+    snapshot_file = tmp_path / "n.lgps"
+    ok(
+        store,
+        "export",
+        NASTY,
+        "-o",
+        str(snapshot_file),
+        "--description",
+        NASTY,
+        "--agent-id",
+        NASTY,
+    )
+    outputs = {
+        "threads": ok(store, "threads"),
+        "history": ok(store, "history", NASTY),
+        "show": ok(store, "show", NASTY),
+        "diff": ok(store, "diff", NASTY, "latest", "latest", "--all"),
+        "inspect": ok(None, "inspect", str(snapshot_file)),
+        "prune": ok(store, "prune", "--keep-last", "1", "--dry-run"),
+        "not found": run(store, "show", NASTY + "x"),
+        "bad store": run(tmp_path / NASTY, "threads"),
+    }
+    for name, result in outputs.items():
+        text = result.stdout + result.stderr
+        for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\nfake line"):
+            assert raw not in text, (name, raw, text)
+        assert "evil\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202etxt.exe" in text, (name, text)
+    # --json keeps the data exact (JSON escapes control characters itself)
+    assert json.loads(ok(store, "show", NASTY, "--json").stdout)["thread_id"] == NASTY
+
+
+def test_urls_are_printed_without_their_passwords(tmp_path: Path) -> None:
+    from langgraph_persist.migrate import redact_url
+
+    assert redact_url("postgresql://app:hunter2@db:5432/x?sslmode=require") == (
+        "postgresql://app:***@db:5432/x?sslmode=require"
+    )
+    assert redact_url("postgresql://db/x?user=app&password=hunter2") == (
+        "postgresql://db/x?user=app&password=***"
+    )
+    assert redact_url("sqlite:////abs/path.db") == "sqlite:////abs/path.db"
+    assert redact_url("./store") == "./store"
+    for url in ("postgresql://app:hunter2@127.0.0.1:1/x", "mysql://app:hunter2@db/x"):
+        result = run(tmp_path / "s", "migrate", "--from", url)
+        assert result.exit_code in (2, 7), result.output
+        assert "hunter2" not in result.stdout + result.stderr
+        assert "app:***@" in result.stderr, result.stderr

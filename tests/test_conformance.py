@@ -23,13 +23,19 @@ def assert_conforms(report: Any) -> None:
     assert sum(r.tests_passed for r in report.results.values()) >= AT_LEAST
 
 
-@pytest.mark.parametrize("layout", ["sqlite", "files"])
-async def test_conformance_local(tmp_path: Path, layout: str) -> None:
+@pytest.mark.parametrize(
+    ("layout", "share"), [("sqlite", "store"), ("files", "store"), ("sqlite", "thread")]
+)
+async def test_conformance_local(tmp_path: Path, layout: str, share: str) -> None:
     counter = iter(range(1000))
 
-    @checkpointer_test(name=f"PersistSaver[{layout}]")
+    @checkpointer_test(name=f"PersistSaver[{layout}, share_content={share}]")
     async def factory() -> AsyncGenerator[PersistSaver, None]:
-        saver = PersistSaver(tmp_path / f"store-{next(counter)}", layout=layout)  # type: ignore[arg-type]
+        saver = PersistSaver(
+            tmp_path / f"store-{next(counter)}",
+            layout=layout,  # type: ignore[arg-type]
+            share_content=share,  # type: ignore[arg-type]
+        )
         yield saver
         saver.close()
 

@@ -125,3 +125,45 @@ def test_long_thread_id_survives_delete_and_reuse_by_another_process(tmp_path: P
     writer.put(config, empty_checkpoint(), {"step": 1}, {})  # a new run reuses the id
     listed = [t.config["configurable"]["thread_id"] for t in writer.list(None)]
     assert listed == [long_id]
+
+
+class _NoLoop(str):
+    """A str whose characters cannot be iterated: proves a code path never loops over them."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("encode_name looped over the id's characters")
+
+
+def _reference_encode(value: str) -> str:
+    """The escaping rule of docs/format.md, written out plainly (slow, obviously right)."""
+    encoded = "".join(
+        ch if ch in "abcdefghijklmnopqrstuvwxyz0123456789_-" else f"%{ch.encode().hex('%').upper()}"
+        for ch in value
+    )
+    if len(encoded) > keys.MAX_COMPONENT:
+        import hashlib
+
+        return "~" + hashlib.blake2b(value.encode(), digest_size=20).hexdigest()
+    return encoded or "="
+
+
+def test_huge_ids_are_refused_before_any_per_character_work() -> None:
+    """Security finding: a 999,999-character non-ASCII id cost ~1 s per call in the loop."""
+    with pytest.raises(InvalidIdError, match="exceeds"):
+        keys.encode_name(_NoLoop("ü" * 999_999))
+    with pytest.raises(InvalidIdError, match="UTF-8 bytes"):
+        keys.encode_name(_NoLoop("ü" * (keys.MAX_ID_BYTES // 2 + 1)))  # few chars, many bytes
+    # long but acceptable ids are hashed without the loop, to the same name as before
+    long_id = "ü" * (keys.MAX_ID_BYTES // 2)
+    assert keys.encode_name(_NoLoop(long_id)) == _reference_encode(long_id)
+    assert keys.is_hashed(keys.encode_name(_NoLoop("x" * 201)))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=260))
+def test_encoding_matches_the_documented_rule(value: str) -> None:
+    try:
+        expected = _reference_encode(value)
+    except UnicodeEncodeError:
+        return
+    assert keys.encode_name(value) == expected

@@ -63,22 +63,27 @@ def test_encrypted_store_holds_no_plaintext_values_writes_or_metadata(
 def test_wrong_or_missing_key_is_a_typed_error(tmp_path: Path, key1: Encryption) -> None:
     run_chat(PersistSaver(tmp_path / "enc", encryption=key1), "t")
     other = Encryption.from_keys({"k1": bytes(32)})
-    with pytest.raises(CorruptRecordError, match="authentication"):
-        PersistSaver(tmp_path / "enc", encryption=other).get_tuple(cfg("t"))
+    with pytest.raises(ConfigurationError, match="not the key this store was encrypted with"):
+        PersistSaver(tmp_path / "enc", encryption=other)
+    with pytest.raises(ConfigurationError, match="is encrypted"):
+        PersistSaver(tmp_path / "enc")  # a keyless writer would write plaintext
+    keyless = PersistSaver(tmp_path / "enc", read_only=True)
+    assert keyless.get_tuple(cfg("t")) is None  # names are keyed: "t" is not even findable
     with pytest.raises(CorruptRecordError, match="no encryption key"):
-        PersistSaver(tmp_path / "enc").get_tuple(cfg("t"))
+        keyless.threads()
 
 
 def test_records_cannot_be_swapped_between_threads(tmp_path: Path, key1: Encryption) -> None:
     saver = PersistSaver(tmp_path / "enc", encryption=key1)
     run_chat(saver, "alice")
     run_chat(saver, "mallory", "nothing to see")
-    stolen = saver.engine.latest_id(Address.of("alice", ""))
+    stolen = saver.engine.latest_id(saver.engine.address("alice"))
     assert stolen is not None
-    data = saver.store.read(checkpoint_key("alice", stolen))
+    data = saver.store.read(checkpoint_key("alice", stolen, saver=saver))
     assert data is not None
     # now the newest record of mallory's thread
-    saver.store.write_many([(checkpoint_key("mallory", "f" * 8 + stolen[8:]), data)])
+    forged = checkpoint_key("mallory", "f" * 8 + stolen[8:], saver=saver)
+    saver.store.write_many([(forged, data)])
     with pytest.raises(CorruptRecordError, match="authentication") as info:
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("mallory"))
     assert info.value.thread_id == "mallory"
@@ -95,7 +100,7 @@ def test_plaintext_record_injected_into_encrypted_store_is_refused(
     assert forged is not None
     data = plain.store.read(checkpoint_key("t", forged))
     assert data is not None
-    enc.store.write_many([(checkpoint_key("t", "z" + forged[1:]), data)])
+    enc.store.write_many([(checkpoint_key("t", "z" + forged[1:], saver=enc), data)])
     with pytest.raises(CorruptRecordError, match="unencrypted record"):
         PersistSaver(tmp_path / "enc", encryption=key1).get_tuple(cfg("t"))
 
@@ -215,3 +220,39 @@ def test_audit_log_records_destructive_operations(tmp_path: Path) -> None:
     assert all({"ts", "pid", "user", "host"} <= e.keys() for e in entries)
     mode = stat.S_IMODE((tmp_path / "s" / "audit.jsonl").stat().st_mode)
     assert mode == 0o600
+
+
+# -- no secrets in messages or reprs -----------------------------------------------------------
+
+KEY = bytes(range(32))
+
+
+def test_repr_of_encryption_shows_key_ids_only() -> None:
+    enc = Encryption.from_keys({"2026-11": KEY, "2026-12": bytes(range(1, 33))})
+    text = repr(enc) + str(enc) + f"{enc!r}"
+    assert "2026-11" in text and "2026-12" in text
+    for secret in (KEY, bytes(range(1, 33))):
+        assert repr(secret) not in text and secret.hex() not in text
+        assert repr(secret)[2:-1][:12] not in text  # not even a piece of the escaped bytes
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        KEY.hex(),  # a bare key, no "id:"
+        KEY.hex() + ":k1",  # id and key swapped
+        "k1:" + KEY.hex()[:-1] + "z",  # not hex
+        "k1:" + KEY.hex()[:40],  # too short
+        "k1:" + KEY.hex() + "," + KEY.hex(),  # second entry bare
+        ":" + KEY.hex(),  # empty id
+    ],
+)
+def test_bad_key_variables_never_echo_the_key(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LGP_TEST_KEY", value)
+    with pytest.raises(ConfigurationError) as info:
+        Encryption.from_env("LGP_TEST_KEY")
+    message = str(info.value)
+    assert "LGP_TEST_KEY" in message and "entry" in message
+    assert KEY.hex()[:16] not in message and KEY.hex()[-16:] not in message
+    chained = info.value.__context__ is not None and not info.value.__suppress_context__
+    assert info.value.__cause__ is None and not chained  # no ValueError quoting the text

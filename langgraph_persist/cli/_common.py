@@ -5,12 +5,17 @@ function, and print. Everything a user can get wrong ends in ONE line on
 stderr and a documented exit code (``EXIT_CODES``, docs/cli.md): library
 errors (``PersistError``) are mapped here, in the group, once, instead of in
 every command.
+
+What the CLI reads is untrusted: every store it opens decodes with the strict
+serializer of ``untrusted.py`` (``open_store``, ``--allow-type``), and every
+human line goes through ``echo`` (control characters escaped, ``_render.printable``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,9 +25,12 @@ from types import TracebackType
 from typing import IO, Any, TypeVar
 
 import click
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_persist.cli._render import printable
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
+    BlockedTypeError,
     ConfigurationError,
     InvalidIdError,
     MigrationError,
@@ -38,6 +46,7 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.saver import PersistSaver
 from langgraph_persist.store.tiered import HotTierOptions
+from langgraph_persist.untrusted import OnBlocked, blocked_of, parse_type, untrusted_serde
 
 ENV_STORE = "LANGGRAPH_PERSIST_STORE"
 ENV_REDIS = "LANGGRAPH_PERSIST_REDIS"
@@ -52,7 +61,8 @@ EXIT_CODES: dict[int, str] = {
     2: "usage: a bad option, argument, id or store configuration",
     3: "not found: the store, thread, checkpoint or source does not exist",
     4: "conflict: the target thread or output file already exists, or the store refused the write",
-    5: "damaged data: a corrupt record, missing content or invalid snapshot file",
+    5: "damaged or refused data: a corrupt record, missing content, an invalid snapshot "
+    "file, or values of a type not allowed (see --allow-type)",
     6: "unsupported format: written by a newer langgraph-persist",
     7: "storage failure: disk full, permissions, database unreachable, value too large",
     8: "migration check failed: the target reads back differently from the source",
@@ -65,7 +75,7 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+        click.echo(f"error: {printable(self.format_message())}", file=file, err=file is None)
 
 
 class DamageFound(CliError):
@@ -103,6 +113,7 @@ class BadUsage(CliError):
 _MAPPING: list[tuple[type[Exception], type[CliError]]] = [
     (UnsupportedFormatError, Unsupported),  # before SnapshotError: a newer snapshot is both
     (SnapshotError, Damaged),
+    (BlockedTypeError, Damaged),
     (RecordError, Damaged),
     (NotFoundError, NotFound),
     (ThreadExistsError, Conflict),
@@ -193,6 +204,9 @@ def cli(
         langgraph-persist history user-42 --json | jq '.[0].checkpoint_id'
     """
     ctx.obj = Settings(store=store, progress=progress, redis=redis, redis_prefix=redis_prefix)
+    # LangGraph logs each blocked type itself, unescaped and naming its own knobs; the
+    # commands report them (warn_blocked, BlockedTypeError) with control characters escaped.
+    logging.getLogger("langgraph.checkpoint.serde").setLevel(logging.ERROR)
 
 
 # -- shared options ----------------------------------------------------------------------------
@@ -221,12 +235,61 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")(f)
 
 
+def _parse_allowed(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    for value in values:
+        try:
+            parse_type(value)
+        except ConfigurationError:
+            raise click.BadParameter(
+                f"{value!r} is not MODULE:CLASS (e.g. myapp.state:Order)"
+            ) from None
+    return values
+
+
+def allow_type_option(f: F) -> F:
+    """``--allow-type MODULE:CLASS``: trust one more type when decoding (repeatable)."""
+    return click.option(
+        "--allow-type",
+        "allowed_types",
+        multiple=True,
+        metavar="MODULE:CLASS",
+        callback=_parse_allowed,
+        help="Also decode values of this type (repeatable; only for types you trust: "
+        "decoding calls their constructor). Default: LangGraph's strict-mode types only.",
+    )(f)
+
+
 def settings() -> Settings:
     return click.get_current_context().ensure_object(Settings)
 
 
+def warn_blocked(serde: SerializerProtocol, where: str) -> None:
+    """After a read-only view: say which types were refused and how to allow them."""
+    blocked = blocked_of(serde)
+    if not blocked:
+        return
+    names = ", ".join(str(b) for b in blocked)
+    echo(
+        f"warning: {where} holds values of type(s) not allowed for untrusted data: {names}. "
+        "Nothing was run; such values are shown as their raw stored arguments.",
+        err=True,
+    )
+    constructors = [b.spec for b in blocked if not b.method]
+    if constructors:
+        flags = " ".join(f"--allow-type {spec}" for spec in constructors)
+        echo(f"warning: if you trust this data, pass {flags}", err=True)
+
+
 @contextlib.contextmanager
-def open_store(*, create: bool = False, read_only: bool = False) -> Iterator[PersistSaver]:
+def open_store(
+    *,
+    create: bool = False,
+    read_only: bool = False,
+    allowed_types: Sequence[str] = (),
+    on_blocked: OnBlocked = "record",
+) -> Iterator[PersistSaver]:
     """The saver over ``--store``; a missing store is an error unless ``create``.
 
     Read commands must not create an empty store at a mistyped path, and open it
@@ -234,23 +297,45 @@ def open_store(*, create: bool = False, read_only: bool = False) -> Iterator[Per
     encrypted store is opened with the keys in ``LANGGRAPH_PERSIST_KEY``; a
     store with a Redis hot tier with ``--redis`` (write-through), so that
     prune, import and gc reach the hot tier the agents read from too.
+
+    Values are decoded strictly (``untrusted.py``) with ``allowed_types``
+    added: views (``on_blocked="record"``) show a refused value as its raw
+    arguments and warn on stderr; commands that copy values elsewhere
+    (``"raise"``: export, import, migrate) fail instead of writing them.
     """
     config = settings()
     path = config.store
     if not create and not os.path.isdir(path):
         raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
     encryption = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
-    if read_only and not config.redis:
-        # browsing never writes: works on backups, read-only mounts, others' stores
-        with PersistSaver(path, encryption=encryption, read_only=True) as saver:
+    serde = untrusted_serde(allowed_types, on_blocked=on_blocked)
+    try:
+        if read_only and not config.redis:
+            # browsing never writes: works on backups, read-only mounts, others' stores
+            with PersistSaver(path, encryption=encryption, read_only=True, serde=serde) as saver:
+                if saver.store_keys.encrypted and encryption is None:
+                    raise ConfigurationError(
+                        f"the store {path} is encrypted: set {ENV_KEY} to its keys "
+                        "(id:hexkey,...) to read it"
+                    )
+                yield saver
+            return
+        hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None
+        with PersistSaver(
+            path, encryption=encryption, redis=config.redis, hot=hot, serde=serde
+        ) as saver:
             yield saver
-        return
-    hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None
-    with PersistSaver(path, encryption=encryption, redis=config.redis, hot=hot) as saver:
-        yield saver
+    finally:
+        if on_blocked == "record":
+            warn_blocked(serde, f"the store {path}")
 
 
 # -- output ------------------------------------------------------------------------------------
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """One human line, control characters escaped (see ``_render.printable``)."""
+    click.echo(printable(text), err=err)
 
 
 def echo_json(obj: Any) -> None:
@@ -280,7 +365,7 @@ def table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()
 ) -> None:
     """Aligned columns; ``right`` lists the indexes of numeric columns."""
-    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    cells = [[printable("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -292,9 +377,9 @@ def table(
         ]
         return "  ".join(parts).rstrip()
 
-    click.echo(line(headers))
+    echo(line(headers))
     for row in cells:
-        click.echo(line(row))
+        echo(line(row))
 
 
 class ProgressBar:

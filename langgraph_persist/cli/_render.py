@@ -1,9 +1,13 @@
 """Decoded checkpoint values as text and JSON, and channel-by-channel differences.
 
-Values reach this module already decoded by the saver's serializer (so
-LangGraph's allowlist applied and nothing was unpickled); here they are only
-*described*. Nothing is evaluated: objects we do not know are shown by their
-type and ``repr``.
+Values reach this module already decoded by the CLI's strict serializer
+(``untrusted.py``: nothing unpickled, no type outside the allowlist built);
+here they are only *described*. Nothing is evaluated: objects we do not know
+are shown by their type and ``repr``.
+
+``printable`` is the one place human output is made safe for a terminal:
+thread ids, metadata, snapshot headers and values are data from elsewhere,
+and an escape sequence in them must be shown, not executed by the terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +25,30 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
+
+
+def _escapes() -> dict[int, str]:
+    table = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}  # C0, DEL, C1
+    for c in [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
+        table[c] = f"\\u{c:04x}"  # bidirectional overrides ("Trojan Source")
+    table[0x2028] = "\\u2028"  # line and paragraph separators: line breaks to some terminals
+    table[0x2029] = "\\u2029"
+    return table
+
+
+_ESCAPES = _escapes()
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\\x1b``, ``\\u202e``), for terminals.
+
+    Escapes C0 (newlines and tabs included: one value is one line), DEL, C1
+    (``\\x9b`` starts an escape sequence on some terminals), bidirectional
+    overrides and the Unicode line separators. Everything else, non-ASCII
+    text included, is kept. Used for all human output; ``--json`` output is
+    JSON's own escaping.
+    """
+    return text.translate(_ESCAPES)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -2,8 +2,9 @@
 
 ``threads`` is cheap by construction (directory listings and one walk per
 thread, no checkpoint decoded, see ``retention.summarize_thread``); the
-others decode checkpoints through the saver, i.e. with its serializer and
-LangGraph's allowlist, never with pickle.
+others decode checkpoints through a saver whose serializer is the strict one
+of ``untrusted.py`` (LangGraph's strict-mode types plus ``--allow-type``;
+never pickle): a refused value is shown as its raw arguments, with a warning.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from langgraph_persist.address import Address
 from langgraph_persist.cli._common import (
     BadUsage,
     ProgressBar,
+    allow_type_option,
     cli,
+    echo,
     echo_json,
     human_bytes,
     human_time,
@@ -60,7 +63,7 @@ def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> Runnab
     return {"configurable": configurable}
 
 
-def _require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
+def require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
     addresses = saver.engine.namespaces(thread_id)
     if not addresses:
         raise NotFoundError(f"no thread {thread_id!r} in {saver.store.describe()}")
@@ -75,7 +78,7 @@ def resolve_checkpoint(
     Without ``--ns``, ``latest`` means the root namespace and an id is looked
     up in every namespace, so ids copied from ``history`` just work.
     """
-    addresses = _require_thread(saver, thread_id)
+    addresses = require_thread(saver, thread_id)
     if namespace is not None:
         addresses = [a for a in addresses if a.checkpoint_ns == namespace]
     elif ref in (None, "latest"):
@@ -141,9 +144,15 @@ def _parse_filters(filters: Sequence[str]) -> dict[str, Any]:
 )
 @click.option("--reverse", is_flag=True, help="Reverse the order.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many threads.")
+@allow_type_option
 @json_option
 def threads(
-    filters: tuple[str, ...], sort: str, reverse: bool, limit: int | None, as_json: bool
+    filters: tuple[str, ...],
+    sort: str,
+    reverse: bool,
+    limit: int | None,
+    allowed_types: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """List threads with their last update, checkpoint count and size.
 
@@ -159,7 +168,10 @@ def threads(
         langgraph-persist threads --filter source=loop --filter step=3 --json
     """
     wanted = _parse_filters(filters)
-    with open_store(read_only=True) as saver, ProgressBar("scanning threads") as progress:
+    with (
+        open_store(read_only=True, allowed_types=allowed_types) as saver,
+        ProgressBar("scanning threads") as progress,
+    ):
         ids = all_threads(saver)
         summaries = []
         for done, thread_id in enumerate(ids, 1):
@@ -168,7 +180,7 @@ def threads(
             if not summary.checkpoints:
                 continue
             if wanted:
-                root = Address.of(thread_id, "")
+                root = saver.engine.address(thread_id)
                 latest_id = saver.engine.latest_id(root)
                 found = saver.engine.metadata(root, latest_id) if latest_id else None
                 metadata: dict[str, Any] = found or {}
@@ -221,7 +233,7 @@ def threads(
 def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], int]:
     """(encoded namespace, checkpoint id) -> bytes of its record plus its write records."""
     sizes: dict[tuple[str, str], int] = {}
-    for key, size, _mtime in saver.store.walk(keys.thread_dir(keys.encode_name(thread_id))):
+    for key, size, _mtime in saver.store.walk(keys.thread_dir(saver.engine.name(thread_id))):
         if len(key) >= 6 and key[2] == "ns" and key[4] in ("c", "w"):
             sizes[(key[3], key[5])] = sizes.get((key[3], key[5]), 0) + size
     return sizes
@@ -232,8 +244,15 @@ def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], 
 @click.argument("thread_id", metavar="THREAD")
 @ns_option
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many checkpoints.")
+@allow_type_option
 @json_option
-def history(thread_id: str, namespace: str | None, limit: int | None, as_json: bool) -> None:
+def history(
+    thread_id: str,
+    namespace: str | None,
+    limit: int | None,
+    allowed_types: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """A thread's checkpoints, newest first.
 
     Columns: checkpoint id, namespace (when the thread has subgraphs),
@@ -245,30 +264,38 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
         langgraph-persist history user-42 --limit 5
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
-    with open_store(read_only=True) as saver:
-        addresses = _require_thread(saver, thread_id)
+    with open_store(read_only=True, allowed_types=allowed_types) as saver:
+        addresses = require_thread(saver, thread_id)
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if namespace is not None:
             config["configurable"]["checkpoint_ns"] = namespace
         sizes = _record_bytes(saver, thread_id)
         rows = []
-        for t in saver.list(config, limit=limit):
-            conf = t.config["configurable"]
+        # history(), not list(): one damaged checkpoint is marked, the rest still listed
+        for entry in saver.history(thread_id, checkpoint_ns=namespace, limit=limit):
+            conf = entry.config["configurable"]
             ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
-            parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-            rows.append(
-                {
-                    "checkpoint_id": cid,
-                    "checkpoint_ns": ns,
-                    "created": t.checkpoint.get("ts") or iso(checkpoint_time(cid)),
-                    "step": t.metadata.get("step"),
-                    "source": t.metadata.get("source"),
-                    "parent_id": parent,
-                    "run_id": t.metadata.get("run_id"),
-                    "pending_writes": len(t.pending_writes or ()),
-                    "bytes": sizes.get((keys.encode_name(ns), cid), 0),
-                }
-            )
+            row: dict[str, Any] = {
+                "checkpoint_id": cid,
+                "checkpoint_ns": ns,
+                "created": iso(checkpoint_time(cid)),
+                "bytes": sizes.get((saver.engine.name(ns), cid), 0),
+            }
+            t = entry.tuple
+            if t is None:
+                row.update(step=None, source=None, parent_id=None, run_id=None)
+                row.update(pending_writes=None, damaged=str(entry.error))
+            else:
+                parent = (t.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+                row.update(
+                    created=t.checkpoint.get("ts") or row["created"],
+                    step=t.metadata.get("step"),
+                    source=t.metadata.get("source"),
+                    parent_id=parent,
+                    run_id=t.metadata.get("run_id"),
+                    pending_writes=len(t.pending_writes or ()),
+                )
+            rows.append(row)
     if as_json:
         echo_json(rows)
         return
@@ -292,7 +319,7 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
                 *([r["checkpoint_ns"] or "(root)"] if with_ns else []),
                 human_time(checkpoint_time(r["checkpoint_id"])),
                 r["step"],
-                r["source"],
+                "DAMAGED" if "damaged" in r else r["source"],
                 r["parent_id"],
                 r["run_id"],
                 r["pending_writes"],
@@ -302,6 +329,13 @@ def history(thread_id: str, namespace: str | None, limit: int | None, as_json: b
         ],
         right=tuple(i + (1 if with_ns else 0) for i in (2, 6, 7)),
     )
+    damaged = [r for r in rows if "damaged" in r]
+    if damaged:
+        echo(
+            f"{len(damaged)} damaged checkpoint(s); remove one with "
+            f"`langgraph-persist drop {thread_id} CHECKPOINT`",
+            err=True,
+        )
 
 
 def _delta_histories(
@@ -334,26 +368,30 @@ def _delta_histories(
 @click.argument("checkpoint", required=False, metavar="[CHECKPOINT]")
 @ns_option
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
+@allow_type_option
 @json_option
 def show(
     thread_id: str,
     checkpoint: str | None,
     namespace: str | None,
     channels: tuple[str, ...],
+    allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """The decoded state of a checkpoint (default: the thread's latest).
 
     CHECKPOINT is an id, a unique prefix of one, or `latest`. Values are
-    decoded by the saver's serializer with LangGraph's allowlist; pickle is
-    never used. Messages are printed one per line.
+    decoded strictly: LangGraph's safe types plus --allow-type; a value of
+    any other type is shown as its raw arguments, with a warning, and
+    nothing it names is run. Pickle is never used. Messages are printed one
+    per line.
 
     \b
     Example:
         langgraph-persist show user-42
         langgraph-persist show user-42 1f0c2a9e-6d3b-6f5e-8002 --channel messages --json
     """
-    with open_store(read_only=True) as saver:
+    with open_store(read_only=True, allowed_types=allowed_types) as saver:
         ns, cid = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
         t = _get(saver, thread_id, ns, cid)
         deltas = _delta_histories(saver, _config(thread_id, ns, cid), t, channels)
@@ -392,34 +430,34 @@ def show(
         )
         return
     meta = t.metadata
-    click.echo(f"thread      {thread_id}")
-    click.echo(f"checkpoint  {cid}" + (f"  (namespace {ns})" if ns else ""))
-    click.echo(f"parent      {parent or '-'}")
-    click.echo(
+    echo(f"thread      {thread_id}")
+    echo(f"checkpoint  {cid}" + (f"  (namespace {ns})" if ns else ""))
+    echo(f"parent      {parent or '-'}")
+    echo(
         f"created     {t.checkpoint.get('ts', '-')}   step {meta.get('step')}   "
         f"source {meta.get('source')}"
     )
     if meta.get("run_id"):
-        click.echo(f"run         {meta['run_id']}")
-    click.echo(f"channels ({len(shown) + len(deltas)}):")
+        echo(f"run         {meta['run_id']}")
+    echo(f"channels ({len(shown) + len(deltas)}):")
     for channel in shown:
         value = values[channel]
         note = f"  ({len(value)} messages)" if is_message_list(value) else ""
-        click.echo(f"  {channel}  v{short_version(versions.get(channel))}{note}")
+        echo(f"  {channel}  v{short_version(versions.get(channel))}{note}")
         for line in value_lines(value):
-            click.echo(f"    {line}")
+            echo(f"    {line}")
     for channel, h in deltas.items():
-        click.echo(
+        echo(
             f"  {channel}  v{short_version(versions.get(channel))}  (delta channel: "
             f"seed + {len(h['writes'])} write(s) replayed by the graph's reducer)"
         )
-        click.echo(f"    seed: {as_text(unwrap_seed(h.get('seed')))}")
+        echo(f"    seed: {as_text(unwrap_seed(h.get('seed')))}")
         for w in h["writes"]:
-            click.echo(f"    + {as_text(w[2])}")
+            echo(f"    + {as_text(w[2])}")
     if writes:
-        click.echo(f"pending writes ({len(writes)}):")
+        echo(f"pending writes ({len(writes)}):")
         for task, ch, v in writes:
-            click.echo(f"  {ch} = {as_text(v)}  (task {task})")
+            echo(f"  {ch} = {as_text(v)}  (task {task})")
 
 
 # -- diff --------------------------------------------------------------------------------------
@@ -432,9 +470,16 @@ def show(
 @click.argument("b", metavar="B")
 @ns_option
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged channels.")
+@allow_type_option
 @json_option
 def diff(
-    thread_id: str, a: str, b: str, namespace: str | None, show_all: bool, as_json: bool
+    thread_id: str,
+    a: str,
+    b: str,
+    namespace: str | None,
+    show_all: bool,
+    allowed_types: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Channel-by-channel differences from checkpoint A to checkpoint B.
 
@@ -448,7 +493,7 @@ def diff(
         langgraph-persist diff user-42 1f0c2a9e-6d3b-6f5e-8001 latest
         langgraph-persist diff user-42 1f0c2a9e-6d3b 1f0c2a9e-7a10 --json
     """
-    with open_store(read_only=True) as saver:
+    with open_store(read_only=True, allowed_types=allowed_types) as saver:
         ns_a, id_a = resolve_checkpoint(saver, thread_id, namespace, a)
         ns_b, id_b = resolve_checkpoint(saver, thread_id, namespace, b)
         ta, tb = _get(saver, thread_id, ns_a, id_a), _get(saver, thread_id, ns_b, id_b)
@@ -476,8 +521,8 @@ def diff(
             }
         )
         return
-    click.echo(f"--- {id_a}  step {ta.metadata.get('step')}  {ta.metadata.get('source')}")
-    click.echo(f"+++ {id_b}  step {tb.metadata.get('step')}  {tb.metadata.get('source')}")
+    echo(f"--- {id_a}  step {ta.metadata.get('step')}  {ta.metadata.get('source')}")
+    echo(f"+++ {id_b}  step {tb.metadata.get('step')}  {tb.metadata.get('source')}")
     marks = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
     unchanged = [d.channel for d in diffs if d.status == "unchanged"]
     for d in diffs:
@@ -489,11 +534,11 @@ def diff(
         elif d.status in ("removed", "unchanged"):
             versions = f"v{short_version(d.version_a)}"
         summary = f": {d.summary}" if d.summary else ""
-        click.echo(f"{marks[d.status]} {d.channel}  {versions}{summary}")
+        echo(f"{marks[d.status]} {d.channel}  {versions}{summary}")
         for line in d.lines:
-            click.echo(f"    {line}")
+            echo(f"    {line}")
     if not show_all:
         if unchanged:
-            click.echo(f"= {len(unchanged)} unchanged: {', '.join(unchanged)}")
+            echo(f"= {len(unchanged)} unchanged: {', '.join(unchanged)}")
         if len(unchanged) == len(diffs):
-            click.echo("(no differences)")
+            echo("(no differences)")

@@ -20,7 +20,9 @@ from langgraph_persist.cli._common import (
     DamageFound,
     NotFound,
     ProgressBar,
+    allow_type_option,
     cli,
+    echo,
     echo_json,
     human_bytes,
     human_time,
@@ -71,7 +73,7 @@ def verify(repair: bool, as_json: bool) -> None:
             }
         )
     else:
-        click.echo(
+        echo(
             f"checked {report.records_checked} records and {report.blobs_checked} blobs: "
             + ("no damage found" if not report.damaged else f"{len(report.damaged)} damaged")
         )
@@ -90,7 +92,7 @@ def verify(repair: bool, as_json: bool) -> None:
                 if v
             )
             state = "repaired" if d.repaired else "DAMAGED"
-            click.echo(f"  {state}  {d.location}: {d.reason}" + (f" ({where})" if where else ""))
+            echo(f"  {state}  {d.location}: {d.reason}" + (f" ({where})" if where else ""))
     if remaining:
         if repair:
             hint = ""
@@ -123,7 +125,7 @@ def gc(as_json: bool) -> None:
     if as_json:
         echo_json(report.__dict__)
         return
-    click.echo(
+    echo(
         f"checked {report.blobs_checked} blobs, deleted {report.blobs_deleted}, "
         f"freed {human_bytes(report.bytes_freed)}"
     )
@@ -172,7 +174,7 @@ def stats(as_json: bool) -> None:
         rows.append(("hot hit rate", f"{hits / (hits + misses):.1%} (this process)"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        click.echo(f"{k.ljust(width)}  {v}")
+        echo(f"{k.ljust(width)}  {v}")
 
 
 # -- prune -------------------------------------------------------------------------------------
@@ -235,12 +237,14 @@ def _plan_json(plan: RetentionPlan) -> list[dict[str, Any]]:
 )
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
+@allow_type_option
 @json_option
 def prune(
     keep_last: int | None,
     idle: timedelta | None,
     only: tuple[str, ...],
     dry_run: bool,
+    allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Apply retention: trim old checkpoints, delete idle threads.
@@ -258,7 +262,7 @@ def prune(
     """
     if keep_last is None and idle is None:
         raise click.UsageError("give --keep-last, --idle-longer-than or both")
-    with open_store() as saver:
+    with open_store(allowed_types=allowed_types) as saver:
         with ProgressBar("planning") as progress:
             plan = plan_retention(
                 saver, keep_last, idle, threads=list(only) or None, progress=progress
@@ -299,14 +303,14 @@ def prune(
         ],
         right=(3, 4, 5),
     )
-    click.echo(
+    echo(
         f"{'would drop' if dry_run else 'dropped'} {dropped} checkpoint(s); "
         f"{'would delete' if dry_run else 'deleted'} {deleted} thread(s)"
     )
     if skipped:
-        click.echo(f"left alone (changed since planning): {', '.join(skipped)}")
+        echo(f"left alone (changed since planning): {', '.join(skipped)}")
     if not dry_run and dropped:
-        click.echo("run `langgraph-persist gc` to reclaim the content they alone used")
+        echo("run `langgraph-persist gc` to reclaim the content they alone used")
 
 
 # -- upgrade, backup, restore -------------------------------------------------------------------
@@ -324,7 +328,7 @@ def upgrade(as_json: bool) -> None:
 
     \b
     Example:
-        langgraph-persist --store ./checkpoints upgrade
+        langgraph-persist upgrade --store ./checkpoints
     """
     path = settings().store
     if not os.path.isdir(path):
@@ -334,9 +338,9 @@ def upgrade(as_json: bool) -> None:
     if as_json:
         echo_json(report.__dict__)
     elif report.already_upgraded:
-        click.echo(f"{path} already uses the SQLite layout")
+        echo(f"{path} already uses the SQLite layout")
     else:
-        click.echo(
+        echo(
             f"upgraded {path}: {report.records_verified} records copied and verified "
             f"({report.records_already_staged} from an interrupted run)"
         )
@@ -362,7 +366,7 @@ def backup(dest: str, as_json: bool) -> None:
     if as_json:
         echo_json(report.__dict__)
     else:
-        click.echo(
+        echo(
             f"backed up {report.records} records to {dest} ({report.blobs_copied} blobs "
             f"copied, {report.blobs_reused} already there); the copy verifies"
         )
@@ -377,11 +381,11 @@ def restore(source: str, as_json: bool) -> None:
 
     \b
     Example:
-        langgraph-persist --store ./checkpoints restore /backups/checkpoints-2026-12-01
+        langgraph-persist restore /backups/checkpoints-2026-12-01 --store ./checkpoints
     """
     with open_store(create=True) as saver, ProgressBar("restoring") as progress:
         report = saver.restore(source, progress=progress)
     if as_json:
         echo_json(report.__dict__)
     else:
-        click.echo(f"restored {report.records} records from {source}; the store verifies")
+        echo(f"restored {report.records} records from {source}; the store verifies")

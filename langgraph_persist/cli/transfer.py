@@ -1,7 +1,11 @@
 """Moving threads: ``export``/``import`` (snapshot files), ``inspect``, ``migrate`` (savers).
 
 Thin wrappers over ``snapshot.py`` and ``migrate.py``; see those modules for
-what a copy preserves.
+what a copy preserves. Everything they read is decoded strictly
+(``untrusted.py``, ``--allow-type``), and a value of a type not allowed stops
+the command (exit 5) before anything is written: a copy must never carry a
+value silently degraded to its raw arguments. URLs are printed without
+their passwords.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from collections.abc import Iterator
 import click
 
 from langgraph_persist.cli._common import (
+    ENV_KEY,
     Conflict,
+    Damaged,
     ProgressBar,
+    allow_type_option,
     cli,
+    echo,
     echo_json,
     human_bytes,
     human_time,
@@ -25,7 +33,9 @@ from langgraph_persist.cli._common import (
     store_option,
     table,
 )
-from langgraph_persist.migrate import AnySaver, migrate_all, open_saver
+from langgraph_persist.crypto import Encryption
+from langgraph_persist.errors import BlockedTypeError
+from langgraph_persist.migrate import AnySaver, migrate_all, open_saver, redact_url
 from langgraph_persist.snapshot import (
     SnapshotInfo,
     get_metadata,
@@ -33,6 +43,7 @@ from langgraph_persist.snapshot import (
     snapshot,
     verify_snapshot,
 )
+from langgraph_persist.untrusted import untrusted_serde
 
 
 def _print_info(info: SnapshotInfo) -> None:
@@ -50,9 +61,16 @@ def _print_info(info: SnapshotInfo) -> None:
         ("agent", info.agent_id or "-"),
         ("serializer", info.serde),
         ("producer", info.producer),
+        ("encrypted", f"yes (key {info.sealed})" if info.sealed else "no"),
+        (
+            "authentic",
+            "yes: its keyed MAC verifies"
+            if info.authenticated
+            else "unknown: only checked for accidents (digests anyone can recompute)",
+        ),
     ]
     for k, v in rows:
-        click.echo(f"{k:<12} {v}")
+        echo(f"{k:<12} {v}")
 
 
 @cli.command()
@@ -65,6 +83,12 @@ def _print_info(info: SnapshotInfo) -> None:
 @click.option("--description", help="Free text stored in the header.")
 @click.option("--agent-id", help="Agent identifier stored in the header.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option(
+    "--decrypt",
+    is_flag=True,
+    help="From an encrypted store: write a plaintext file (by default it is sealed too).",
+)
+@allow_type_option
 @json_option
 def export(
     thread_id: str,
@@ -73,13 +97,17 @@ def export(
     description: str | None,
     agent_id: str | None,
     force: bool,
+    decrypt: bool,
+    allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Write one thread to a portable, verified snapshot file.
 
     The file holds every checkpoint and pending write of the thread (with
     --latest: the newest checkpoint of each namespace plus what its delta
-    channels need). It is written atomically; restore it with `import`.
+    channels need). It is written atomically; restore it with `import`. A
+    snapshot of an encrypted store is sealed with the store's key and carries
+    a keyed MAC, unless --decrypt.
 
     \b
     Example:
@@ -88,19 +116,26 @@ def export(
     """
     if os.path.exists(output) and not force:
         raise Conflict(f"{output} exists; pass --force to replace it")
-    with open_store() as saver:
+    with open_store(allowed_types=allowed_types, on_blocked="raise") as saver:
         info = snapshot(
-            saver, thread_id, output, latest=latest, description=description, agent_id=agent_id
+            saver,
+            thread_id,
+            output,
+            latest=latest,
+            description=description,
+            agent_id=agent_id,
+            decrypt=decrypt,
         )
-        if saver.encryption is not None:
-            click.echo(
-                f"warning: the store is encrypted but {output} is not; protect the file",
+        if saver.encryption is not None and decrypt:
+            echo(
+                f"warning: the store is encrypted but {output} is not (--decrypt); "
+                "protect the file",
                 err=True,
             )
     if as_json:
         echo_json(info.as_dict())
         return
-    click.echo(
+    echo(
         f"exported thread {thread_id!r}: {info.checkpoint_count} checkpoints, "
         f"{info.write_count} writes -> {output} ({human_bytes(info.file_size)})"
     )
@@ -110,26 +145,35 @@ def export(
 @store_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--as", "as_thread", metavar="THREAD", help="Restore under this thread id.")
+@allow_type_option
 @json_option
-def import_(file: str, as_thread: str | None, as_json: bool) -> None:
+def import_(
+    file: str, as_thread: str | None, allowed_types: tuple[str, ...], as_json: bool
+) -> None:
     """Restore a snapshot file into the store (creating the store if needed).
 
-    The whole file is verified before anything is written. The thread must
-    not exist yet (exit 4); use --as to restore under another id. A restore
-    that fails half way removes what it wrote.
+    The whole file is verified, and every value decoded, before anything is
+    written. A value of a type not allowed (LangGraph's safe types plus
+    --allow-type) stops the import (exit 5), naming the type; nothing it
+    names is run. The thread must not exist yet (exit 4); use --as to
+    restore under another id. A restore that fails half way removes what it
+    wrote.
 
     \b
     Example:
         langgraph-persist import user-42.lgps
         langgraph-persist import user-42.lgps --as user-42-replay
     """
-    with open_store(create=True) as saver, ProgressBar("restoring") as progress:
-        info = restore(file, saver, as_thread, progress=progress)
+    with (
+        open_store(create=True, allowed_types=allowed_types, on_blocked="raise") as saver,
+        ProgressBar("restoring") as progress,
+    ):
+        info = restore(file, saver, as_thread, allowed_types=allowed_types, progress=progress)
     target = as_thread or info.thread_id
     if as_json:
         echo_json({**info.as_dict(), "restored_as": target})
         return
-    click.echo(
+    echo(
         f"imported thread {info.thread_id!r} as {target!r}: "
         f"{info.checkpoint_count} checkpoints, {info.write_count} writes"
     )
@@ -138,33 +182,59 @@ def import_(file: str, as_thread: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--no-verify", is_flag=True, help="Read only the header (fast).")
+@allow_type_option
 @json_option
-def inspect(file: str, no_verify: bool, as_json: bool) -> None:
+def inspect(file: str, no_verify: bool, allowed_types: tuple[str, ...], as_json: bool) -> None:
     """Show a snapshot file's header and verify the whole file.
 
-    Exits 5 when the file is damaged (truncated, altered), 6 when a newer
-    release wrote it.
+    Verifying checks every digest and decodes every value as `import` would
+    (strictly: nothing is run). Exits 5 when the file is damaged (truncated,
+    altered) or holds values of a type not allowed (see --allow-type), 6
+    when a newer release wrote it.
 
     \b
     Example:
         langgraph-persist inspect user-42.lgps
         langgraph-persist inspect user-42.lgps --no-verify --json
     """
-    info = get_metadata(file) if no_verify else verify_snapshot(file)
+    blocked: BlockedTypeError | None = None
+    key = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
+    if no_verify:
+        info = get_metadata(file, encryption=key)
+    else:
+        try:
+            info = verify_snapshot(file, allowed_types=allowed_types, encryption=key)
+        except BlockedTypeError as exc:  # intact, but import would refuse it: show why
+            blocked, info = exc, get_metadata(file, encryption=key)
     if as_json:
-        echo_json({**info.as_dict(), "verified": not no_verify})
-        return
-    _print_info(info)
-    click.echo(f"{'verified':<12} {'header only' if no_verify else 'ok'}")
+        verdict = not no_verify and blocked is None
+        echo_json(
+            {
+                **info.as_dict(),
+                "verified": verdict,
+                "blocked_types": list(blocked.types) if blocked else [],
+            }
+        )
+    else:
+        _print_info(info)
+        if blocked is not None:
+            verdict_text = f"NO: values of type(s) not allowed: {', '.join(blocked.types)}"
+        else:
+            verdict_text = "header only" if no_verify else "ok"
+        echo(f"{'verified':<12} {verdict_text}")
+    if blocked is not None:
+        raise Damaged(str(blocked))
 
 
 @contextlib.contextmanager
-def _saver(url: str | None, *, create: bool) -> Iterator[AnySaver]:
+def _saver(url: str | None, *, create: bool, allowed_types: tuple[str, ...]) -> Iterator[AnySaver]:
+    """``--store`` or a URL, decoding strictly; a refused value stops the migration."""
     if url is None:
-        with open_store(create=create) as saver:
+        with open_store(create=create, allowed_types=allowed_types, on_blocked="raise") as saver:
             yield saver
     else:
-        with open_saver(url, create=create) as other:
+        serde = untrusted_serde(allowed_types, on_blocked="raise")
+        with open_saver(url, create=create, serde=serde) as other:
             yield other
 
 
@@ -174,12 +244,14 @@ def _saver(url: str | None, *, create: bool) -> Iterator[AnySaver]:
 @click.option("--to", "target", metavar="URL", help="Target saver (default: --store).")
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--skip-existing", is_flag=True, help="Leave threads the target already has.")
+@allow_type_option
 @json_option
 def migrate(
     source: str | None,
     target: str | None,
     only: tuple[str, ...],
     skip_existing: bool,
+    allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Copy threads between savers, verifying each against the source.
@@ -188,6 +260,9 @@ def migrate(
     (needs langgraph-checkpoint-postgres) or a langgraph-persist store
     directory. Give --from to import into --store, --to to export out of it.
     Every copied thread is read back and compared (exit 8 on a difference).
+    Values are decoded strictly (LangGraph's safe types plus --allow-type):
+    one of another type stops the migration (exit 5) before its thread is
+    written. Passwords in URLs are never printed.
     SQLite and PostgreSQL savers do not return a write's task_path, so
     writes copied from them get an empty one (see docs/cli.md).
 
@@ -199,9 +274,10 @@ def migrate(
     if source is None and target is None:
         raise click.UsageError("give --from URL (import into --store) or --to URL (export)")
     store = settings().store
+    shown_from, shown_to = redact_url(source or store), redact_url(target or store)
     with (
-        _saver(source, create=False) as src,
-        _saver(target, create=True) as dst,
+        _saver(source, create=False, allowed_types=allowed_types) as src,
+        _saver(target, create=True, allowed_types=allowed_types) as dst,
         ProgressBar("migrating") as progress,
     ):
         report = migrate_all(
@@ -210,8 +286,8 @@ def migrate(
     if as_json:
         echo_json(
             {
-                "from": source or store,
-                "to": target or store,
+                "from": shown_from,
+                "to": shown_to,
                 "threads": {t: c.__dict__ for t, c in report.copied.items()},
                 "skipped": report.skipped,
                 "checkpoints": report.checkpoints,
@@ -224,9 +300,9 @@ def migrate(
         [(t, c.checkpoints, c.writes, c.namespaces) for t, c in report.copied.items()],
         right=(1, 2, 3),
     )
-    click.echo(
+    echo(
         f"migrated {len(report.copied)} thread(s), {report.checkpoints} checkpoints, "
-        f"{report.writes} writes from {source or store} to {target or store}; all verified"
+        f"{report.writes} writes from {shown_from} to {shown_to}; all verified"
     )
     if report.skipped:
-        click.echo(f"skipped (already in the target): {', '.join(report.skipped)}")
+        echo(f"skipped (already in the target): {', '.join(report.skipped)}")

@@ -75,11 +75,17 @@ class Store(Protocol):
         *,
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
         """``create_many(create)`` and ``write_many(write)`` as one durable step.
 
         The default makes ``create`` durable before ``write`` starts (two steps);
         a transactional store overrides it with one atomic transaction.
+
+        ``defer_sync``: the caller accepts that this step survives a killed
+        process at once but a power cut only once the store's *next* synced
+        commit is done. Only a store whose log makes a later sync cover every
+        earlier commit (SQLite's WAL) uses it; the others sync as always.
         """
         if create:
             self.create_many(create)
@@ -102,8 +108,7 @@ class Store(Protocol):
         names = self.list(prefix)
         if before is not None:
             names = names[: bisect.bisect_left(names, before)]
-        names.reverse()
-        return names if limit is None else names[:limit]
+        return names[::-1][:limit]
 
     def delete_many(self, keys: Sequence[Key]) -> None:
         """Remove keys; absent keys are ignored."""

@@ -312,7 +312,7 @@ class FileStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot list {path}: {exc.strerror}") from exc
         if st.st_mtime_ns < started - _TRUST_AGE_NS:
-            self._listings.put(path, (stamp, names), len(names) + 1)
+            self._listings.put(path, (stamp, tuple(names)), len(names) + 1)  # never aliased
         return names
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:

@@ -28,7 +28,8 @@ The envelope (the body is the record or the entry, unchanged)::
 Keys come from the cold store, the trust anchor, never from Redis:
 
 * a random 32-byte **store secret**, created once (create-if-absent) at
-  ``keys.hot_secret()``;
+  ``keys.hot_secret()`` (``meta/hot-secret``, a ``STORE_META`` record beside
+  ``meta/store``: readable without a key, which the MAC keys below do not need);
 * without encryption the MAC key is derived from that secret alone;
 * with encryption, one MAC key per encryption key, derived from it (keyed
   blake2b, personalization ``lgp-hot-mac``: the AES key itself never keys
@@ -117,7 +118,7 @@ class HotAuth:
     @classmethod
     def for_store(cls, cold: Store, scope: str, encryption: Encryption | None = None) -> HotAuth:
         """The MAC of the hot tier in front of ``cold`` (reads, or creates, its secret)."""
-        return cls.derive(store_secret(cold, encryption), scope, encryption)
+        return cls.derive(store_secret(cold), scope, encryption)
 
     # -- values ----------------------------------------------------------------------------------
 
@@ -180,38 +181,28 @@ def _binding(scope: str, parts: Sequence[str]) -> bytes:
     return joined.encode()
 
 
-def store_secret(cold: Store, encryption: Encryption | None = None) -> bytes:
+def store_secret(cold: Store) -> bytes:
     """The cold store's hot-tier secret, created (create-if-absent) on first use.
 
-    Framed as a record (sealed when the store is encrypted) so that tools that
-    walk every key, such as ``reencrypt``, handle it like any other record. A
-    concurrent first start on a store whose ``create_many`` is not atomic (the
-    files layout) may briefly leave two processes with different secrets: each
-    then treats the other's copies in Redis as damaged and serves the cold tier,
-    until it restarts; nothing wrong is ever served.
+    A plaintext ``STORE_META`` record, like ``meta/store``: in an encrypted store
+    the MAC keys need the encryption key as well, so the secret's secrecy is not
+    what protects them, and a plaintext record stays verifiable and is left
+    alone by ``reencrypt``. A concurrent first start on a store whose
+    ``create_many`` is not atomic (the files layout) may briefly leave two
+    processes with different secrets: each then treats the other's copies in
+    Redis as damaged and serves the cold tier, until it restarts; nothing wrong
+    is ever served.
     """
     key = keys.hot_secret()
     location = "/".join(key)
     data = cold.read(key)
     if data is None:
-        fresh = records.encode(
-            Kind.BLOB,
-            {"hot_secret": os.urandom(SECRET_SIZE)},
-            sealer=encryption,
-            aad=location.encode(),
-        )
+        fresh = records.encode(Kind.STORE_META, {"hot_secret": os.urandom(SECRET_SIZE)})
         cold.create_many([(key, fresh)])  # a concurrent creator's secret wins: read it back
         data = cold.read(key)
         if data is None:
             raise StoreError(f"{cold.describe()} did not keep the hot-tier secret {location}")
-    obj, _ = records.decode_with_kind(
-        data,
-        expect=Kind.BLOB,
-        location=location,
-        sealer=encryption,
-        aad=location.encode(),
-        allow_plaintext=True,  # made before encryption was on: the encryption key protects
-    )
+    obj = records.decode(data, expect=Kind.STORE_META, location=location)
     secret = obj.get("hot_secret") if isinstance(obj, dict) else None
     if not isinstance(secret, bytes) or len(secret) != SECRET_SIZE:
         raise CorruptRecordError("not a hot-tier secret", location=location)

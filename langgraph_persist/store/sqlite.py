@@ -142,6 +142,7 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
 @dataclass
 class _Call:
     work: Work
+    sync: bool = True
     done: bool = False
     error: BaseException | None = None
 
@@ -171,6 +172,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._write_conn: _Conn | None = None
+        self._sync_level = ""
         self.calls = 0
         """Write calls committed by this process (``commit``, deletes, links)."""
         self.transactions = 0
@@ -179,7 +181,10 @@ class SqliteStore(Store):
         self._closed = False
         if read_only:
             self._check_marker(required=True)
-            self._reader()  # fail now if the database cannot be opened
+            # fail now if the database cannot be opened at all; a damaged one is opened to
+            # be inspected: every read, and verify, report the damage
+            with contextlib.suppress(CorruptStoreError):
+                self._reader()
         else:
             self._create()
 
@@ -228,7 +233,7 @@ class SqliteStore(Store):
         try:
             with self._locks.maintenance_lock(exclusive=False):  # proves locks/ is writable
                 self._create_schema(self._writer())
-        except UnsupportedFormatError:
+        except (UnsupportedFormatError, CorruptStoreError):
             raise
         except (StoreError, sqlite3.Error) as exc:
             raise ConfigurationError(
@@ -300,12 +305,25 @@ class SqliteStore(Store):
     def _connect(self, *, write: bool) -> _Conn:
         if self._closed:
             raise StoreError(f"checkpoint store {self.root} is closed")
-        if self.read_only:
-            uri = f"file:{self.database}?mode=ro"
-        else:
-            uri = f"file:{self.database}?mode=rwc"
+        raw = self._open_read_only() if self.read_only else self._open(f"file:{self.database}")
+        if write:  # private like every file of the store; -wal and -shm inherit the mode
+            with contextlib.suppress(OSError):
+                os.chmod(self.database, _FILE_MODE)
+        if not self.read_only:
+            with self._translate("configure the connection"):
+                raw.execute("PRAGMA journal_mode = WAL")
+                sync = "FULL" if self.durability == "fsync" else "NORMAL"
+                raw.execute(f"PRAGMA synchronous = {sync}")
+                # Deleted and overwritten records are zeroed, not left in free pages:
+                # reencrypt and delete_thread + gc must not leave old plaintext behind.
+                raw.execute("PRAGMA secure_delete = ON")
+        conn = _Conn(raw)
+        self._all.add(conn)
+        return conn
+
+    def _open(self, uri: str) -> sqlite3.Connection:
         try:
-            raw = sqlite3.connect(
+            return sqlite3.connect(
                 uri,
                 uri=True,
                 timeout=_BUSY_TIMEOUT_S,
@@ -315,20 +333,27 @@ class SqliteStore(Store):
             )
         except sqlite3.Error as exc:
             raise self._error(exc, "open the database") from exc
-        if write:  # private like every file of the store; -wal and -shm inherit the mode
-            with contextlib.suppress(OSError):
-                os.chmod(self.database, _FILE_MODE)
-        with self._translate("configure the connection"):
-            if not self.read_only:
-                raw.execute("PRAGMA journal_mode = WAL")
-            sync = "FULL" if self.durability == "fsync" else "NORMAL"
-            raw.execute(f"PRAGMA synchronous = {sync}")
-            # Deleted and overwritten records are zeroed, not left in free pages:
-            # reencrypt and delete_thread + gc must not leave old plaintext behind.
-            raw.execute("PRAGMA secure_delete = ON")
-        conn = _Conn(raw)
-        self._all.add(conn)
-        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read-only, even where nothing may be written (a backup, a read-only mount).
+
+        A WAL database is read through its shared-memory file, which a reader
+        must be able to create; where it cannot, the database is opened as
+        *immutable*: no locks, and changes a live writer makes meanwhile are not
+        seen, which is what inspecting a copy needs.
+        """
+        raw = self._open(f"file:{self.database}?mode=ro")
+        try:
+            raw.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+            return raw
+        except sqlite3.Error as exc:
+            raw.close()
+            if _is_corruption(exc):
+                raise self._error(exc, "open the database") from exc
+        raw = self._open(f"file:{self.database}?mode=ro&immutable=1")
+        with self._translate("open the database"):
+            raw.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+        return raw
 
     def _fork_check(self) -> None:
         """A connection must never cross ``fork()``: a child starts with none of them."""
@@ -340,6 +365,7 @@ class SqliteStore(Store):
             self._queue = []
             self._leading = False
             self._write_conn = None
+            self._sync_level = ""
 
     def _reader(self) -> sqlite3.Connection:
         self._fork_check()
@@ -356,6 +382,7 @@ class SqliteStore(Store):
         if conn is None or conn.closed:
             conn = self._connect(write=True)
             self._write_conn = conn
+            self._sync_level = ""
         return conn.raw
 
     # -- errors ---------------------------------------------------------------------------------
@@ -364,8 +391,7 @@ class SqliteStore(Store):
         if _is_corruption(exc):
             return CorruptStoreError(
                 f"checkpoint store {self.database} is damaged ({exc}) while trying to {doing}; "
-                "restore it from a backup, or run `langgraph-persist verify --repair` with "
-                "the hot tier that holds copies",
+                "restore it from a backup (`langgraph-persist restore`)",
                 store=self.describe(),
             )
         text = str(exc).lower()
@@ -490,8 +516,15 @@ class SqliteStore(Store):
         *,
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
-        """Content and record in one transaction (one fsync, shared with concurrent calls)."""
+        """Content and record in one transaction (one fsync, shared with concurrent calls).
+
+        ``defer_sync`` commits without the fsync (``synchronous=NORMAL``): the WAL
+        frames reach the OS at once, so a killed process loses nothing, and the
+        next FULL commit's fsync of the WAL makes them power-safe too, because the
+        WAL is one append-only file synced in order.
+        """
         if not create and not write:
             return
         rows_create = [(*_split(k), v) for k, v in create]
@@ -515,7 +548,7 @@ class SqliteStore(Store):
                     rows_write,
                 )
 
-        self._transact(work, "write")
+        self._transact(work, "write", sync=not defer_sync)
 
     def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
         self.commit(write=items)
@@ -573,12 +606,12 @@ class SqliteStore(Store):
 
         self._transact(work, "delete")
 
-    def _transact(self, work: Work, doing: str) -> None:
+    def _transact(self, work: Work, doing: str, *, sync: bool = True) -> None:
         """Run ``work`` in a group commit (see module docstring); raise its own error."""
         if self.read_only:
             raise StoreError(f"checkpoint store {self.root} was opened read-only")
         self._fork_check()
-        call = _Call(work)
+        call = _Call(work, sync)
         with self._cv:
             self._queue.append(call)
             while self._leading and not call.done:
@@ -606,6 +639,7 @@ class SqliteStore(Store):
         """One transaction for the whole batch; a savepoint per call isolates failures."""
         try:
             conn = self._writer()
+            self._set_sync(conn, any(c.sync for c in batch))
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             error = self._error(exc, doing)
@@ -628,6 +662,13 @@ class SqliteStore(Store):
             error = self._error(exc, doing)
             for c in batch:
                 c.error = c.error or error
+
+    def _set_sync(self, conn: sqlite3.Connection, sync: bool) -> None:
+        """FULL for a batch with a call that must be power-safe now, else NORMAL."""
+        level = "FULL" if sync and self.durability == "fsync" else "NORMAL"
+        if level != self._sync_level:
+            conn.execute(f"PRAGMA synchronous = {level}")
+            self._sync_level = level
 
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """One database holds one copy: nothing to recover from."""
@@ -707,6 +748,12 @@ class _Conn:
             self.closed = True
             with contextlib.suppress(sqlite3.Error):
                 self.raw.close()
+
+    def __del__(self) -> None:
+        # A reader's connection dies with its thread (LangGraph runs puts on short-lived
+        # threads): close it now, not at the next garbage collection, so it holds no
+        # WAL snapshot open and the last close can still checkpoint and remove the WAL.
+        self.close()
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

@@ -84,13 +84,13 @@ _JOURNAL_LIMIT = 100_000
 _GEN_CACHE = 65_536
 """Generations remembered for fencing write-through writes (one round trip saved per put)."""
 
-_COLD_ONLY = frozenset({keys.TOMBSTONES, keys.hot_secret()[0]})
+_COLD_ONLY = frozenset({keys.TOMBSTONES, keys.META})
 """Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
 on every put and almost never exist: Redis cannot answer a miss, so asking it
 first would only add a round trip per put. Written synchronously in both modes,
-so a deleted thread's tombstone is durable before the delete proceeds. ``meta``
-holds the hot tier's store secret (``keys.hot_secret``), which must never reach
-Redis (``reencrypt`` reads and rewrites every key through the store)."""
+so a deleted thread's tombstone is durable before the delete proceeds. The store's
+own records (``meta/store``, storemeta.py, and the hot tier's secret,
+``keys.hot_secret``) are the trust anchor: never in Redis."""
 
 _WRITER = re.compile(r"[0-9a-f]{32}")
 """What a writer id looks like (``secrets.token_hex(16)``); other names in the writer
@@ -98,6 +98,14 @@ set were not put there by a process of ours."""
 
 _REJECTED_LIMIT = 4096
 """Writers whose queue failed authentication, remembered so each is logged once."""
+
+
+def _replaced_in_place(key: Key) -> bool:
+    """Whether the engine rewrites ``key`` through ``commit``: a namespace's head
+    (``keys.head``, updated by every put and put_writes). The only key a flush
+    may overwrite; everything else the queue carries is created once."""
+    return len(key) == 5 and key[0] == keys.THREADS and key == keys.head(key[1], key[3])
+
 
 _WARN_EVERY = 60.0
 """Seconds between two "Redis unavailable" warnings when Redis flaps."""
@@ -647,10 +655,11 @@ class TieredStore(Store):
         *,
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
         """One cold commit (atomic where the cold tier is transactional), then Redis;
         in write-behind mode, Redis first and the cold tier from the queue."""
-        self._write(list(create), list(write))
+        self._write(list(create), list(write), defer_sync=defer_sync)
 
     def _split_read(self, keys: list[Key]) -> list[bytes | None]:
         """Cold-only keys from the cold tier, the rest through Redis."""
@@ -670,6 +679,7 @@ class TieredStore(Store):
         write: list[tuple[Key, bytes]],
         *,
         queue: bool = True,
+        defer_sync: bool = False,
     ) -> None:
         """Content (``create``) and records (``write``) of one call, in every mode.
 
@@ -707,7 +717,7 @@ class TieredStore(Store):
             fence: dict[Tag, str] | None = self._fence_for(tags)
         except _HotDown:
             fence = None
-        self.cold.commit(create=create, write=write)
+        self.cold.commit(create=create, write=write, defer_sync=defer_sync)
         if fence is None:
             if stale:
                 self._journal_add(stale)
@@ -878,8 +888,11 @@ class TieredStore(Store):
         Create-only: what goes through the queue has new keys (checkpoints,
         pending writes, content, thread info, run index: the engine never
         rewrites those in place), and replacements are written through
-        (``write_many``). So a flush, whatever a queue names, never overwrites
-        a record the cold tier holds, nor revives a tombstone (cold-only).
+        (``write_many``: ``reencrypt``, re-sealed copies, rebuilt heads). So a
+        flush, whatever a queue names, never overwrites a checkpoint, write,
+        blob or segment the cold tier holds. The one exception is a namespace's
+        head, which each put rewrites in the same ``commit`` as its checkpoint
+        (``_replaced_in_place``); tombstones and ``meta`` are cold-only.
 
         Outside the lock: gc takes it exclusively and then deletes through this
         store, which drains the buffer first: a flush waiting for the lock would
@@ -888,7 +901,10 @@ class TieredStore(Store):
         reference), and new pending records come only from puts, which gc's
         lock keeps out.
         """
-        self.cold.create_many(items)
+        self.cold.commit(
+            create=[(k, v) for k, v in items if not _replaced_in_place(k)],
+            write=[(k, v) for k, v in items if _replaced_in_place(k)],
+        )
 
     def _ack(self, pending: _Pending) -> None:
         if self._degraded:
@@ -1062,31 +1078,31 @@ class TieredStore(Store):
 
     # -- pinning, stats, recovery, lifecycle ---------------------------------------------------
 
-    def pin_thread(self, thread_id: str) -> None:
+    def pin_thread(self, thread_name: str) -> None:
         """Keep a thread's records in Redis without TTL until ``unpin_thread``.
 
         Pins the thread's checkpoints and writes; the values they reference are
         shared between threads by content address and stay hot while read.
         Raises ``TierUnavailableError`` when Redis is unavailable.
         """
-        self._pin(thread_id, True)
+        self._pin(thread_name, True)
 
-    def unpin_thread(self, thread_id: str) -> None:
+    def unpin_thread(self, thread_name: str) -> None:
         """Give a pinned thread's records the normal TTL again."""
-        self._pin(thread_id, False)
+        self._pin(thread_name, False)
 
-    def _pin(self, thread_id: str, pinned: bool) -> None:
-        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+    def _pin(self, thread_name: str, pinned: bool) -> None:
+        tag = Tag(keys.THREADS, thread_name)
         try:
             self._hot(lambda: self.hot.pin(tag, pinned))
         except _HotDown as exc:
             raise TierUnavailableError(
-                f"cannot {'pin' if pinned else 'unpin'} thread {thread_id!r}: "
+                f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
                 f"Redis hot tier {self.hot.describe()} is unavailable"
             ) from exc.__cause__
 
-    def is_pinned(self, thread_id: str) -> bool:
-        tag = Tag(keys.THREADS, keys.encode_name(str(thread_id)))
+    def is_pinned(self, thread_name: str) -> bool:
+        tag = Tag(keys.THREADS, thread_name)
         try:
             return self._hot(lambda: self.hot.pinned(tag))
         except _HotDown as exc:

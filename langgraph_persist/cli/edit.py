@@ -1,0 +1,79 @@
+"""Commands that remove data from a store: ``delete`` a thread, ``drop`` one checkpoint.
+
+Both ask before they act (``--yes`` skips the question, for scripts), are
+written to the audit log by the library, and are the remedies ``verify`` and
+``history`` point to when a record is damaged and no other copy exists.
+"""
+
+from __future__ import annotations
+
+import click
+
+from langgraph_persist.cli._common import (
+    cli,
+    echo,
+    echo_json,
+    json_option,
+    open_store,
+    store_option,
+)
+from langgraph_persist.cli.browse import ns_option, require_thread, resolve_checkpoint
+
+yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@yes_option
+@json_option
+def delete(thread_id: str, yes: bool, as_json: bool) -> None:
+    """Delete a thread: every checkpoint, namespace and pending write of it.
+
+    Its content is reclaimed by the next `gc`. A run that was still writing
+    the thread is refused rather than allowed to bring it back.
+
+    \b
+    Example:
+        langgraph-persist delete user-42 --yes
+    """
+    with open_store() as saver:
+        require_thread(saver, thread_id)
+        if not yes:
+            click.confirm(f"delete thread {thread_id!r} and all its checkpoints?", abort=True)
+        saver.delete_thread(thread_id)
+    if as_json:
+        echo_json({"deleted": thread_id})
+    else:
+        echo(f"deleted thread {thread_id!r}; run `langgraph-persist gc` to reclaim space")
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@click.argument("checkpoint", metavar="CHECKPOINT")
+@ns_option
+@yes_option
+@json_option
+def drop(thread_id: str, checkpoint: str, namespace: str | None, yes: bool, as_json: bool) -> None:
+    """Remove one checkpoint (and its pending writes) from a thread, e.g. a damaged one.
+
+    CHECKPOINT is an id or a unique prefix. Its children stay; any child that
+    no longer reads without it (a DeltaChannel rebuilt from its ancestors) is
+    named.
+
+    \b
+    Example:
+        langgraph-persist drop user-42 1f0a3c --yes
+    """
+    with open_store() as saver:
+        ns, checkpoint_id = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
+        if not yes:
+            click.confirm(f"drop checkpoint {checkpoint_id} of thread {thread_id!r}?", abort=True)
+        broken = saver.drop_checkpoint(thread_id, checkpoint_id, checkpoint_ns=ns)
+    if as_json:
+        echo_json({"dropped": checkpoint_id, "children_unreadable": list(broken)})
+        return
+    echo(f"dropped checkpoint {checkpoint_id} of thread {thread_id!r}")
+    for child in broken:
+        echo(f"  child {child} no longer reads without it", err=True)

@@ -714,3 +714,18 @@ def test_build_tiered_keys_the_mac_from_the_encryption_key(
     assert sealed.auth.open(key, plain.auth.seal(key, b"x")) is None
     plain.close()
     sealed.close()
+
+
+def test_write_behind_flush_replaces_a_head_and_creates_the_rest(
+    make_saver: Callable[..., PersistSaver],
+) -> None:
+    """The one key the engine rewrites through ``commit`` (a namespace's head) is
+    replaced by the flusher; checkpoints, writes and content are only created."""
+    saver = make_saver("write-behind")
+    chat(saver, "alice", "one", "two", "three")
+    a = saver.engine.address("alice")
+    cold = tier(saver).cold
+    head = records.decode(cold.read(keys.head(a.t, a.n)) or b"", expect=Kind.HEAD)
+    latest = saver.get_tuple(cfg("alice"))
+    assert latest is not None and head["latest"] == latest.config["configurable"]["checkpoint_id"]
+    assert saver.verify().ok

@@ -236,6 +236,16 @@ def tombstone(t: str) -> Key:
     return (TOMBSTONES, t)
 
 
+def hot_secret() -> Key:
+    """The store secret that keys the Redis hot tier's MAC (``store/hot_auth.py``).
+
+    Kept in the cold store, the trust anchor, and never in Redis (the tiered store
+    serves the ``meta`` root from the cold tier alone). A ``STORE_META`` record like
+    ``meta/store``: readable without a key, verified, backed up, not re-encrypted.
+    """
+    return meta("hot-secret")
+
+
 def is_layout_prefix(key: Key) -> bool:
     """Whether ``key`` is a layout key or a directory on the way to one.
 

@@ -150,7 +150,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self.store: Store = (
             open_local(path, read_only=True, layout=layout)
             if read_only
-            else self._make_store(path, redis, redis_cluster, s3, hot, durability, store, layout)
+            else self._make_store(
+                path, redis, redis_cluster, s3, hot, durability, store, layout, encryption
+            )
         )
         self.encryption = encryption
         self.fencing = fencing
@@ -173,8 +175,12 @@ class PersistSaver(BaseCheckpointSaver[str]):
         durability: Durability,
         store: Store | None,
         layout: Layout | None,
+        encryption: Encryption | None = None,
     ) -> Store:
-        """The composition root: which cold tier, and which hot tier over it."""
+        """The composition root: which cold tier, and which hot tier over it.
+
+        A hot tier's MAC is keyed from ``encryption`` too, when there is one
+        (``store/hot_auth.py``)."""
         if store is not None:
             if any(x is not None for x in (redis, redis_cluster, s3)):
                 raise ConfigurationError(
@@ -187,11 +193,11 @@ class PersistSaver(BaseCheckpointSaver[str]):
         if redis is not None:
             from langgraph_persist.store.tiered import build_tiered
 
-            return build_tiered(cold, redis, hot)
+            return build_tiered(cold, redis, hot, encryption=encryption)
         if redis_cluster is not None:
             from langgraph_persist.store.redis_cluster import build_cluster_tiered
 
-            return build_cluster_tiered(cold, redis_cluster, hot)
+            return build_cluster_tiered(cold, redis_cluster, hot, encryption=encryption)
         if hot is not None:
             raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
         return cold

@@ -10,6 +10,7 @@ node killed mid-run (the saver keeps working from S3, typed errors only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -109,6 +110,47 @@ class TestTieredClusterS3Contract(S3LockSemantics, StoreContract):
     @pytest.fixture
     def store(self, make_tiered: Any) -> Iterator[Store]:
         yield make_tiered()
+
+
+# -- isolation: a Redis ACL user restricted to the prefix (docs/tiers.md) ------------------------
+
+CLUSTER_ACL = ("+cluster|slots", "+command", "+scan")
+"""What a cluster user needs beyond the standalone line of docs/tiers.md (which names them)."""
+
+
+@pytest.mark.parametrize("mode", ["write-through", "write-behind"])
+def test_a_restricted_acl_user_runs_the_cluster_tier(
+    cluster: RedisClusterServer, s3_bucket: str, s3_client: Any, mode: str
+) -> None:
+    from tests.test_hot_tier_trust import TIERS_MD, acl_user
+
+    assert all(rule in TIERS_MD.read_text() for rule in CLUSTER_ACL)
+    prefix, user = redis_prefix(), f"app-{mode}"
+    for port in cluster.ports:  # ACL users are per node
+        with contextlib.closing(redis.Redis(port=port)) as admin:
+            acl_user(admin, user, "pw", prefix, *CLUSTER_ACL)
+    url = f"redis://{user}:pw@127.0.0.1:{cluster.ports[0]}"
+    saver = PersistSaver(
+        s3=S3Store(s3_bucket, prefix=new_prefix(), client=s3_client),
+        redis_cluster=url,
+        hot=HotTierOptions(mode=mode, key_prefix=prefix),  # type: ignore[arg-type]
+    )
+    graph = chat_graph().compile(checkpointer=saver)
+    for text in ("one", "two"):
+        graph.invoke(human(text), cfg("alice"))
+    saver.pin_thread("alice")
+    saver.unpin_thread("alice")
+    saver.flush()
+    assert saver.store.list(keys.threads_root()) == ["alice"]
+    assert len(list(saver.list(cfg("alice")))) == 6
+    saver.delete_thread("alice")
+    stats = saver.store.stats()  # type: ignore[attr-defined]
+    assert (stats["errors"], stats["degraded"]) == (0, False)  # no NOPERM anywhere
+    saver.close()
+    node = redis.Redis(port=cluster.ports[0], username=user, password="pw")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        node.get("lgp:{threads/alice}:g")  # another prefix
+    node.close()
 
 
 # -- slots -------------------------------------------------------------------------------------

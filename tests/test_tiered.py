@@ -36,6 +36,7 @@ from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import FileStore
+from langgraph_persist.store.hot_auth import store_secret
 from langgraph_persist.store.redis import RedisStore
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, _intact, build_tiered
 from tests import test_graphs as core_graph_tests
@@ -104,6 +105,7 @@ class GatedStore(FileStore):
 
     def __init__(self, root: Path, gate: threading.Event) -> None:
         super().__init__(root, durability="none")
+        store_secret(FileStore(root))  # made before the gate: the tier reads it at construction
         self.gate = gate
         self.calls: list[tuple[str, list[Key]]] = []
 
@@ -210,7 +212,7 @@ def test_damaged_hot_entry_is_served_from_cold_and_rewritten(make_tiered: MakeTi
     damaged[-1] ^= 0xFF
     store.hot.client.set(hot_key, bytes(damaged), keepttl=True)
     assert store.read(ck(T, CP1)) == rec("precious")
-    assert store.hot.client.get(hot_key) == rec("precious")
+    assert store.hot.client.get(hot_key) == store.auth.seal(ck(T, CP1), rec("precious"))
     assert store.stats()["corrupt"] == 1
 
 
@@ -282,8 +284,8 @@ def test_write_behind_acknowledges_first_and_flushes_in_order(
     store = make_tiered("write-behind", cold=cold)
     blob = keys.blob(bytes(range(20)))
     store.create_many([(blob, rec("content"))])
-    store.write_many([(ck(T, CP1), rec("one"))])
-    store.write_many([(ck(T, CP2), rec("two"))])
+    store.commit(write=[(ck(T, CP1), rec("one"))])  # how the engine puts: commit
+    store.commit(write=[(ck(T, CP2), rec("two"))])
     # acknowledged but not in the cold tier: readable, listed, existing, for every process
     assert FileStore(tmp_path / "cold").read(ck(T, CP1)) is None
     assert store.read(ck(T, CP2)) == rec("two")
@@ -296,7 +298,8 @@ def test_write_behind_acknowledges_first_and_flushes_in_order(
     assert [k for k, _, _ in store.walk(keys.thread_dir(T))] == [ck(T, CP1), ck(T, CP2)]
     gate.set()
     store.flush()
-    assert cold.calls == [("c", [blob]), ("w", [ck(T, CP1)]), ("w", [ck(T, CP2)])]
+    # in call order, and create-only: a flush never overwrites what the cold tier holds
+    assert cold.calls == [("c", [blob]), ("c", [ck(T, CP1)]), ("c", [ck(T, CP2)])]
     assert FileStore(tmp_path / "cold").read(ck(T, CP2)) == rec("two")
     assert store.hot.pending_flags([blob, ck(T, CP1), ck(T, CP2)]) == [False] * 3
     assert store.hot.client.pttl(store.hot.keys.value(ck(T, CP2))) > 0  # bounded again
@@ -308,8 +311,8 @@ def test_write_behind_back_pressure(make_tiered: MakeTiered, tmp_path: Path) -> 
     store = make_tiered(
         "write-behind", cold=GatedStore(tmp_path / "cold", gate), max_pending_bytes=1
     )
-    store.write_many([(ck(T, CP1), rec("a"))])
-    second = threading.Thread(target=store.write_many, args=([(ck(T, CP2), rec("b"))],))
+    store.commit(write=[(ck(T, CP1), rec("a"))])
+    second = threading.Thread(target=store.commit, kwargs={"write": [(ck(T, CP2), rec("b"))]})
     second.start()
     second.join(0.3)
     assert second.is_alive()  # waits for the flusher instead of growing the buffer
@@ -322,16 +325,17 @@ def test_write_behind_flush_reports_a_failing_cold_tier(
     make_tiered: MakeTiered, tmp_path: Path
 ) -> None:
     class Failing(FileStore):
-        broken = True
+        broken = False
 
-        def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
+        def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
             if self.broken:
                 raise StoreError("disk full (simulated)")
-            super().write_many(items)
+            super().create_many(items)
 
     cold = Failing(tmp_path / "cold", durability="none")
     store = make_tiered("write-behind", cold=cold)
-    store.write_many([(ck(T, CP1), rec("a"))])
+    cold.broken = True  # after the store secret was made
+    store.commit(write=[(ck(T, CP1), rec("a"))])
     with pytest.raises(StoreError, match="keeps failing"):
         store.flush(timeout=timedelta(seconds=5))
     assert store.read(ck(T, CP1)) == rec("a")  # still acknowledged, still in Redis
@@ -344,7 +348,7 @@ def test_delete_wins_over_an_in_flight_flush(make_tiered: MakeTiered, tmp_path: 
     """A record deleted while its flush is under way does not come back in the cold tier."""
     gate = threading.Event()
     writer = make_tiered("write-behind", cold=GatedStore(tmp_path / "cold", gate))
-    writer.write_many([(ck(T, CP1), rec("doomed"))])
+    writer.commit(write=[(ck(T, CP1), rec("doomed"))])
     wait_for(lambda: writer._flush_lock.locked())  # the flusher is blocked in the cold write
     deleter = make_tiered("write-through")
     deleter.delete_tree(keys.thread_dir(T))
@@ -381,7 +385,7 @@ def test_a_delete_under_the_gc_lock_can_flush(make_tiered: MakeTiered) -> None:
     store = make_tiered("write-behind")
     store._stop.set()  # no background flusher: the record stays buffered
     store._worker.join()
-    store.write_many([(ck(T, CP1), rec("buffered"))])
+    store.commit(write=[(ck(T, CP1), rec("buffered"))])
     assert store.stats()["pending"] == 1
     done: list[str] = []
 
@@ -653,6 +657,7 @@ def test_write_behind_survives_a_killed_writer(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     cold = str(tmp_path / "cold")
+    store_secret(FileStore(cold))  # NeverWrites could not create it
     proc = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WRITER, cold, redis_url, redis_prefix],
         stdout=subprocess.PIPE,

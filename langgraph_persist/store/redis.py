@@ -7,7 +7,7 @@ thread (``threads/<t>/...``), of one blob shard (``blobs/<hh>/...``) or of
 one run (``runs/<r>/...``) carries the same Redis Cluster hash tag, so they
 share a slot and one Lua script can touch them all::
 
-    <p>{c0/c1}:v:<c2/c3/...>   the value (a record), one STRING per store key
+    <p>{c0/c1}:v:<c2/c3/...>   the value (a record, sealed), one STRING per store key
     <p>{c0/c1}:r               registry: ZSET (score 0) of the tag's value keys
     <p>{c0/c1}:q               pending: ZSET (score 0), values not yet in the cold tier
     <p>{c0/c1}:g               generation token, replaced by every delete in the tag
@@ -39,6 +39,13 @@ These hold only if Redis never evicts keys on its own: run the hot tier with
 
 One round trip per call: every operation is one ``EVALSHA`` (or one
 pipeline); ``SCAN`` and ``KEYS`` are never used.
+
+Authentication: given a ``HotAuth`` (``hot_auth.py``; ``TieredStore`` always
+gives one), every value goes to Redis sealed under a MAC bound to its store
+key, and ``fetch`` returns only values whose MAC verifies (it covers every byte):
+the others are reported as damaged (``Fetched.damaged``) and their TTL is
+never extended. A store without one trusts Redis entirely (a standalone
+store in a Redis nobody else can reach).
 
 Cluster: the hash tags group a thread's data in one slot, but the scripts
 also touch the small global indexes (``top``, level-1, ``epoch``) that live
@@ -74,6 +81,7 @@ from langgraph_persist import records
 from langgraph_persist.errors import ConfigurationError, InvalidIdError
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.hot_auth import HotAuth
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 _COMPONENT = re.compile(r"^[A-Za-z0-9._%=~-]{1,255}$")
@@ -315,13 +323,17 @@ return {redis.call('GET', epoch) or '', gens, vals, due}
 """
 
 _REFRESH = """
+-- Only the exact bytes the caller verified (their sha1): a copy replaced since
+-- the read, by a client without our key say, never has its TTL extended.
 local top = K(); local ttl = tonumber(A()); local ntags = tonumber(A())
 for i = 1, ntags do
   local t = tag_block(); local n = tonumber(A())
   local touched = false
   for j = 1, n do
-    local k = K()
-    if redis.call('PTTL', k) > 0 then  -- pinned and pending values have none
+    local k = K(); local sha = A()
+    local v = redis.call('GET', k)
+    -- pinned and pending values have no TTL
+    if v and redis.sha1hex(v) == sha and redis.call('PTTL', k) > 0 then
       redis.call('PEXPIRE', k, ttl)
       touched = true
     end
@@ -544,20 +556,34 @@ return 0
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a fenced read saw: values, and the generation of each tag at that instant."""
+    """What a fenced read saw: values, and the generation of each tag at that instant.
+
+    ``values`` holds only verified records (see ``open_values``); a copy that
+    failed is ``None`` there and in ``damaged``, with the sha1 of its bytes, so a
+    repair can replace exactly those bytes (``put(old=...)``). ``digests``
+    (with ``fetch(digests=True)``): the sha1 of the bytes Redis holds for each
+    value, what ``ack`` compares.
+    """
 
     epoch: str
     gens: dict[Tag, str]
     values: list[bytes | None]
+    damaged: dict[int, str] = field(default_factory=dict)
+    digests: list[str | None] | None = None
 
 
 @dataclass(frozen=True)
 class Written:
-    """What a fenced write did: the generations it saw, and the tags fenced out."""
+    """What a fenced write did: the generations it saw, and the tags fenced out.
+
+    ``digests`` (pending writes only): the sha1 of the bytes stored for each
+    item, in item order, which the writer's ``ack`` passes back.
+    """
 
     epoch: str
     gens: dict[Tag, str]
     fenced: frozenset[Tag] = field(default_factory=frozenset)
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -618,6 +644,56 @@ def _raw(reply: Any) -> list[bytes]:
 def new_token() -> str:
     """A generation or epoch token: unique, so a replaced token never comes back (no ABA)."""
     return os.urandom(12).hex()
+
+
+def sha1_hex(data: bytes) -> str:
+    """What the scripts compare (``redis.sha1hex``) to act on exactly the bytes seen."""
+    return hashlib.sha1(data).hexdigest()
+
+
+def seal_values(auth: HotAuth | None, items: Sequence[tuple[Key, bytes]]) -> list[bytes]:
+    """The bytes Redis holds for each item: sealed under the store's MAC, if it has one."""
+    if auth is None:
+        return [data for _, data in items]
+    return [auth.seal(key, data) for key, data in items]
+
+
+def open_values(
+    auth: HotAuth | None, keys: Sequence[Key], raw: Sequence[bytes | None], *, digests: bool
+) -> tuple[list[bytes | None], dict[int, str], list[str | None] | None]:
+    """Verify what Redis returned for ``keys``: (records, damaged, digests) as in ``Fetched``.
+
+    With ``auth``, a value is kept only if its MAC verifies for its key;
+    anything else (made or moved by a client without our key, or damaged) is
+    reported as damaged, never served. The MAC covers every byte, so the
+    record's own digest needs no second check here (it costs as much again).
+    """
+    values: list[bytes | None] = [None] * len(raw)
+    damaged: dict[int, str] = {}
+    sums: list[str | None] | None = [None] * len(raw) if digests else None
+    for i, stored in enumerate(raw):
+        if stored is None:
+            continue
+        value = stored if auth is None else auth.open(keys[i], stored)
+        if value is None:
+            damaged[i] = sha1_hex(stored)
+            continue
+        values[i] = value
+        if sums is not None:
+            sums[i] = sha1_hex(stored)
+    return values, damaged, sums
+
+
+def open_entries(auth: HotAuth | None, writer: str, raw: Iterable[bytes]) -> Iterator[list[Key]]:
+    """The keys named by ``writer``'s queue entries that verify; others are skipped."""
+    for stored in raw:
+        entry = stored if auth is None else auth.open_entry(writer, stored)
+        if entry is None:
+            continue
+        try:
+            yield decode_entry(entry)[1]
+        except InvalidIdError:
+            continue
 
 
 def connect(target: str | redis.Redis | redis.asyncio.Redis, *, timeout: timedelta) -> redis.Redis:
@@ -732,7 +808,12 @@ class StorePortOverPrimitives(Store):
 
     @abc.abstractmethod
     def fetch(
-        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+        self,
+        keys: Sequence[Key],
+        *,
+        refresh: bool = True,
+        all_gens: bool = False,
+        digests: bool = False,
     ) -> Fetched: ...
 
     @abc.abstractmethod
@@ -805,7 +886,8 @@ class RedisStore(StorePortOverPrimitives):
     Used alone (``ttl=None``) it is a complete, non-durable store (values live
     as long as Redis keeps its data). With a ``ttl`` it is a cache: values
     expire unless pinned or pending, and only ``TieredStore`` should use it
-    that way, because a listing may then omit what expired.
+    that way, because a listing may then omit what expired. ``auth`` seals
+    and verifies every value (module docstring); ``TieredStore`` installs its own.
     """
 
     def __init__(
@@ -815,11 +897,13 @@ class RedisStore(StorePortOverPrimitives):
         key_prefix: str = "lgp:",
         ttl: timedelta | None = None,
         timeout: timedelta = timedelta(seconds=2),
+        auth: HotAuth | None = None,
     ) -> None:
         self.keys = RedisKeys(key_prefix)
         if ttl is not None and ttl <= timedelta(0):
             raise ConfigurationError(f"ttl must be positive, not {ttl}")
         self.ttl = ttl
+        self.auth = auth
         self._ttl_ms = _ms(ttl)
         self._gen_ttl_ms = max(self._ttl_ms, _GEN_TTL_MIN_MS)
         self._owns_client = not isinstance(redis_target, redis.Redis)
@@ -878,15 +962,20 @@ class RedisStore(StorePortOverPrimitives):
     # -- fenced primitives (TieredStore builds on these) ---------------------------------------
 
     def fetch(
-        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+        self,
+        keys: Sequence[Key],
+        *,
+        refresh: bool = True,
+        all_gens: bool = False,
+        digests: bool = False,
     ) -> Fetched:
-        """Values of ``keys`` and their tags' generations, in one round trip.
+        """Verified values of ``keys`` and their tags' generations, in one round trip.
 
-        ``refresh`` extends the TTL of hits that have one (pinned and pending
-        values have none) once less than 90% of it is left; that costs a
-        second round trip, at most once per key per tenth of the TTL.
-        ``Fetched.gens`` has the tags with a miss (what a backfill needs), or
-        every tag with ``all_gens``.
+        ``refresh`` extends the TTL of verified hits that have one (pinned and
+        pending values have none) once less than 90% of it is left; that costs a
+        second round trip, at most once per key per tenth of the TTL, and never
+        touches a copy that failed verification. ``Fetched.gens`` has the tags
+        with a miss (what a backfill needs), or every tag with ``all_gens``.
         """
         groups = _group(self.keys, keys)
         call = _Call(
@@ -901,25 +990,32 @@ class RedisStore(StorePortOverPrimitives):
             call.keys += [self.keys.value(keys[i]) for i in positions]
             order += positions
         epoch, gens, vals, due = self._run("read", [], call.frames())
-        values: list[bytes | None] = [None] * len(keys)
+        raw: list[bytes | None] = [None] * len(keys)
         for pos, val in zip(order, vals, strict=True):
-            values[pos] = val
-        if due:
-            self._refresh([keys[order[int(n) - 1]] for n in due])
+            raw[pos] = val
+        values, damaged, sums = open_values(self.auth, keys, raw, digests=digests)
+        fresh = [p for p in (order[int(n) - 1] for n in due) if values[p] is not None]
+        if fresh:
+            self._refresh([(keys[p], sha1_hex(raw[p] or b"")) for p in fresh])
         return Fetched(
             _text(epoch),
             {t: _text(g) for t, g in zip(groups, gens, strict=True) if g is not None},
             values,
+            damaged,
+            sums,
         )
 
-    def _refresh(self, keys: Sequence[Key]) -> None:
-        """Extend the TTL of ``keys`` and of their registries, together (refresh-on-read)."""
-        groups = _group(self.keys, keys)
+    def _refresh(self, seen: Sequence[tuple[Key, str]]) -> None:
+        """Extend the TTL of values, and of their registries, together (refresh-on-read);
+        each only while it still holds the bytes whose sha1 is given (the ones verified)."""
+        groups = _group(self.keys, [k for k, _ in seen])
         call = _Call(self.keys, [self.keys.top()], [self._ttl_ms, len(groups)])
         for tag, positions in groups.items():
             call.tag(tag)
             call.args.append(len(positions))
-            call.keys += [self.keys.value(keys[i]) for i in positions]
+            for i in positions:
+                call.keys.append(self.keys.value(seen[i][0]))
+                call.args.append(seen[i][1])
         self._run("refresh", [], call.frames())
 
     def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]:
@@ -948,9 +1044,11 @@ class RedisStore(StorePortOverPrimitives):
         generation differs from the given one (a delete happened since it was
         observed) is skipped entirely and reported in ``Written.fenced``.
         ``pending``: the values get no TTL and join the tag's pending set, and
-        the entry is appended to the writer's queue, atomically with the write.
+        the entry (sealed by the caller) is appended to the writer's queue,
+        atomically with the write. Values are sealed here (``auth``).
         """
         olds = [old] * len(items) if isinstance(old, str) else list(old)
+        stored = seal_values(self.auth, items)
         groups = _group(self.keys, [k for k, _ in items])
         writer = pending.writer if pending else "-"
         call = _Call(
@@ -970,9 +1068,8 @@ class RedisStore(StorePortOverPrimitives):
             call.tag(tag)
             call.args += [fence.get(tag, "") if fence is not None else "", len(positions)]
             for i in positions:
-                key, data = items[i]
-                call.keys.append(self.keys.value(key))
-                call.args += [olds[i], data]
+                call.keys.append(self.keys.value(items[i][0]))
+                call.args += [olds[i], stored[i]]
         epoch, out = self._run("write", [], call.frames())
         gens: dict[Tag, str] = {}
         fenced: set[Tag] = set()
@@ -980,7 +1077,8 @@ class RedisStore(StorePortOverPrimitives):
             gens[tag] = _text(out[2 * n])
             if not int(out[2 * n + 1]):
                 fenced.add(tag)
-        return Written(_text(epoch), gens, frozenset(fenced))
+        sums = tuple(sha1_hex(v) for v in stored) if pending is not None else ()
+        return Written(_text(epoch), gens, frozenset(fenced), sums)
 
     def invalidate(
         self,
@@ -1019,15 +1117,18 @@ class RedisStore(StorePortOverPrimitives):
         self,
         writer: str,
         entry: bytes,
-        flushed: Sequence[tuple[Key, bytes]],
+        flushed: Sequence[tuple[Key, str]],
         gens: Mapping[Tag, str],
         epoch: str,
     ) -> list[Key]:
         """After a cold write of ``flushed``: end their pending state and pop ``entry``.
 
-        Returns keys that were deleted while the flush was in flight (their
-        tag's generation changed and the value is gone): the caller deletes
-        them from the cold tier again, so a delete never loses to a flush.
+        ``flushed`` pairs each key with the sha1 of the bytes Redis held for it
+        (``Written.digests``, ``Fetched.digests``): a value replaced since stays
+        pending. ``entry`` is the queue entry as stored. Returns keys that were
+        deleted while the flush was in flight (their tag's generation changed
+        and the value is gone): the caller deletes them from the cold tier
+        again, so a delete never loses to a flush.
         """
         groups = _group(self.keys, [k for k, _ in flushed])
         call = _Call(
@@ -1039,9 +1140,9 @@ class RedisStore(StorePortOverPrimitives):
             call.tag(tag)
             call.args += [gens.get(tag, ""), len(positions)]
             for i in positions:
-                key, data = flushed[i]
+                key, sha = flushed[i]
                 call.keys.append(self.keys.value(key))
-                call.args.append(hashlib.sha1(data).hexdigest())
+                call.args.append(sha)
         return [self.keys.parse(k) for k in self._run("ack", [], call.frames())]
 
     def pin(self, tag: Tag, pinned: bool) -> None:
@@ -1109,15 +1210,58 @@ class RedisStore(StorePortOverPrimitives):
         return bool(self._run("forget", keys, [writer]))
 
     def pending_keys(self, prefix: Key) -> Iterator[Key]:
-        """Keys under ``prefix`` still pending in any writer's queue (admin path)."""
+        """Keys under ``prefix`` still pending in any writer's queue (admin path).
+
+        Only entries that verify count (``auth``); the values they name are
+        still to be read, and verified, by the caller.
+        """
         seen: set[Key] = set()
         for writer in self.writers():
-            for raw in _raw(self.client.lrange(self.keys.queue(writer), 0, -1)):
-                for key in decode_entry(raw)[1]:
-                    if key[: len(prefix)] == prefix and key not in seen:
-                        seen.add(key)
+            raw = _raw(self.client.lrange(self.keys.queue(writer), 0, -1))
+            for entry_keys in open_entries(self.auth, writer, raw):
+                seen.update(k for k in entry_keys if k[: len(prefix)] == prefix)
         keys = sorted(seen)
         yield from (k for k, flag in zip(keys, self.pending_flags(keys), strict=True) if flag)
+
+    def pending_under(self, prefixes: Sequence[Key]) -> list[list[Key]]:
+        """Keys of the pending (unflushed) values below each prefix, from the pending sets.
+
+        Names only, which anyone with access to our keys could add: the caller
+        reads and verifies the values before it lists a name. Below a tag this
+        is one range of its pending set, all prefixes in one round trip; above
+        the tags (every thread), the level-1 index first names the tags that
+        are pinned or pending (a second round trip).
+        """
+        tags_of: dict[int, list[Tag]] = {}
+        short = [i for i, p in enumerate(prefixes) if len(p) < 2]
+        if short:
+            pipe = self.client.pipeline(transaction=False)
+            firsts: list[tuple[int, str]] = []
+            for i in short:
+                prefix = self.keys.check(prefixes[i]) if prefixes[i] else ()
+                if prefix:
+                    firsts.append((i, prefix[0]))
+                else:
+                    firsts += [(i, c0) for c0 in _texts(self.client.zrange(self.keys.top(), 0, -1))]
+            for _, c0 in firsts:
+                pipe.zrangebyscore(self.keys.level1(c0), "+inf", "+inf")
+            for (i, c0), names in zip(firsts, pipe.execute(), strict=True):
+                tags_of.setdefault(i, []).extend(Tag(c0, c1) for c1 in _texts(names))
+        pipe = self.client.pipeline(transaction=False)
+        owners: list[int] = []
+        for i, prefix in enumerate(prefixes):
+            if len(prefix) >= 2:
+                tag, base = self.keys.subtree(prefix)
+                lo = ("[" + base).encode()
+                pipe.zrangebylex(self.keys.pending(tag), lo, lo + b"\xff")
+                owners.append(i)
+            for tag in tags_of.get(i, []):
+                pipe.zrange(self.keys.pending(tag), 0, -1)
+                owners.append(i)
+        members: list[list[Any]] = [[] for _ in prefixes]
+        for i, reply in zip(owners, pipe.execute() if owners else [], strict=True):
+            members[i] += reply
+        return [parse_members(self.keys, m) for m in members]
 
     # -- the Store port ------------------------------------------------------------------------
 
@@ -1221,6 +1365,17 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def parse_members(rk: RedisKeys, members: Iterable[Any]) -> list[Key]:
+    """Store keys of index members; a member that is not one of our names is skipped."""
+    out: set[Key] = set()
+    for member in members:
+        try:
+            out.add(rk.parse(member))
+        except (InvalidIdError, UnicodeDecodeError):
+            continue
+    return sorted(out)
+
+
 # -- write-behind queue entries ------------------------------------------------------------
 
 
@@ -1234,5 +1389,11 @@ def encode_entry(seq: int, create: bool, keys: Sequence[Key]) -> bytes:
 
 
 def decode_entry(raw: bytes) -> tuple[bool, list[Key]]:
-    _seq, op, names = records.unpack(raw)
-    return op == "c", [tuple(name.split("/")) for name in names]
+    """Invert :func:`encode_entry`; ``InvalidIdError`` for anything else."""
+    try:
+        _seq, op, names = records.unpack(raw)
+        return op == "c", [RedisKeys.check(tuple(name.split("/"))) for name in names]
+    except InvalidIdError:
+        raise
+    except Exception as exc:  # msgpack raises many types; a shape mismatch others
+        raise InvalidIdError(f"not a write-behind queue entry ({type(exc).__name__})") from None

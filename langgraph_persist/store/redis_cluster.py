@@ -31,6 +31,10 @@ drops what cannot be made slot-local:
   entry naming values that were never written (a no-op for whoever flushes
   it), never pending values that no queue names.
 
+Authentication is ``redis.py``'s (``HotAuth``): values are sealed on the way
+in and verified on the way out, and a TTL refresh only extends the exact bytes
+that verified.
+
 Failures: every Redis or cluster-client error (a node down, a slot not
 covered, ``CLUSTERDOWN``) is raised as ``ClusterTierError``, which is both a
 ``TierUnavailableError`` (typed, for users) and a ``redis.RedisError`` (so
@@ -60,9 +64,11 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import ConfigurationError, TierUnavailableError
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.hot_auth import HotAuth
 from langgraph_persist.store.redis import (
     _LEASE,
     _LIST,
@@ -76,9 +82,13 @@ from langgraph_persist.store.redis import (
     StorePortOverPrimitives,
     Tag,
     Written,
-    decode_entry,
     group_invalidations,
     new_token,
+    open_entries,
+    open_values,
+    parse_members,
+    seal_values,
+    sha1_hex,
 )
 
 if TYPE_CHECKING:
@@ -130,22 +140,35 @@ end
 """.replace("SWEEP_BATCH", str(SWEEP_BATCH))
 
 _READ = """
-local R, G = KEYS[1], KEYS[3]
-local ttl = tonumber(ARGV[1]); local refresh = ARGV[2] == '1'
-local vals, touched = {}, false
+-- values, the generation, and the positions of values whose TTL is due for a
+-- refresh (less than 90% left): refreshed by _REFRESH once they verified
+local G = KEYS[3]
+local ttl = tonumber(ARGV[1])
+local vals, due = {}, {}
 for j = 6, #KEYS do
   local v = redis.call('GET', KEYS[j])
   vals[#vals + 1] = v
-  if v and refresh and ttl > 0 then
+  if v and ttl > 0 then
     local left = redis.call('PTTL', KEYS[j])
-    if left > 0 and left < ttl * 0.9 then
-      redis.call('PEXPIRE', KEYS[j], ttl)
-      touched = true
-    end
+    if left > 0 and left < ttl * 0.9 then due[#due + 1] = j - 5 end
   end
 end
-if touched and redis.call('PTTL', R) > 0 then redis.call('PEXPIRE', R, ttl) end
-return {redis.call('GET', G) or '', vals}
+return {redis.call('GET', G) or '', vals, due}
+"""
+
+_REFRESH = """
+-- ARGV: ttl, then the sha1 of the bytes verified for each value: a copy replaced
+-- since (by a client without our key, say) never has its TTL extended
+local ttl = tonumber(ARGV[1]); local touched = false
+for j = 6, #KEYS do
+  local v = redis.call('GET', KEYS[j])
+  if v and redis.sha1hex(v) == ARGV[j - 4] and redis.call('PTTL', KEYS[j]) > 0 then
+    redis.call('PEXPIRE', KEYS[j], ttl)
+    touched = true
+  end
+end
+if touched and redis.call('PTTL', KEYS[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
 """
 
 _WRITE = """
@@ -249,6 +272,7 @@ return 0
 
 _SCRIPTS: dict[str, str] = {
     "read": _READ,
+    "refresh": _REFRESH,
     "write": _COMMON + _WRITE,
     "invalidate": _COMMON + _INVALIDATE,
     "ack": _COMMON + _ACK,
@@ -307,6 +331,8 @@ class RedisClusterStore(StorePortOverPrimitives):
             ``TieredStore`` should use (listings may then omit what expired).
         timeout: connect and socket timeout per node: how long an operation
             waits for an unresponsive node before the cold tier takes over.
+        auth: seals and verifies every value (``hot_auth.py``); ``TieredStore``
+            installs its own.
     """
 
     def __init__(
@@ -316,11 +342,13 @@ class RedisClusterStore(StorePortOverPrimitives):
         key_prefix: str = "lgp:",
         ttl: timedelta | None = None,
         timeout: timedelta = timedelta(seconds=2),
+        auth: HotAuth | None = None,
     ) -> None:
         self.keys = RedisKeys(key_prefix)
         if ttl is not None and ttl <= timedelta(0):
             raise ConfigurationError(f"ttl must be positive, not {ttl}")
         self.ttl = ttl
+        self.auth = auth
         self._ttl_ms = _ms(ttl)
         self._gen_ttl_ms = max(self._ttl_ms, _GEN_TTL_MIN_MS)
         self._timeout = timeout.total_seconds()
@@ -496,9 +524,16 @@ class RedisClusterStore(StorePortOverPrimitives):
     # -- fenced primitives (the HotTier interface) ---------------------------------------------
 
     def fetch(
-        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+        self,
+        keys: Sequence[Key],
+        *,
+        refresh: bool = True,
+        all_gens: bool = False,
+        digests: bool = False,
     ) -> Fetched:
-        """Values and every touched tag's generation (one script per tag, one pipeline).
+        """Verified values and every touched tag's generation (one script per tag,
+        one pipeline), as ``RedisStore.fetch``; due TTL refreshes of verified
+        values follow in a second pipeline.
 
         ``all_gens`` is accepted for interface parity: a per-tag script returns its
         generation anyway, so ``gens`` always covers every tag read.
@@ -508,19 +543,36 @@ class RedisClusterStore(StorePortOverPrimitives):
             (
                 "read",
                 [*self._block(tag), *(self.keys.value(keys[i]) for i in positions)],
-                [self._ttl_ms, int(refresh)],
+                [self._ttl_ms if refresh else 0],
             )
             for tag, positions in groups.items()
         ]
         with self._guard("read"):
             replies = self._run(calls) if calls else []
-        values: list[bytes | None] = [None] * len(keys)
+        raw: list[bytes | None] = [None] * len(keys)
         gens: dict[Tag, str] = {}
-        for (tag, positions), (gen, vals) in zip(groups.items(), replies, strict=True):
+        due: dict[Tag, list[int]] = {}
+        for (tag, positions), (gen, vals, tag_due) in zip(groups.items(), replies, strict=True):
             gens[tag] = _text(gen)
             for pos, val in zip(positions, vals, strict=True):
-                values[pos] = val
-        return Fetched("", gens, values)
+                raw[pos] = val
+            due[tag] = [positions[int(n) - 1] for n in tag_due]
+        values, damaged, sums = open_values(self.auth, keys, raw, digests=digests)
+        refreshes: list[Call] = []
+        for tag, positions in due.items():
+            fresh = [p for p in positions if values[p] is not None]
+            if fresh:
+                refreshes.append(
+                    (
+                        "refresh",
+                        [*self._block(tag), *(self.keys.value(keys[p]) for p in fresh)],
+                        [self._ttl_ms, *(sha1_hex(raw[p] or b"") for p in fresh)],
+                    )
+                )
+        if refreshes:
+            with self._guard("refresh"):
+                self._run(refreshes)
+        return Fetched("", gens, values, damaged, sums)
 
     def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]:
         tags = list(tags)
@@ -543,6 +595,7 @@ class RedisClusterStore(StorePortOverPrimitives):
         this order leaves nothing unflushable behind a writer that dies midway.
         """
         olds = [old] * len(items) if isinstance(old, str) else list(old)
+        stored = seal_values(self.auth, items)
         groups = self._groups([k for k, _ in items])
         calls: list[Call] = []
         for tag, positions in groups.items():
@@ -554,9 +607,8 @@ class RedisClusterStore(StorePortOverPrimitives):
                 int(pending is not None),
             ]
             for i in positions:
-                key, data = items[i]
-                keys.append(self.keys.value(key))
-                args += [olds[i], data]
+                keys.append(self.keys.value(items[i][0]))
+                args += [olds[i], stored[i]]
             calls.append(("write", keys, args))
         extra: list[tuple[Any, ...]] = []
         with self._guard("write"):
@@ -570,7 +622,8 @@ class RedisClusterStore(StorePortOverPrimitives):
             gens[tag] = _text(gen)
             if not int(ok):
                 fenced.add(tag)
-        return Written("", gens, frozenset(fenced))
+        sums = tuple(sha1_hex(v) for v in stored) if pending is not None else ()
+        return Written("", gens, frozenset(fenced), sums)
 
     def invalidate(
         self,
@@ -611,11 +664,14 @@ class RedisClusterStore(StorePortOverPrimitives):
         self,
         writer: str,
         entry: bytes,
-        flushed: Sequence[tuple[Key, bytes]],
+        flushed: Sequence[tuple[Key, str]],
         gens: Mapping[Tag, str],
         epoch: str,
     ) -> list[Key]:
         """End the pending state of ``flushed`` (per tag), then drop ``entry`` from the queue.
+
+        ``flushed`` pairs keys with the sha1 of their bytes in Redis, as in
+        ``RedisStore.ack``.
 
         ``epoch`` is unused (see the module docstring: generations tell a delete
         from lost data). Tags first, entry second: a crash in between leaves an
@@ -627,9 +683,9 @@ class RedisClusterStore(StorePortOverPrimitives):
             keys: list[Any] = list(self._block(tag))
             args: list[Any] = [self._ttl_ms, gens.get(tag, "")]
             for i in positions:
-                key, data = flushed[i]
+                key, sha = flushed[i]
                 keys.append(self.keys.value(key))
-                args.append(hashlib.sha1(data).hexdigest())
+                args.append(sha)
             calls.append(("ack", keys, args))
         with self._guard("ack"):
             replies = self._run(calls) if calls else []
@@ -708,17 +764,40 @@ class RedisClusterStore(StorePortOverPrimitives):
             return [score is not None for score in self._pipeline(commands)]
 
     def pending_keys(self, prefix: Key) -> Iterator[Key]:
-        """Keys under ``prefix`` still pending in any writer's queue (admin path)."""
+        """Keys under ``prefix`` still pending in any writer's queue (admin path);
+        only entries that verify count, as in ``RedisStore.pending_keys``."""
         seen: set[Key] = set()
         for writer in self.writers():
             with self._guard("read queue"):
                 raw_entries = _raw(self.client.lrange(self.keys.queue(writer), 0, -1))
-            for raw in raw_entries:
-                for key in decode_entry(raw)[1]:
-                    if key[: len(prefix)] == prefix:
-                        seen.add(key)
+            for entry_keys in open_entries(self.auth, writer, raw_entries):
+                seen.update(k for k in entry_keys if k[: len(prefix)] == prefix)
         keys = sorted(seen)
         yield from (k for k, flag in zip(keys, self.pending_flags(keys), strict=True) if flag)
+
+    def pending_under(self, prefixes: Sequence[Key]) -> list[list[Key]]:
+        """Keys of the pending values below each prefix (names only, unverified: see
+        ``RedisStore.pending_under``); above the tags, found by SCAN (admin path)."""
+        commands: list[tuple[Any, ...]] = []
+        owners: list[int] = []
+        for i, prefix in enumerate(prefixes):
+            if len(prefix) >= 2:
+                tag, base = self.keys.subtree(prefix)
+                lo = ("[" + base).encode()
+                commands.append(("ZRANGEBYLEX", self.keys.pending(tag), lo, lo + b"\xff"))
+                owners.append(i)
+                continue
+            if prefix:
+                self.keys.check(prefix)
+            for tag in self._scan_tags(prefix[0] if prefix else None, "q"):
+                commands.append(("ZRANGE", self.keys.pending(tag), 0, -1))
+                owners.append(i)
+        members: list[list[Any]] = [[] for _ in prefixes]
+        with self._guard("read pending"):
+            replies = self._pipeline(commands)
+        for i, reply in zip(owners, replies, strict=True):
+            members[i] += reply
+        return [parse_members(self.keys, m) for m in members]
 
     # -- write-behind queues -------------------------------------------------------------------
 
@@ -838,17 +917,25 @@ class RedisClusterStore(StorePortOverPrimitives):
 
 
 def build_cluster_tiered(
-    cold: Store, target: ClusterTarget, options: HotTierOptions | None = None
+    cold: Store,
+    target: ClusterTarget,
+    options: HotTierOptions | None = None,
+    *,
+    encryption: Encryption | None = None,
 ) -> TieredStore:
     """A ``TieredStore`` over ``cold`` (e.g. an ``S3Store``) with a Redis Cluster hot tier.
 
     The cluster analogue of ``tiered.build_tiered``: never fails because the
     cluster is down (the client connects lazily; the store starts degraded).
+    The MAC is keyed as there (the cold store's secret, and ``encryption``).
     """
     from langgraph_persist.store.tiered import HotTierOptions, TieredStore
 
     opts = options if options is not None else HotTierOptions()
-    hot = RedisClusterStore(target, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout)
+    auth = HotAuth.for_store(cold, opts.key_prefix, encryption)
+    hot = RedisClusterStore(
+        target, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout, auth=auth
+    )
     return TieredStore(cold, hot, opts)
 
 

@@ -10,8 +10,8 @@ short:
   flusher writes the cold tier in call order. Acknowledged records survive
   the writer's death (any process finishes the flush) and Redis's death
   while the writer lives (it flushes from memory). Both dying loses them.
-* **reads**: Redis first; a miss or a record whose digest fails is read from
-  the cold tier and written back to Redis (fenced, see below).
+* **reads**: Redis first; a miss or a copy whose MAC fails is read
+  from the cold tier and written back to Redis (fenced, see below).
 * **deletes**: Redis, then cold, then Redis again, each Redis step replacing
   the tag's generation token. Every write-back to Redis is conditional on the
   token its reader observed, so a reader that fetched a record from the cold
@@ -20,15 +20,20 @@ short:
   outage, counters in ``stats()``); a background probe resumes the hot tier
   and first invalidates what changed meanwhile.
 
-The hot tier holds *records* (``records.py``): a value whose digest does not
-verify is treated as damaged.
+The hot tier holds *records* (``records.py``), each sealed under a keyed MAC
+bound to its key and to this store (``hot_auth.py``; the key comes from the
+cold tier, the trust anchor, and from the encryption key). A value whose MAC
+does not verify is treated as damaged: never served, never given a longer
+TTL, replaced from the cold tier. Write-behind queue entries carry a MAC too,
+and the flusher only *creates* records in the cold tier: a queue, forged or
+not, can never overwrite what is there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
+import re
 import secrets
 import threading
 import time
@@ -45,14 +50,17 @@ import redis.asyncio
 from redis.exceptions import RedisError
 
 from langgraph_persist import keys, records
+from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     ConfigurationError,
+    InvalidIdError,
     PersistError,
     StoreError,
     TierUnavailableError,
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Names, Store
+from langgraph_persist.store.hot_auth import HotAuth
 from langgraph_persist.store.redis import (
     Fetched,
     PendingEntry,
@@ -76,12 +84,28 @@ _JOURNAL_LIMIT = 100_000
 _GEN_CACHE = 65_536
 """Generations remembered for fencing write-through writes (one round trip saved per put)."""
 
-_COLD_ONLY = frozenset({"tombstones", "meta"})
+_COLD_ONLY = frozenset({keys.TOMBSTONES, keys.META})
 """Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
 on every put and almost never exist: Redis cannot answer a miss, so asking it
 first would only add a round trip per put. Written synchronously in both modes,
 so a deleted thread's tombstone is durable before the delete proceeds. The store's
-own record (``meta/store``, storemeta.py) is the trust anchor: never in Redis."""
+own records (``meta/store``, storemeta.py, and the hot tier's secret,
+``keys.hot_secret``) are the trust anchor: never in Redis."""
+
+_WRITER = re.compile(r"[0-9a-f]{32}")
+"""What a writer id looks like (``secrets.token_hex(16)``); other names in the writer
+set were not put there by a process of ours."""
+
+_REJECTED_LIMIT = 4096
+"""Writers whose queue failed authentication, remembered so each is logged once."""
+
+
+def _replaced_in_place(key: Key) -> bool:
+    """Whether the engine rewrites ``key`` through ``commit``: a namespace's head
+    (``keys.head``, updated by every put and put_writes). The only key a flush
+    may overwrite; everything else the queue carries is created once."""
+    return len(key) == 5 and key[0] == keys.THREADS and key == keys.head(key[1], key[3])
+
 
 _WARN_EVERY = 60.0
 """Seconds between two "Redis unavailable" warnings when Redis flaps."""
@@ -101,7 +125,9 @@ class HotTierOptions:
         ttl: how long an untouched record stays in Redis; every read
             extends it. Pinned threads and unflushed records never expire.
         key_prefix: prepended to every Redis key, so several stores can share
-            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters.
+            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters. Not
+            isolation: give each application its own ACL user restricted to
+            its prefix (``docs/tiers.md``, "Trust and isolation").
         timeout: connect and socket timeout for URLs: how long an operation
             waits for an unresponsive Redis before using the cold tier.
         probe_interval: how often an unavailable Redis is tried again.
@@ -141,19 +167,26 @@ def build_tiered(
     cold: Store,
     redis: str | redis.Redis | redis.asyncio.Redis,
     options: HotTierOptions | None = None,
+    *,
+    encryption: Encryption | None = None,
 ) -> TieredStore:
     """A ``TieredStore`` over ``cold`` with Redis at ``redis`` (URL or client) as hot tier.
 
     Never fails because Redis is down: the store starts degraded (one
-    warning) and resumes when Redis answers.
+    warning) and resumes when Redis answers. Reads (on first use: creates) the
+    hot tier's store secret in ``cold``; pass the saver's ``encryption`` so the
+    MAC is keyed from the encryption key too (``hot_auth.py``).
     """
     opts = options if options is not None else HotTierOptions()
-    hot = RedisStore(redis, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout)
+    auth = HotAuth.for_store(cold, opts.key_prefix, encryption)
+    hot = RedisStore(
+        redis, key_prefix=opts.key_prefix, ttl=opts.ttl, timeout=opts.timeout, auth=auth
+    )
     return TieredStore(cold, hot, opts)
 
 
 _intact = records.intact
-"""Whether Redis's copy can be trusted (digest only: encrypted records verify too)."""
+"""Whether a cold copy can go to Redis (digest only: encrypted records verify too)."""
 
 
 class _HotDown(Exception):
@@ -162,11 +195,15 @@ class _HotDown(Exception):
 
 @dataclass
 class _Pending:
-    """A write-behind call not yet in the cold tier, kept in memory by its writer."""
+    """A write-behind call not yet in the cold tier, kept in memory by its writer.
+
+    ``entry`` is the queue entry as Redis holds it (sealed); ``digests`` the sha1
+    of each item's bytes in Redis (what the ack compares).
+    """
 
     entry: bytes
-    create: bool
     items: list[tuple[Key, bytes]]
+    digests: list[str]
     gens: dict[Tag, str]
     epoch: str
     size: int = 0
@@ -184,6 +221,7 @@ class _Counters:
     flushed: int = 0
     recovered: int = 0
     compensated: int = 0
+    rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:
@@ -201,11 +239,17 @@ class HotTier(Store, Protocol):
 
     keys: RedisKeys
     ttl: timedelta | None
+    auth: HotAuth | None
 
     def ping(self) -> None: ...
 
     def fetch(
-        self, keys: Sequence[Key], *, refresh: bool = True, all_gens: bool = False
+        self,
+        keys: Sequence[Key],
+        *,
+        refresh: bool = True,
+        all_gens: bool = False,
+        digests: bool = False,
     ) -> Fetched: ...
 
     def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]: ...
@@ -232,7 +276,7 @@ class HotTier(Store, Protocol):
         self,
         writer: str,
         entry: bytes,
-        flushed: Sequence[tuple[Key, bytes]],
+        flushed: Sequence[tuple[Key, str]],
         gens: Mapping[Tag, str],
         epoch: str,
     ) -> list[Key]: ...
@@ -248,6 +292,8 @@ class HotTier(Store, Protocol):
     def pending_flags(self, keys: Sequence[Key]) -> list[bool]: ...
 
     def pending_keys(self, prefix: Key) -> Iterator[Key]: ...
+
+    def pending_under(self, prefixes: Sequence[Key]) -> list[list[Key]]: ...
 
     def all_tags(self, prefix: Key = ()) -> list[Tag]: ...
 
@@ -265,9 +311,20 @@ class HotTier(Store, Protocol):
 
 
 class TieredStore(Store):
-    """A ``Store`` made of a durable cold store and a Redis hot tier (module docstring)."""
+    """A ``Store`` made of a durable cold store and a Redis hot tier (module docstring).
 
-    def __init__(self, cold: Store, hot: HotTier, options: HotTierOptions | None = None) -> None:
+    ``auth`` authenticates everything in Redis; by default the hot tier's own
+    (``build_tiered`` gives it one), else one keyed by the cold store's secret.
+    """
+
+    def __init__(
+        self,
+        cold: Store,
+        hot: HotTier,
+        options: HotTierOptions | None = None,
+        *,
+        auth: HotAuth | None = None,
+    ) -> None:
         if options is None:
             if hot.ttl is None:
                 raise ConfigurationError("a hot tier needs a ttl: build it with build_tiered()")
@@ -277,6 +334,11 @@ class TieredStore(Store):
                 "the hot tier's ttl and key_prefix must match the HotTierOptions "
                 "(use build_tiered() to construct both)"
             )
+        auth = auth or hot.auth or HotAuth.for_store(cold, options.key_prefix)
+        if auth.scope != options.key_prefix:
+            raise ConfigurationError("the hot tier's MAC is bound to another key prefix")
+        hot.auth = auth  # every path that writes Redis seals, every path that reads verifies
+        self.auth = auth
         self.cold = cold
         self.hot = hot
         self.options = options
@@ -305,6 +367,7 @@ class TieredStore(Store):
         self._flush_failures = 0
         self._flush_error: BaseException | None = None
         self._orphan_lock = threading.Lock()
+        self._rejected: set[str] = set()
         self._stop = threading.Event()
         self._closed = False
         self._start_hot()
@@ -472,16 +535,11 @@ class TieredStore(Store):
             self._drain()
             return self.cold.read_many(keys)
         values = list(fetched.values)
-        todo: list[int] = []
-        olds: dict[int, str] = {}
-        for i, value in enumerate(values):
-            if value is None:
-                todo.append(i)
-                olds[i] = "-"
-            elif not _intact(value):
-                todo.append(i)
-                olds[i] = hashlib.sha1(value).hexdigest()
-        corrupt = sum(1 for i in todo if olds[i] != "-")
+        # a copy that failed its MAC or digest is None here, and its bytes' sha1 is in
+        # ``damaged``: the repair below replaces exactly those bytes
+        todo = [i for i, value in enumerate(values) if value is None]
+        olds = {i: fetched.damaged.get(i, "-") for i in todo}
+        corrupt = len(fetched.damaged)
         fence: dict[Tag, str] | None = fetched.gens
         if corrupt:
             # a damaged hit has no generation yet: observe it before the cold read
@@ -492,7 +550,9 @@ class TieredStore(Store):
                 except _HotDown:
                     fence = None  # no write-back without an observed generation
             log.warning(
-                "ignored %d damaged record(s) in the Redis hot tier; reading the cold tier", corrupt
+                "ignored %d record(s) in the Redis hot tier that fail verification (damaged, or "
+                "not written by this store); reading the cold tier",
+                corrupt,
             )
         self._counters.add(hits=len(keys) - len(todo), misses=len(todo) - corrupt, corrupt=corrupt)
         if not todo:
@@ -501,8 +561,7 @@ class TieredStore(Store):
         fill_olds: list[str] = []
         for i, data in zip(todo, self.cold.read_many([keys[i] for i in todo]), strict=True):
             if data is None:
-                # absent in both, or damaged in Redis and absent in the cold tier: the
-                # damaged bytes go up, so the engine reports the damage with digests
+                # absent in both, or only an unverified copy in Redis: never served
                 continue
             values[i] = data
             if _intact(data):
@@ -529,6 +588,12 @@ class TieredStore(Store):
             return self.cold.exists_many(keys)
         try:
             pending = self._hot(lambda: self.hot.pending_flags(keys))
+            flagged = [k for k, p in zip(keys, pending, strict=True) if p]
+            if flagged:
+                # a pending flag is only a name in a set: the value must verify too, or
+                # a planted flag would make the engine skip writing content to disk
+                good = self._verified(flagged)
+                pending = [p and k in good for k, p in zip(keys, pending, strict=True)]
         except _HotDown:
             self._drain()
             return self.cold.exists_many(keys)
@@ -537,8 +602,22 @@ class TieredStore(Store):
         in_cold = iter(self.cold.exists_many(rest))
         return [True if p else next(in_cold) for p in pending]
 
+    def _verified(self, keys: list[Key]) -> set[Key]:
+        """Which of ``keys`` have a value in Redis that verifies (raises ``_HotDown``)."""
+        fetched = self._hot(lambda: self.hot.fetch(keys, refresh=False))
+        if fetched.damaged:
+            self._counters.add(corrupt=len(fetched.damaged))
+            log.warning(
+                "ignored %d unflushed record(s) in the Redis hot tier that fail verification",
+                len(fetched.damaged),
+            )
+        return {k for k, v in zip(keys, fetched.values, strict=True) if v is not None}
+
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
-        """The cold tier's keys, plus (write-behind) unflushed ones, so gc sees them."""
+        """The cold tier's keys, plus (write-behind) unflushed ones, so gc sees them.
+
+        Unflushed ones come from queue entries that verify, and are read (so
+        verified) before they are reported."""
         pending: list[Key] = []
         if self._wb:
             try:
@@ -559,7 +638,14 @@ class TieredStore(Store):
     # -- writes ----------------------------------------------------------------------------------
 
     def write_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
-        self._write([], list(items))
+        """Replace records: written through in both modes.
+
+        The write-behind flusher only creates (``_cold_write``), so a call that
+        may replace what the cold tier holds (``reencrypt``, copies re-sealed for
+        another thread) never goes through the queue. The engine's puts come
+        through ``commit`` and ``create_many``, always under new keys.
+        """
+        self._write([], list(items), queue=False)
 
     def create_many(self, items: Sequence[tuple[Key, bytes]]) -> None:
         self._write(list(items), [])
@@ -571,8 +657,9 @@ class TieredStore(Store):
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
     ) -> None:
-        """One cold commit (atomic where the cold tier is transactional), then Redis."""
-        self._write(list(create), list(write), defer_sync)
+        """One cold commit (atomic where the cold tier is transactional), then Redis;
+        in write-behind mode, Redis first and the cold tier from the queue."""
+        self._write(list(create), list(write), defer_sync=defer_sync)
 
     def _split_read(self, keys: list[Key]) -> list[bytes | None]:
         """Cold-only keys from the cold tier, the rest through Redis."""
@@ -590,14 +677,17 @@ class TieredStore(Store):
         self,
         create: list[tuple[Key, bytes]],
         write: list[tuple[Key, bytes]],
+        *,
+        queue: bool = True,
         defer_sync: bool = False,
     ) -> None:
         """Content (``create``) and records (``write``) of one call, in every mode.
 
-        Cold-only roots go straight to the cold tier. In write-behind mode the two
-        parts are queued as two entries, content first, so the flusher keeps the
-        order. In write-through mode the cold tier gets one ``commit``; Redis then
-        gets both parts in one fenced ``put``.
+        Cold-only roots go straight to the cold tier. In write-behind mode (and
+        ``queue``) the two parts are queued as two entries, content first, so the
+        flusher keeps the order. Otherwise the cold tier gets one ``commit``
+        (after this process's queue, in write-behind mode); Redis then gets both
+        parts in one fenced ``put``.
         """
         if any(k[0] in _COLD_ONLY for k, _ in (*create, *write)):
             self.cold.commit(
@@ -608,7 +698,7 @@ class TieredStore(Store):
             write = [(k, v) for k, v in write if k[0] not in _COLD_ONLY]
         if not create and not write:
             return
-        if self._wb:
+        if self._wb and queue:
             try:
                 if create:
                     self._write_behind(create, True)
@@ -617,6 +707,8 @@ class TieredStore(Store):
                 return
             except _HotDown:
                 self._drain()  # what we acknowledged earlier reaches the cold tier first
+        elif self._wb:
+            self._drain()  # a replacement lands after what this process queued before it
         items = create + write
         tags = {self.hot.keys.tag_of(k) for k, _ in items}
         # created records are new or identical: only replaced ones can leave a stale copy
@@ -645,13 +737,15 @@ class TieredStore(Store):
         size = sum(len(v) for _, v in items)
         while self._buffer_bytes + size > self.options.max_pending_bytes and self._buffer:
             self._flush_step()  # back-pressure: help the flusher instead of growing
-        entry = encode_entry(next(self._seq), create, [k for k, _ in items])
+        entry = self.auth.seal_entry(
+            self._writer, encode_entry(next(self._seq), create, [k for k, _ in items])
+        )
         written = self._hot(
             lambda: self.hot.put(
                 items, old="-" if create else "*", pending=PendingEntry(self._writer, entry)
             )
         )
-        pending = _Pending(entry, create, items, written.gens, written.epoch, size)
+        pending = _Pending(entry, items, list(written.digests), written.gens, written.epoch, size)
         with self._cv:
             self._buffer.append(pending)
             self._buffer_bytes += size
@@ -767,7 +861,7 @@ class TieredStore(Store):
                     return False
                 pending = self._buffer[0]
             try:
-                self._cold_write(pending.create, pending.items)
+                self._cold_write(pending.items)
             except PersistError as exc:
                 self._flush_failures += 1
                 self._flush_error = exc
@@ -788,28 +882,39 @@ class TieredStore(Store):
             self._counters.add(flushed=len(pending.items))
             return True
 
-    def _cold_write(self, create: bool, items: list[tuple[Key, bytes]]) -> None:
-        """A flush's cold write, deliberately outside the maintenance lock.
+    def _cold_write(self, items: list[tuple[Key, bytes]]) -> None:
+        """A flush's cold write: create-only, deliberately outside the maintenance lock.
 
-        gc takes that lock exclusively and then deletes through this store, which
-        drains the buffer first: a flush waiting for the lock would deadlock it.
-        Nor is the lock needed: the records being flushed are pending, ``walk``
-        reports pending records (so gc marks what they reference), and new
-        pending records come only from puts, which gc's lock keeps out.
+        Create-only: what goes through the queue has new keys (checkpoints,
+        pending writes, content, thread info, run index: the engine never
+        rewrites those in place), and replacements are written through
+        (``write_many``: ``reencrypt``, re-sealed copies, rebuilt heads). So a
+        flush, whatever a queue names, never overwrites a checkpoint, write,
+        blob or segment the cold tier holds. The one exception is a namespace's
+        head, which each put rewrites in the same ``commit`` as its checkpoint
+        (``_replaced_in_place``); tombstones and ``meta`` are cold-only.
+
+        Outside the lock: gc takes it exclusively and then deletes through this
+        store, which drains the buffer first: a flush waiting for the lock would
+        deadlock it. Nor is the lock needed: the records being flushed are
+        pending, ``walk`` reports pending records (so gc marks what they
+        reference), and new pending records come only from puts, which gc's
+        lock keeps out.
         """
-        if create:
-            self.cold.create_many(items)
-        else:
-            self.cold.write_many(items)
+        self.cold.commit(
+            create=[(k, v) for k, v in items if not _replaced_in_place(k)],
+            write=[(k, v) for k, v in items if _replaced_in_place(k)],
+        )
 
     def _ack(self, pending: _Pending) -> None:
         if self._degraded:
             self._unacked.append(pending)
             return
         try:
+            flushed = [(k, d) for (k, _), d in zip(pending.items, pending.digests, strict=True)]
             again = self._hot(
                 lambda: self.hot.ack(
-                    self._writer, pending.entry, pending.items, pending.gens, pending.epoch
+                    self._writer, pending.entry, flushed, pending.gens, pending.epoch
                 )
             )
         except _HotDown:
@@ -831,7 +936,9 @@ class TieredStore(Store):
 
         A writer's queue is taken over once its lease has expired (the writer
         renews it while alive). Runs at start-up and periodically in the
-        background, in every mode; callable directly (e.g. before a backup).
+        background, in write-behind mode only (a write-through store returns 0:
+        it never flushes a queue); callable directly (e.g. before a backup).
+        Only entries, and the values they name, whose MAC verifies are flushed.
         """
         try:
             return self._recover_orphans()
@@ -841,12 +948,15 @@ class TieredStore(Store):
             ) from exc.__cause__
 
     def _recover_orphans(self) -> int:
-        if self._degraded:
+        if self._degraded or not self._wb:
             return 0
         flushed = 0
         with self._orphan_lock:
             for writer in self._hot(self.hot.writers):
-                if writer == self._writer:
+                if writer == self._writer or writer in self._rejected:
+                    continue
+                if not _WRITER.fullmatch(writer):
+                    self._reject(writer, "is not a writer id")
                     continue
                 lease = partial(self.hot.take_lease, writer, self._writer, self.options.flush_lease)
                 if not self._hot(lease):
@@ -864,38 +974,71 @@ class TieredStore(Store):
         return flushed
 
     def _flush_queue(self, writer: str) -> int:
-        """Flush a queue from Redis's current values, entry by entry, in order."""
+        """Flush a queue from Redis's current values, entry by entry, in order.
+
+        Only what verifies: an entry whose MAC fails stops the queue, which is
+        left as it is and not taken over again by this process (``_reject``); a
+        named value that fails is not flushed. The cold write only creates.
+        """
         flushed = 0
         while True:
             batch = self._hot(lambda: self.hot.queue_head(writer, 32))
             if not batch:
                 return flushed
             for raw in batch:
-                create, entry_keys = decode_entry(raw)
+                entry = self.auth.open_entry(writer, raw)
+                try:
+                    if entry is None:
+                        raise InvalidIdError("its MAC does not verify")
+                    _create, entry_keys = decode_entry(entry)
+                except InvalidIdError as exc:
+                    self._reject(writer, f"holds an entry that fails authentication ({exc})")
+                    return flushed
                 fetched = self._hot(
-                    partial(self.hot.fetch, entry_keys, refresh=False, all_gens=True)
+                    partial(self.hot.fetch, entry_keys, refresh=False, all_gens=True, digests=True)
                 )
                 present: list[tuple[Key, bytes]] = []
-                for key, value in zip(entry_keys, fetched.values, strict=True):
-                    if value is None:
-                        continue
-                    if not _intact(value):
+                digests: list[tuple[Key, str]] = []
+                for i, (key, value) in enumerate(zip(entry_keys, fetched.values, strict=True)):
+                    digest = fetched.digests[i] if fetched.digests else None
+                    if i in fetched.damaged:
                         self._counters.add(corrupt=1)
                         log.error(
-                            "unflushed record %s is damaged in Redis; not flushed", "/".join(key)
+                            "unflushed record %s fails verification in Redis; not flushed",
+                            "/".join(key),
                         )
-                        continue
-                    present.append((key, value))
+                    elif value is not None and digest is not None:
+                        present.append((key, value))
+                        digests.append((key, digest))
                 if present:
-                    self._cold_write(create, present)
+                    self._cold_write(present)
                 again = self._hot(
-                    partial(self.hot.ack, writer, raw, present, fetched.gens, fetched.epoch)
+                    partial(self.hot.ack, writer, raw, digests, fetched.gens, fetched.epoch)
                 )
                 if again:
                     self.cold.delete_many(again)
                     self._counters.add(compensated=len(again))
                 flushed += len(present)
             self._hot(lambda: self.hot.take_lease(writer, self._writer, self.options.flush_lease))
+
+    def _reject(self, writer: str, why: str) -> None:
+        """A queue not ours to flush (forged, or from a store with another key): left alone.
+
+        Logged once per writer; counted in ``stats()["rejected"]`` each time.
+        """
+        self._counters.add(rejected=1)
+        if writer in self._rejected:
+            return
+        if len(self._rejected) >= _REJECTED_LIMIT:
+            self._rejected.clear()
+        self._rejected.add(writer)
+        log.error(
+            "write-behind queue %r in %s %s: not flushed (not written by a process of this "
+            "store, or altered in Redis); check who else can write under this key prefix",
+            writer[:40],
+            self.hot.describe(),
+            why,
+        )
 
     def _work(self) -> None:
         """Background: flush (write-behind), renew the lease, adopt orphans, probe Redis."""
@@ -919,7 +1062,7 @@ class TieredStore(Store):
                             self._writer, self._writer, self.options.flush_lease
                         )
                     )
-                if not self._degraded and now >= next_orphans:
+                if not self._degraded and self._wb and now >= next_orphans:
                     next_orphans = now + orphans_every
                     self._recover_orphans()
                 if not self._degraded and self._unacked:
@@ -984,6 +1127,7 @@ class TieredStore(Store):
                     "flushed",
                     "recovered",
                     "compensated",
+                    "rejected",
                 )
             }
         return {
@@ -1034,20 +1178,24 @@ class TieredStore(Store):
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """Repair whichever tier holds a bad copy of ``key`` from a good copy in the other."""
         hot_value: bytes | None = None
+        hot_sha: str | None = None  # of the bytes Redis holds, verified or not
         gens: dict[Tag, str] | None = None
         try:
-            fetched = self._hot(lambda: self.hot.fetch([key], refresh=False, all_gens=True))
+            fetched = self._hot(
+                lambda: self.hot.fetch([key], refresh=False, all_gens=True, digests=True)
+            )
             hot_value, gens = fetched.values[0], fetched.gens
+            hot_sha = fetched.damaged.get(0) or (fetched.digests[0] if fetched.digests else None)
         except _HotDown:
             pass
         cold_value = self.cold.read(key)
-        hot_ok = hot_value is not None and good(hot_value)
+        hot_ok = hot_value is not None and good(hot_value)  # verified (MAC) before good()
         cold_ok = cold_value is not None and good(cold_value)
         if hot_ok and not cold_ok and hot_value is not None:
             self.cold.write_many([(key, hot_value)])
             return True
-        if cold_ok and hot_value is not None and not hot_ok and cold_value is not None:
-            sha = hashlib.sha1(hot_value).hexdigest()
+        if cold_ok and hot_sha is not None and not hot_ok and cold_value is not None:
+            sha = hot_sha
             try:
                 self._hot(lambda: self.hot.put([(key, cold_value)], old=sha, fence=gens))
             except _HotDown:
@@ -1111,28 +1259,44 @@ class TieredStore(Store):
         if not self._wb or not prefixes:
             return self.cold.list_many(prefixes)
         try:
-            pending = self._hot(lambda: self.hot.children_many(prefixes, pending_only=True))
+            return self._with_pending(prefixes)
         except _HotDown:
             self._drain()
             return self.cold.list_many(prefixes)
+
+    def _with_pending(self, prefixes: list[Key]) -> Listings:
+        """The cold tier's listings plus the names of unflushed records (raises ``_HotDown``).
+
+        Pending keys are read from Redis *before* the cold listing, so a record
+        flushed in between is found in the cold tier. A name the cold tier lacks
+        is added only if a value below it verifies: a pending set holds bare
+        names, which anyone with access to our keys could add.
+        """
+        pending = self._hot(lambda: self.hot.pending_under(prefixes))
         listings = self.cold.list_many(prefixes)
+        candidates: dict[Key, tuple[int, str]] = {}
+        for i, (prefix, names, under) in enumerate(zip(prefixes, listings, pending, strict=True)):
+            have = set(names)
+            for key in under:
+                if len(key) > len(prefix) and key[len(prefix)] not in have:
+                    candidates[key] = (i, key[len(prefix)])
+        if not candidates:
+            return listings
+        extra: list[set[str]] = [set() for _ in prefixes]
+        for key in self._verified(list(candidates)):
+            i, name = candidates[key]
+            extra[i].add(name)
         return [
-            sorted(set(names).union(extra)) if extra else names
-            for names, extra in zip(listings, pending, strict=True)
+            sorted(set(names).union(more)) if more else names
+            for names, more in zip(listings, extra, strict=True)
         ]
 
     # Last in the class: a method named ``list`` shadows the builtin in later annotations.
     def list(self, prefix: Key) -> list[str]:
-        """The cold tier's names; in write-behind mode, plus unflushed ones (pending first)."""
+        """The cold tier's names; in write-behind mode, plus verified unflushed ones."""
         if not self._wb:
             return self.cold.list(prefix)
-        try:
-            pending = self._hot(lambda: self.hot.children(prefix, pending_only=True))
-        except _HotDown:
-            self._drain()
-            return self.cold.list(prefix)
-        names = self.cold.list(prefix)
-        return sorted(set(names).union(pending)) if pending else names
+        return self.list_many([prefix])[0]
 
 
 def _implements_the_port(hot: RedisStore, tiered: TieredStore) -> tuple[Store, Store]:

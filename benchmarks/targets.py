@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 MEMORY = "InMemorySaver"
 SQLITE = "SqliteSaver"
 FLAT = 1.25
-""""Flat": at 100,000 checkpoints an operation takes at most 1.25x its time at 1,000."""
+"""Flat: at 100,000 checkpoints an operation costs at most 1.25x the CPU time it costs at
+1,000 (``scale.Point.cost``; ``scale.ScaleReport`` says why CPU time)."""
 Check = Callable[["Results", str], tuple[bool | None, str]]
 
 
@@ -114,14 +115,15 @@ def scale_flat(results: Results, peer: str) -> tuple[bool | None, str]:
     small, big = scale.points[0], scale.points[-1]
     met, figures = True, []
     for metric, label in scale.FLAT_METRICS:
-        a, b = small.median(metric), big.median(metric)
+        a, b = small.cost(metric), big.cost(metric)
         if _missing(a, b):
             return None, f"no figure for {label}"
         r = b / a
         met = met and r <= FLAT
-        figures.append(f"{label} {num(b)} vs {num(a)} ms ({r:.2f}x)")
+        r_wall = big.median(metric) / small.median(metric)
+        figures.append(f"{label} {num(b)} vs {num(a)} ms ({r:.2f}x; wall {r_wall:.2f}x)")
     return met, (
-        f"at {big.checkpoints:,} vs {small.checkpoints:,} checkpoints "
+        f"CPU time at {big.checkpoints:,} vs {small.checkpoints:,} checkpoints "
         f"({scale.threads:,} threads): " + "; ".join(figures)
     )
 

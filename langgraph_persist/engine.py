@@ -126,7 +126,7 @@ class Engine:
         self.share_content = share_content
         # Heads cost a read and a listing per put: kept where that is cheap (an indexed
         # local store) or where they matter most (encrypted stores: they cannot be forged).
-        self.keeps_heads = sealer is not None or store.seeks_pages
+        self.keeps_heads = sealer is not None or store.source_of_truth().seeks_pages
         self._head_locks: dict[tuple[str, str], threading.Lock] = {}
         self._head_locks_guard = threading.Lock()
         """Content read is re-hashed against its address (off only for stores whose

@@ -103,7 +103,7 @@ def test_ids_appear_nowhere_in_an_encrypted_store(tmp_path: Path) -> None:
     graph.invoke(human(SECRET), {"configurable": {"thread_id": ID, "run_id": "run-" + ID}})
     saver.close()
     assert traces(store) == []
-    assert b"4111" not in raw_bytes(store)
+    assert SECRET.encode() not in raw_bytes(store)
     # negative control: the same graph in a plaintext store spells the id out
     plain = tmp_path / "plain"
     chat_graph().compile(checkpointer=PersistSaver(plain)).invoke(human(SECRET), cfg(ID))
@@ -123,7 +123,7 @@ def test_delete_thread_and_gc_erase_the_id(tmp_path: Path, encrypted: bool) -> N
     assert report.bookkeeping_deleted >= 2  # the tombstone and the run index entry
     saver.close()
     assert traces(store) == []
-    assert b"4111" not in raw_bytes(store)
+    assert SECRET.encode() not in raw_bytes(store)
     assert PersistSaver(store, encryption=K1 if encrypted else None).threads() == ["bystander"]
     log = (store / "audit.jsonl").read_text()
     assert ID not in log and json.loads(log.splitlines()[0])["thread_id"].startswith("h:")
@@ -159,7 +159,7 @@ def test_snapshots_of_encrypted_stores_are_sealed_and_authenticated(tmp_path: Pa
     chat_graph().compile(checkpointer=saver).invoke(human(SECRET), cfg(ID))
     path = tmp_path / "t.lgps"
     info = snapshot(saver, ID, path)
-    assert info.sealed == "k1" and b"4111" not in path.read_bytes()
+    assert info.sealed == "k1" and SECRET.encode() not in path.read_bytes()
     assert verify_snapshot(path, encryption=K1).authenticated is True
     assert get_metadata(path).authenticated is None  # no key: accidents only
     with pytest.raises(SnapshotError, match="encrypted with key 'k1'"):

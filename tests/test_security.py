@@ -50,7 +50,8 @@ def test_encrypted_store_holds_no_plaintext_values_writes_or_metadata(
     saver = PersistSaver(tmp_path / "enc", encryption=key1)
     out = run_chat(saver, "t")
     raw = all_bytes(tmp_path / "enc")
-    for needle in (b"4111", b"alice@example.com", b"customer_email", b"echo:"):
+    # needles long enough that hex names and ciphertext cannot contain them by chance
+    for needle in (b"4111-1111-1111", b"alice@example.com", b"customer_email", b"echo: "):
         assert needle not in raw, needle
     assert out["messages"][-1].content == f"echo: {SECRET}"
     again = PersistSaver(tmp_path / "enc", encryption=key1)
@@ -125,7 +126,7 @@ def test_key_rotation_and_reencrypt(tmp_path: Path, key1: Encryption) -> None:
 def test_reencrypt_encrypts_a_plain_store(tmp_path: Path, key1: Encryption) -> None:
     run_chat(PersistSaver(tmp_path / "s"), "t")
     assert PersistSaver(tmp_path / "s", encryption=key1).reencrypt() > 0
-    assert b"4111" not in all_bytes(tmp_path / "s")
+    assert b"4111-1111-1111" not in all_bytes(tmp_path / "s")
     state = (
         chat_graph()
         .compile(checkpointer=PersistSaver(tmp_path / "s", encryption=key1))

@@ -54,6 +54,7 @@ _EMPTY = "="
 _HASHED = "~"
 _CHECKPOINT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,199}$")
 _NAME = re.compile(r"=|~[0-9a-f]{40}|(?:[a-z0-9_-]|%[0-9A-F]{2}){1,200}")
+_PLAIN = re.compile(r"[a-z0-9_-]+")
 _SEQ = re.compile(r"[0-9]{20}-[0-9]{7}-[0-9a-f]{12}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{40}")
 
@@ -113,6 +114,8 @@ def decode_name(name: str) -> str:
         return ""
     if is_hashed(name):
         raise InvalidIdError(f"{name!r} is a hashed name; read the thread info record")
+    if _PLAIN.fullmatch(name):
+        return name  # nothing escaped: the name is the id (most ids), no loop
     raw = bytearray()
     i = 0
     while i < len(name):

@@ -83,7 +83,7 @@ def summarize_thread(saver: PersistSaver, thread_id: str) -> ThreadSummary:
         x.checkpoint_ns: store.list(keys.checkpoints_dir(x.t, x.n))
         for x in engine.namespaces(thread_id)
     }
-    size = sum(s for _key, s, _mtime in store.walk(keys.thread_dir(engine.name(thread_id))))
+    size = store.size_of(keys.thread_dir(engine.name(thread_id)))
     times = [_time_of(saver, thread_id, ns, ids[-1]) for ns, ids in namespaces.items() if ids]
     known = [t for t in times if t is not None]
     return ThreadSummary(thread_id, namespaces, size, max(known) if known else None)

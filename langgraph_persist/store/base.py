@@ -146,6 +146,10 @@ class Store(Protocol):
         """Shared for writers, exclusive for garbage collection (see gc.py)."""
         ...
 
+    def size_of(self, prefix: Key) -> int:
+        """Bytes of every value under ``prefix`` (a thread's size); admin path."""
+        return sum(size for _key, size, _mtime in self.walk(prefix))
+
     def source_of_truth(self) -> Store:
         """The store that holds the durable copy: itself, or a tiered store's cold tier.
 

@@ -420,12 +420,14 @@ class SqliteStore(Store):
 
     def read(self, key: Key) -> bytes | None:
         d, name = _split(key)
-        with self._translate("read"):
+        try:  # inline, not _translate: the hottest path of the store
             row = (
                 self._reader()
                 .execute("SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name))
                 .fetchone()
             )
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
         return None if row is None or row[0] is None else bytes(row[0])
 
     def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
@@ -509,6 +511,22 @@ class SqliteStore(Store):
         for row_dir, name, size in rows:
             parts = tuple(row_dir.split("/")) if row_dir else ()
             yield (*parts, name), int(size), 0.0
+
+    def size_of(self, prefix: Key) -> int:
+        """One aggregate over the key range: no row leaves SQLite."""
+        d = _dir_of(prefix)
+        low, high = _subtree_bounds(d)
+        with self._translate("measure"):
+            row = (
+                self._reader()
+                .execute(
+                    "SELECT coalesce(sum(length(value)), 0) FROM entries "
+                    "WHERE dir = ? OR (dir >= ? AND dir < ?)",
+                    (d, low, high),
+                )
+                .fetchone()
+            )
+        return int(row[0])
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -648,14 +666,24 @@ class SqliteStore(Store):
                 c.error = error
             return
         try:
-            for c in batch:
-                conn.execute("SAVEPOINT call")
+            if len(batch) == 1:  # alone: the transaction itself isolates the call
                 try:
-                    c.work(conn)
+                    batch[0].work(conn)
                 except BaseException as exc:
-                    conn.execute("ROLLBACK TO call")
-                    c.error = self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
-                conn.execute("RELEASE call")
+                    conn.execute("ROLLBACK")
+                    batch[0].error = (
+                        self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
+                    )
+                    return
+            else:
+                for c in batch:
+                    conn.execute("SAVEPOINT call")
+                    try:
+                        c.work(conn)
+                    except BaseException as exc:
+                        conn.execute("ROLLBACK TO call")
+                        c.error = self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
+                    conn.execute("RELEASE call")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

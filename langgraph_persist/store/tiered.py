@@ -1148,6 +1148,9 @@ class TieredStore(Store):
     def source_of_truth(self) -> Store:
         return self.cold
 
+    def size_of(self, prefix: Key) -> int:
+        return self.cold.size_of(prefix)
+
     def salvage(self) -> int | None:
         """Rebuild the damaged cold tier, then put back every record Redis still holds.
 

@@ -70,6 +70,17 @@ class StoreStats:
     tiers: dict[str, Any]
 
 
+def fault_point(where: str) -> None:
+    """A seam for crash tests; does nothing.
+
+    ``gc`` calls it at exact points: ``"mark"`` after each record it reads
+    while marking, ``"sweep"`` before each of its two deletions (segments,
+    then the rest). ``tests/fork_killer.py`` replaces it in a forked child to
+    SIGKILL itself at the Nth call, so a kill lands inside the mark or between
+    the deletions instead of, mostly, during imports.
+    """
+
+
 def _reachable(engine: Engine) -> Iterator[bytes]:
     """Every blob digest a checkpoint or writes record references, segments followed."""
     store = engine.store
@@ -82,6 +93,7 @@ def _reachable(engine: Engine) -> Iterator[bytes]:
         data = store.read(key)
         if data is None:
             continue
+        fault_point("mark")
         location = "/".join(key)
         rec = records.decode(
             data, expect=kind, location=location, sealer=engine.sealer, aad=location.encode()
@@ -124,7 +136,9 @@ def gc(
                 doomed.append(key)
                 freed += size
         segments = _segments_among(store, doomed)
+        fault_point("sweep")
         store.delete_many(sorted(segments))
+        fault_point("sweep")
         store.delete_many([k for k in doomed if k not in segments])
         store.scrub()  # deleted bytes leave the medium too (erasure, docs/security.md)
     return GcReport(

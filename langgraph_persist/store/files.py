@@ -75,6 +75,18 @@ _BULK = 64
 """Above this many links, one syncfs beats a directory fsync per link."""
 
 
+def fault_point(where: str) -> None:
+    """A seam for crash tests; does nothing.
+
+    Called at exact points of a write where a crash leaves a distinct state:
+    ``"staged"`` (a batch's temporary files are written and fsynced, none is
+    renamed yet), ``"installed"`` (after each rename, before the directory
+    fsync) and ``"unlinked"`` (after each file a ``delete_many`` removes).
+    ``tests/fork_killer.py`` replaces it in a forked child to SIGKILL itself
+    at the Nth call: random timing almost never lands inside one commit.
+    """
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -363,7 +375,12 @@ class FileStore(Store):
             finally:
                 for fd in fds:
                     os.close(fd)
-            self._sync_dirs({self._install(tmp, path) for tmp, path in staged})
+            fault_point("staged")
+            dirs: set[str] = set()
+            for tmp, path in staged:
+                dirs.add(self._install(tmp, path))
+                fault_point("installed")
+            self._sync_dirs(dirs)
         except OSError as exc:
             for tmp, _ in staged:
                 with contextlib.suppress(OSError):
@@ -466,6 +483,7 @@ class FileStore(Store):
                     os.unlink(path)
                 except FileNotFoundError:
                     continue
+                fault_point("unlinked")
                 dirs.add(os.path.dirname(path))
             for d in dirs:
                 with contextlib.suppress(OSError):

@@ -191,3 +191,21 @@ def test_kill_points_tiered_write_through(tmp_path: Path, redis_url: str) -> Non
     rounds = 50 * (SOAK or 1)
     summary = _fork_killer(tmp_path / "store", rounds, 7, "--redis", redis_url)
     assert summary["kills"] == rounds and summary["acknowledged"] > 0
+
+
+def test_a_reopened_file_store_resumes_from_its_latest_checkpoint(tmp_path: Path) -> None:
+    """Regression: Store.list_desc reversed FileStore's cached listing in place, so the
+    second read of a quiet thread (a process resuming after a crash) took its FIRST
+    checkpoint for the latest and the conversation silently restarted."""
+    from langgraph_persist import keys
+
+    saver = PersistSaver(tmp_path / "s", layout="files")
+    graph = chat_graph().compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "t"}}
+    for turn in range(3):
+        graph.invoke(human(f"turn {turn}"), config)
+    listing = saver.store.path(keys.checkpoints_dir(keys.encode_name("t"), keys.encode_name("")))
+    os.utime(listing, (1e9, 1e9))  # a directory nobody wrote to lately: listings are cached
+    reopened = chat_graph().compile(checkpointer=PersistSaver(tmp_path / "s"))
+    assert [reopened.get_state(config).values["turns"] for _ in range(3)] == [3, 3, 3]
+    assert reopened.invoke(human("again"), config)["turns"] == 4

@@ -1,48 +1,36 @@
-"""A writer process for crash tests: runs a chat graph forever, acknowledging each turn.
+"""A writer in a fresh interpreter for crash tests: resumes a thread, then writes turns forever.
 
-    python -m tests.crash_writer STORE THREAD [--gc]
+    python -m tests.crash_writer STORE THREAD ROUND [--layout sqlite|files]
 
-After each ``invoke`` (durability="sync") returns, prints one JSON line:
-{"checkpoint_id": ..., "turns": n, "last": "echo: ..."}. Everything printed
-was acknowledged, so it must survive a SIGKILL at any later moment.
+The same writer as ``tests/fork_killer.py``'s forked children (``fork_killer.writer``),
+started the way a real program starts: on stdout, first ``{"resume": ...}`` (the
+head it found: turns, message count, digest of every message), then one
+``{"ack": ...}`` line per turn whose ``invoke(durability="sync")`` returned.
+Everything acknowledged must survive a SIGKILL at any later moment.
+
+If anything raises, the traceback goes to stderr and the exit status is 3, so
+a test that killed it, and expects exactly ``-SIGKILL``, cannot mistake a
+writer that failed for one it killed.
 """
 
 from __future__ import annotations
 
-import json
 import sys
+import traceback
 
-from langgraph_persist import PersistSaver
-from tests.graphs import chat_graph, human
+from tests.fork_killer import Options, writer
 
 
-def main() -> None:
-    store, thread = sys.argv[1], sys.argv[2]
-    saver = PersistSaver(store)
-    if "--gc" in sys.argv:
-        saver.gc()
-        print(json.dumps({"gc": "done"}), flush=True)
-        return
-    graph = chat_graph().compile(checkpointer=saver)
-    config = {"configurable": {"thread_id": thread}}
-    turn = 0
-    while True:
-        out = graph.invoke(
-            human(f"{thread} turn {turn} " + "words " * 60), config, durability="sync"
-        )
-        state = graph.get_state(config)
-        print(
-            json.dumps(
-                {
-                    "checkpoint_id": state.config["configurable"]["checkpoint_id"],
-                    "turns": out["turns"],
-                    "last": out["messages"][-1].content,
-                }
-            ),
-            flush=True,
-        )
-        turn += 1
+def main(argv: list[str]) -> int:
+    store, thread, round_no = argv[1], argv[2], int(argv[3])
+    layout = argv[argv.index("--layout") + 1] if "--layout" in argv else "sqlite"
+    try:
+        writer(Options(store, layout, None, None), thread, round_no, sys.stdout.fileno())
+    except BaseException:
+        traceback.print_exc()
+        return 3
+    return 0  # unreachable: the writer runs until it is killed
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv))

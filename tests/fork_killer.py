@@ -1,101 +1,569 @@
-"""Hundreds of kill -9 points, cheaply: fork a writer, SIGKILL it at a random moment, check.
+"""Hundreds of kill -9 points at exact places: fork a writer (or gc), kill it, check everything.
 
-    python -m tests.fork_killer STORE ROUNDS SEED [--redis URL]
+    python -m tests.fork_killer writes STORE ROUNDS SEED [--layout sqlite|files]
+                                [--redis URL] [--store MODULE:CLASS]
+    python -m tests.fork_killer gc STORE ROUNDS SEED [--layout ...] [--store MODULE:CLASS]
 
-Run as its own process by ``tests/test_crash.py`` (so it is single-threaded
-when it forks: a child then holds no lock another thread owned). Imports are
-paid once; each round forks a child that builds its own saver and graph and
-writes turns with ``durability="sync"``, acknowledging each one through a
-pipe. The parent kills it after a random delay, then checks: every
-acknowledged checkpoint reads back exactly and the thread resumes. Every
-``VERIFY_EVERY`` rounds, and at the end, the whole store must verify clean.
-Prints one JSON summary line.
+Run as its own process by ``tests/test_crash.py`` and ``tests/test_negative_controls.py``
+(through ``run``), so it is single-threaded when it forks: a child then holds
+no lock another thread owned. Imports are paid once; each round forks a child.
+
+**Where the kill lands.** Each round draws a *plan*. ``("ack", n)``: the parent
+sends SIGKILL the moment it has read the child's nth acknowledgement (the
+child is then inside its next turn). Every other plan is a point the child
+kills *itself* at, the nth time it gets there, after telling the parent so:
+
+* ``op``: before the nth call into the store (any method: reads, existence
+  checks, commits);
+* ``staged`` / ``installed`` / ``unlinked`` (file layout, the seam
+  ``store.files.fault_point``): a commit's temporary files are durable and none
+  is renamed; after one rename of a batch; after one unlink of a delete. In a
+  put, ``staged`` of the second half is "content committed, record not";
+* ``sql:record`` / ``sql:commit`` / ``sql:delete`` (SQLite, a trace callback on
+  the store's connections): when the record's upsert starts (content rows
+  already inserted in the same open transaction), when a write transaction's
+  ``COMMIT`` starts, when a row deletion starts;
+* ``mark`` / ``sweep`` (gc, the seam ``maintenance.fault_point``): after the
+  nth record read while marking; before the segment or the element deletion.
+
+**What the child reports.** JSON lines on a pipe: what it found when it
+resumed the thread, one acknowledgement per finished turn, the kill notice,
+or, if anything raised, the traceback; then it exits non-zero. The parent
+requires the wait status to be exactly SIGKILL and the last line to be the
+planned kill notice, so a writer that raised, exited, hung or died elsewhere
+fails the run instead of passing as "killed".
+
+**What the parent checks after every round.** The resumed state is exactly the
+head the parent saw after the previous kill of that thread, and the first new
+turn continues it (turns + 1, the old messages as prefix). Every
+acknowledgement of the round reads back exactly (turns, message count and a
+digest of every message). The thread's head is the last acknowledged
+checkpoint or one unacknowledged turn beyond it, extending it. After every
+kill inside a commit or a gc (and every ``VERIFY_EVERY`` rounds), ``verify``
+is clean: garbage allowed, damage not. At the end everything ever
+acknowledged is re-read and every thread resumes once more. For gc: every
+checkpoint that existed before is re-read exactly after each kill, and a
+second gc completes.
+
+Prints one JSON summary line (the test asserts on its counters); a failed
+check is an ``AssertionError`` on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib
 import json
 import os
 import random
+import select
 import signal
+import sqlite3
+import subprocess
 import sys
-import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from langgraph_persist import PersistSaver
+from langgraph.checkpoint.base import empty_checkpoint
+
+from langgraph_persist import PersistError, PersistSaver, keys, maintenance
+from langgraph_persist.records import Kind
+from langgraph_persist.store import files
+from langgraph_persist.verify import expected_kind
 from tests.graphs import chat_graph, human
 
-VERIFY_EVERY = 25
+ROOT = Path(__file__).resolve().parent.parent
+VERIFY_EVERY = 10
+THREADS = 4
+HANG_SECONDS = 120.0
+"""A child silent for this long is hung: a failure, never a timing assumption."""
+
+STORE_OPS = (
+    "read", "read_many", "exists_many", "list", "list_desc", "list_many", "walk",
+    "commit", "write_many", "create_many", "link", "delete_many", "delete_tree",
+)  # fmt: skip
+IN_COMMIT = frozenset({"staged", "installed", "sql:record", "sql:commit"})
+GC_SWEEP = frozenset({"sweep", "unlinked", "sql:delete", "sql:commit"})
 
 
-def child(store: str, redis: str | None, write_fd: int, round_no: int) -> None:
-    saver = PersistSaver(store, redis=redis) if redis else PersistSaver(store)
+# -- the parent's view of one test run ------------------------------------------------------
+
+
+def run(mode: str, store: Path, rounds: int, seed: int, *extra: str) -> dict[str, Any]:
+    """Run this module as a process; its summary, or AssertionError with what failed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.fork_killer", mode, str(store), str(rounds), str(seed),
+         *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(
+            f"fork_killer {mode} failed (exit {done.returncode}):\n{done.stderr[-6000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Options:
+    store: str
+    layout: str
+    redis: str | None
+    store_class: str | None
+
+    @classmethod
+    def parse(cls, argv: Sequence[str]) -> Options:
+        def opt(name: str) -> str | None:
+            return argv[argv.index(name) + 1] if name in argv else None
+
+        return cls(argv[2], opt("--layout") or "sqlite", opt("--redis"), opt("--store"))
+
+    def saver(self, **kwargs: Any) -> PersistSaver:
+        if self.store_class:
+            module, _, attr = self.store_class.partition(":")
+            factory = getattr(importlib.import_module(module), attr)
+            return PersistSaver(self.store, store=factory(self.store), **kwargs)
+        return PersistSaver(self.store, layout=self.layout, redis=self.redis, **kwargs)
+
+    def points(self) -> list[str]:
+        """The in-commit kill points of the local store under test."""
+        return ["staged", "installed"] if self.layout == "files" else ["sql:record", "sql:commit"]
+
+
+# -- the child: reporting and dying at the planned point ------------------------------------
+
+
+def send(fd: int, obj: dict[str, Any]) -> None:
+    """One JSON line; small (< PIPE_BUF) lines are written atomically."""
+    os.write(fd, (json.dumps(obj) + "\n").encode())
+
+
+class Killer:
+    """Counts arrivals at one kind of point; at the nth, reports it and SIGKILLs us."""
+
+    def __init__(self, fd: int, where: str, n: int) -> None:
+        self.fd, self.where, self.n, self.count = fd, where, n, 0
+
+    def __call__(self, where: str) -> None:
+        if where != self.where:
+            return
+        self.count += 1
+        if self.count == self.n:
+            send(self.fd, {"kill": where, "n": self.n})
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install(killer: Killer) -> None:
+    """Route every seam of this (forked, single-purpose) process to ``killer``."""
+    files.fault_point = killer
+    maintenance.fault_point = killer
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        writing = [False]
+
+        def trace(sql: str) -> None:
+            head = sql.lstrip()[:60].upper()
+            if head.startswith("SAVEPOINT"):  # a group commit's calls (not opening's)
+                writing[0] = True
+            elif head.startswith("COMMIT") and writing[0]:
+                writing[0] = False
+                killer("sql:commit")
+            elif head.startswith("ROLLBACK"):
+                writing[0] = False
+            elif head.startswith("INSERT INTO ENTRIES (DIR, NAME, VALUE) VALUES") and writing[0]:
+                killer("sql:record")  # the record's upsert; INSERT OR IGNORE is content
+            elif head.startswith("DELETE FROM ENTRIES WHERE DIR = "):
+                killer("sql:delete")
+
+        conn.set_trace_callback(trace)
+        return conn
+
+    sqlite3.connect = connect  # type: ignore[assignment]
+
+
+def count_store_calls(store: Any, killer: Killer) -> None:
+    """``op`` plans: the store's own methods report each call first."""
+    for name in STORE_OPS:
+        method = getattr(store, name)
+
+        def wrapped(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            killer("op")
+            return _method(*args, **kwargs)
+
+        setattr(store, name, wrapped)
+
+
+def in_child(body: Callable[[int], None]) -> tuple[int, int]:
+    """Fork; the child runs ``body(fd)`` and reports an exception instead of hiding it."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - reports through the pipe and its exit status
+        os.close(read_fd)
+        code = 0
+        try:
+            body(write_fd)
+            send(write_fd, {"done": True})
+        except BaseException:
+            code = 3
+            with contextlib.suppress(BaseException):
+                send(write_fd, {"error": traceback.format_exc()[-3500:]})
+        os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+@dataclass
+class Outcome:
+    lines: list[dict[str, Any]]
+    status: int
+
+    def of(self, key: str) -> list[dict[str, Any]]:
+        return [m for m in self.lines if key in m]
+
+
+def reap(pid: int, read_fd: int, *, kill_after_acks: int | None = None) -> Outcome:
+    """Read the child's lines until it is gone; SIGKILL it after ``kill_after_acks``."""
+    buf = b""
+    lines: list[dict[str, Any]] = []
+    acks = 0
+    killed = False
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while True:
+            ready, _, _ = select.select([pipe], [], [], HANG_SECONDS)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError(f"child silent for {HANG_SECONDS:.0f} s: hung; {lines[-3:]}")
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            buf += chunk
+            *complete, buf = buf.split(b"\n")
+            for raw in complete:
+                msg = json.loads(raw)
+                lines.append(msg)
+                acks += "ack" in msg
+            if kill_after_acks is not None and acks >= kill_after_acks and not killed:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+    _, status = os.waitpid(pid, 0)
+    return Outcome(lines, status)
+
+
+def require_sigkill(outcome: Outcome, plan: tuple[str, int], what: str) -> None:
+    """Killed by SIGKILL, at the planned point; anything else is a failure of the child."""
+    errors = outcome.of("error")
+    if errors:
+        raise AssertionError(f"{what} raised (plan {plan}):\n{errors[0]['error']}")
+    status = outcome.status
+    if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+        raise AssertionError(
+            f"{what} was not killed by our SIGKILL (plan {plan}): wait status {status:#x}, "
+            f"last lines {outcome.lines[-3:]}"
+        )
+    if plan[0] != "ack":
+        notice = outcome.lines[-1] if outcome.lines else {}
+        if notice != {"kill": plan[0], "n": plan[1]}:
+            raise AssertionError(f"{what} died elsewhere than planned {plan}: {notice}")
+
+
+# -- writes: turns acknowledged, then killed --------------------------------------------------
+
+
+def digest(messages: Sequence[Any]) -> str:
+    body = json.dumps([[m.type, m.id, m.content] for m in messages])
+    return hashlib.sha256(body.encode()).hexdigest()[:24]
+
+
+def summarize(values: dict[str, Any]) -> dict[str, Any]:
+    messages = values.get("messages", [])
+    return {"turns": values.get("turns", 0), "n": len(messages), "digest": digest(messages)}
+
+
+def writer(
+    opts: Options, thread: str, round_no: int, fd: int, plan: tuple[str, int] | None = None
+) -> None:
+    """Resume ``thread``, report what it found, then acknowledge turns forever.
+
+    The forked child of ``writes`` (with a kill ``plan``), and ``tests/crash_writer.py``
+    in a fresh interpreter (without one: the test kills it from outside).
+    """
+    killer = Killer(fd, *plan) if plan else None
+    if killer:
+        install(killer)
+    saver = opts.saver()
+    if killer and killer.where == "op":
+        count_store_calls(saver.store, killer)
     graph = chat_graph().compile(checkpointer=saver)
-    config = {"configurable": {"thread_id": f"fork-{round_no % 5}"}}
+    config = {"configurable": {"thread_id": thread}}
+    tup = saver.get_tuple(config)  # the stored head; get_state would apply pending writes
+    head = summarize(tup.checkpoint["channel_values"] if tup else {})
+    send(fd, {"resume": thread, **head})
     turn = 0
     while True:
-        out = graph.invoke(
-            human(f"round {round_no} turn {turn} " + "w" * 200), config, durability="sync"
-        )
+        text = f"{thread} round {round_no} turn {turn} " + "w" * 200
+        out = graph.invoke(human(text), config, durability="sync")
         cid = graph.get_state(config).config["configurable"]["checkpoint_id"]
-        line = json.dumps(
-            {"thread": config["configurable"]["thread_id"], "id": cid, "turns": out["turns"]}
-        )
-        os.write(write_fd, (line + "\n").encode())
+        messages = out["messages"]
+        send(fd, {"ack": thread, "id": cid, **summarize(out),
+                  "prefix": digest(messages[: head["n"]])})  # fmt: skip
         turn += 1
 
 
-def main() -> None:
-    store, rounds, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    redis = sys.argv[sys.argv.index("--redis") + 1] if "--redis" in sys.argv else None
-    rng = random.Random(seed)
-    acked: list[dict] = []
-    kills = checked = 0
+def check_ack(saver: PersistSaver, ack: dict[str, Any]) -> None:
+    config = {"configurable": {"thread_id": ack["ack"], "checkpoint_id": ack["id"]}}
+    try:
+        tup = saver.get_tuple(config)
+    except PersistError as exc:
+        raise AssertionError(f"acknowledged checkpoint unreadable: {ack}: {exc!r}") from exc
+    if tup is None:
+        raise AssertionError(f"acknowledged checkpoint lost: {ack}")
+    got = summarize(tup.checkpoint["channel_values"])
+    want = {k: ack[k] for k in ("turns", "n", "digest")}
+    if got != want:
+        raise AssertionError(f"acknowledged checkpoint reads back differently: {got} != {want}")
+
+
+def check_head(saver: PersistSaver, thread: str, last: dict[str, Any]) -> dict[str, Any]:
+    """The head is ``last`` or one unacknowledged turn beyond it, and extends it."""
+    tup = saver.get_tuple({"configurable": {"thread_id": thread}})
+    values = tup.checkpoint["channel_values"] if tup else {}
+    head = summarize(values)
+    prefix = digest(values.get("messages", [])[: last["n"]])
+    if head["turns"] not in (last["turns"], last["turns"] + 1) or prefix != last["digest"]:
+        raise AssertionError(f"{thread}: head {head} does not continue {last}")
+    return head
+
+
+def check_resume(thread: str, lines: Sequence[dict[str, Any]], expected: dict[str, Any]) -> None:
+    """The writer resumed exactly the head we saw, and its first turn continued it."""
+    resumed = [m for m in lines if "resume" in m]
+    if not resumed:
+        return  # killed while starting up, before it read the thread
+    found = {k: resumed[0][k] for k in ("turns", "n", "digest")}
+    if found != expected:
+        raise AssertionError(f"{thread}: resumed from {found}, the head was {expected}")
+    previous = found
+    for ack in (m for m in lines if "ack" in m):
+        if ack["turns"] != previous["turns"] + 1 or ack["n"] != previous["n"] + 2:
+            raise AssertionError(f"{thread}: turn {ack} does not continue {previous}")
+        if ack["prefix"] != found["digest"]:
+            raise AssertionError(f"{thread}: turn {ack} dropped the resumed messages")
+        previous = ack
+
+
+@dataclass
+class Tally:
+    rounds: int = 0
+    acknowledged: int = 0
+    resumed_and_acked: int = 0
+    verifies: int = 0
+    garbage_seen: int = 0
+    plans: Counter[str] = field(default_factory=Counter)
+    acks_by_plan: Counter[str] = field(default_factory=Counter)
+
+
+def choose_plan(rng: random.Random, opts: Options) -> tuple[str, int]:
+    kind = rng.choice(["ack", "op", *opts.points()])
+    upper = {"ack": 4, "op": 90, "staged": 27, "installed": 40, "sql:record": 15, "sql:commit": 15}
+    return kind, rng.randint(1, upper[kind])
+
+
+def verify_clean(saver: PersistSaver, tally: Tally, when: str) -> None:
+    report = saver.verify()
+    if not report.ok:
+        raise AssertionError(f"verify after {when}: damaged {report.damaged}")
+    tally.verifies += 1
+    tally.garbage_seen = max(tally.garbage_seen, report.garbage_blobs)
+
+
+def writes(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
+    threads = [f"fork-{i}" for i in range(THREADS)]
+    heads = {t: summarize({}) for t in threads}
+    acked: list[dict[str, Any]] = []
+    tally = Tally()
+    opts.saver().close()  # create the store before the first child races to
     for round_no in range(rounds):
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the writer
-            os.close(read_fd)
-            try:
-                child(store, redis, write_fd, round_no)
-            finally:
-                os._exit(1)
-        os.close(write_fd)
-        time.sleep(rng.uniform(0.0, 0.25))  # anywhere: start-up, mid-put, between turns
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        kills += 1
-        with os.fdopen(read_fd) as pipe:
-            acked += [json.loads(line) for line in pipe.read().splitlines() if line.endswith("}")]
-        saver = PersistSaver(store, redis=redis) if redis else PersistSaver(store)
-        for ack in acked[-20:]:  # the newest acknowledgements, every round
-            config = {"configurable": {"thread_id": ack["thread"], "checkpoint_id": ack["id"]}}
-            tup = saver.get_tuple(config)
-            assert tup is not None, f"acknowledged checkpoint lost: {ack}"
-            assert tup.checkpoint["channel_values"]["turns"] == ack["turns"], ack
-            checked += 1
-        if (round_no + 1) % VERIFY_EVERY == 0:
-            report = saver.verify()
-            assert report.ok, report.damaged
+        thread = threads[round_no % THREADS]
+        plan = choose_plan(rng, opts)
+        pid, fd = in_child(lambda w, t=thread, r=round_no, p=plan: writer(opts, t, r, w, p))
+        outcome = reap(pid, fd, kill_after_acks=plan[1] if plan[0] == "ack" else None)
+        require_sigkill(outcome, plan, f"writer of round {round_no}")
+        check_resume(thread, outcome.lines, heads[thread])
+        acks = outcome.of("ack")
+        tally.rounds += 1
+        tally.plans[plan[0]] += 1
+        tally.acknowledged += len(acks)
+        tally.acks_by_plan[plan[0]] += len(acks)
+        tally.resumed_and_acked += bool(acks)
+        acked += acks
+        saver = opts.saver()
+        for ack in acks:
+            check_ack(saver, ack)
+        last = acks[-1] if acks else heads[thread]
+        heads[thread] = check_head(saver, thread, last)
+        if plan[0] in IN_COMMIT or (round_no + 1) % VERIFY_EVERY == 0:
+            verify_clean(saver, tally, f"round {round_no} (plan {plan})")
         saver.close()
-    final = PersistSaver(store, redis=redis) if redis else PersistSaver(store)
-    report = final.verify()
-    assert report.ok, report.damaged
-    for ack in acked:  # everything ever acknowledged
-        tup = final.get_tuple(
-            {"configurable": {"thread_id": ack["thread"], "checkpoint_id": ack["id"]}}
+    final = opts.saver()
+    verify_clean(final, tally, "the last round")
+    for ack in acked:  # everything ever acknowledged, exactly
+        check_ack(final, ack)
+    graph = chat_graph().compile(checkpointer=final)
+    for thread in threads:  # and every thread resumes
+        out = graph.invoke(
+            human(f"{thread} after the storm"), {"configurable": {"thread_id": thread}}
         )
-        assert tup is not None and tup.checkpoint["channel_values"]["turns"] == ack["turns"], ack
-    print(
-        json.dumps(
-            {
-                "kills": kills,
-                "acknowledged": len(acked),
-                "checks": checked + len(acked),
-                "records": report.records_checked,
-            }
+        if out["turns"] != heads[thread]["turns"] + 1:
+            raise AssertionError(f"{thread}: final resume gave {out['turns']} turns, head {heads}")
+    return {
+        "rounds": tally.rounds,
+        "acknowledged": tally.acknowledged,
+        "resumed_and_acked": tally.resumed_and_acked,
+        "verifies": tally.verifies,
+        "garbage_seen": tally.garbage_seen,
+        "plans": dict(tally.plans),
+        "acks_by_plan": dict(tally.acks_by_plan),
+        "records": final.verify().records_checked,
+    }
+
+
+# -- gc: killed while marking and while sweeping ------------------------------------------------
+
+_SHARED = [f"shared element {i} " + "s" * 240 for i in range(48)]
+
+
+def _items(tag: str, n: int) -> list[str]:
+    return _SHARED + [f"{tag} element {i} " + "u" * 240 for i in range(n)]
+
+
+def _put_list(saver: PersistSaver, thread: str, tag: str, steps: int) -> None:
+    """Checkpoints whose list value has closed segments shared with other threads,
+    a whole-value blob, and pending writes that reference blobs."""
+    config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    for step in range(steps):
+        ckpt = empty_checkpoint()
+        ckpt["channel_values"] = {"items": _items(tag, 24 + 8 * step), "doc": f"{tag}:{step}" * 60}
+        ckpt["channel_versions"] = {"items": f"{step + 1:032}.0", "doc": f"{step + 1:032}.0"}
+        config = saver.put(config, ckpt, {"source": "loop", "step": step}, {"items": 1, "doc": 1})
+        saver.put_writes(config, [("items", [f"{tag} pending {step} " + "p" * 240])], "task-1")
+
+
+def _snapshot(saver: PersistSaver) -> dict[str, Any]:
+    out = {}
+    for tup in saver.list(None):
+        c = tup.config["configurable"]
+        out[f"{c['thread_id']}/{c['checkpoint_id']}"] = (
+            tup.checkpoint["channel_values"],
+            tup.pending_writes,
         )
+    return out
+
+
+def check_snapshot(saver: PersistSaver, expected: dict[str, Any], when: str) -> None:
+    for name, (values, pending) in expected.items():
+        thread, cid = name.split("/")
+        config = {"configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": cid}}
+        try:
+            tup = saver.get_tuple(config)
+        except PersistError as exc:
+            raise AssertionError(f"{name} unreadable {when}: {exc!r}") from exc
+        if tup is None:
+            raise AssertionError(f"{name} lost {when}")
+        if tup.checkpoint["channel_values"] != values or tup.pending_writes != pending:
+            raise AssertionError(f"{name} reads back differently {when}")
+
+
+def gc_child(opts: Options, plan: tuple[str, int], fd: int) -> None:
+    install(Killer(fd, *plan))
+    opts.saver().gc()
+
+
+def gc_points(opts: Options, saver: PersistSaver, garbage: int) -> list[tuple[str, int]]:
+    """The kill points this gc will pass, with how many times it passes each at least."""
+    marked = sum(
+        1
+        for key, _size, _mtime in saver.store.walk((keys.THREADS,))
+        if keys.is_layout_key(key) and expected_kind(key) in (Kind.CHECKPOINT, Kind.WRITES)
     )
+    points = [("mark", marked), ("sweep", 2)]
+    if opts.layout == "files":
+        points.append(("unlinked", garbage))
+    else:  # the first delete transaction, and each row it deletes
+        points += [("sql:delete", garbage), ("sql:commit", 1)]
+    return [(where, n) for where, n in points if n > 0]
+
+
+def gc(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
+    saver = opts.saver(durability="none")
+    for i in range(5):
+        _put_list(saver, f"live-{i}", f"live-{i}", 3)
+    saver.copy_thread("live-0", "copy-0")
+    expected = _snapshot(saver)
+    saver.close()
+    kills: Counter[str] = Counter()
+    partial_sweeps = 0
+    for round_no in range(rounds):
+        saver = opts.saver(durability="none")
+        _put_list(saver, f"doomed-{round_no}", f"doomed-{round_no}", 2)  # garbage, once deleted
+        saver.delete_thread(f"doomed-{round_no}")
+        before = saver.verify()
+        points = gc_points(opts, saver, before.garbage_blobs)
+        saver.close()
+        where, passes = rng.choice(points)
+        plan = (where, rng.randint(1, passes))
+        pid, fd = in_child(lambda w, p=plan: gc_child(opts, p, w))
+        outcome = reap(pid, fd)
+        require_sigkill(outcome, plan, f"gc of round {round_no}")
+        kills[where] += 1
+        saver = opts.saver()
+        after = saver.verify()
+        if not after.ok:
+            raise AssertionError(f"verify after gc killed at {plan}: damaged {after.damaged}")
+        check_snapshot(saver, expected, f"after gc killed at {plan}")
+        partial_sweeps += 0 < after.garbage_blobs < before.garbage_blobs
+        if (round_no + 1) % 4 == 0:  # a second gc completes and leaves no garbage
+            saver.gc()
+            if saver.verify().garbage_blobs != 0:
+                raise AssertionError("a complete gc left garbage")
+            check_snapshot(saver, expected, "after a complete gc")
+        saver.close()
+    final = opts.saver()
+    report = final.gc()
+    check = final.verify()
+    if not check.ok or check.garbage_blobs != 0:
+        raise AssertionError(f"final gc: {check}")
+    check_snapshot(final, expected, "after the final gc")
+    return {
+        "rounds": rounds,
+        "kills": dict(kills),
+        "partial_sweeps": partial_sweeps,
+        "checkpoints": len(expected),
+        "final_deleted": report.blobs_deleted,
+    }
+
+
+def main(argv: Sequence[str]) -> int:
+    mode, rounds, seed = argv[1], int(argv[3]), int(argv[4])
+    opts = Options.parse(argv)
+    rng = random.Random(seed)
+    try:
+        summary = writes(opts, rounds, rng) if mode == "writes" else gc(opts, rounds, rng)
+    except AssertionError as exc:
+        print(f"CHECK FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv))

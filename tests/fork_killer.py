@@ -67,7 +67,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langgraph.checkpoint.base import empty_checkpoint
 
@@ -311,31 +311,42 @@ def writer(
     turn = 0
     while True:
         text = f"{thread} round {round_no} turn {turn} " + "w" * 200
-        out = graph.invoke(human(text), config, durability="sync")
-        cid = graph.get_state(config).config["configurable"]["checkpoint_id"]
-        messages = out["messages"]
-        send(fd, {"ack": thread, "id": cid, **summarize(out),
-                  "prefix": digest(messages[: head["n"]])})  # fmt: skip
+        send(fd, acknowledgement(graph, thread, text, head["n"]))
         turn += 1
 
 
+def acknowledgement(graph: Any, thread: str, text: str, resumed_n: int = 0) -> dict[str, Any]:
+    """Run one turn (durability "sync"); what it stored: every checkpoint the turn made,
+    the last one's state, and the digest of the messages it resumed with."""
+    config = {"configurable": {"thread_id": thread}}
+    events = list(graph.stream(human(text), config, stream_mode="checkpoints", durability="sync"))
+    chain = [[e["config"]["configurable"]["checkpoint_id"], summarize(e["values"])] for e in events]
+    final = events[-1]["values"]
+    return {"ack": thread, "id": chain[-1][0], **summarize(final), "chain": chain,
+            "prefix": digest(final["messages"][:resumed_n])}  # fmt: skip
+
+
 def check_ack(saver: PersistSaver, ack: dict[str, Any]) -> None:
-    config = {"configurable": {"thread_id": ack["ack"], "checkpoint_id": ack["id"]}}
-    try:
-        tup = saver.get_tuple(config)
-    except PersistError as exc:
-        raise AssertionError(f"acknowledged checkpoint unreadable: {ack}: {exc!r}") from exc
-    if tup is None:
-        raise AssertionError(f"acknowledged checkpoint lost: {ack}")
-    got = summarize(tup.checkpoint["channel_values"])
-    want = {k: ack[k] for k in ("turns", "n", "digest")}
-    if got != want:
-        raise AssertionError(f"acknowledged checkpoint reads back differently: {got} != {want}")
+    """Every checkpoint of an acknowledged turn is there and reads back exactly."""
+    for cid, want in ack["chain"]:
+        config = {"configurable": {"thread_id": ack["ack"], "checkpoint_id": cid}}
+        try:
+            tup = saver.get_tuple(config)
+        except PersistError as exc:
+            raise AssertionError(f"acknowledged checkpoint unreadable: {cid}: {exc!r}") from exc
+        if tup is None:
+            raise AssertionError(f"acknowledged checkpoint lost: {cid} of {ack['ack']}")
+        got = summarize(tup.checkpoint["channel_values"])
+        if got != want:
+            raise AssertionError(f"acknowledged checkpoint {cid} reads back {got}, not {want}")
 
 
 def check_head(saver: PersistSaver, thread: str, last: dict[str, Any]) -> dict[str, Any]:
     """The head is ``last`` or one unacknowledged turn beyond it, and extends it."""
-    tup = saver.get_tuple({"configurable": {"thread_id": thread}})
+    try:
+        tup = saver.get_tuple({"configurable": {"thread_id": thread}})
+    except PersistError as exc:
+        raise AssertionError(f"{thread}: the head after the kill is unreadable: {exc!r}") from exc
     values = tup.checkpoint["channel_values"] if tup else {}
     head = summarize(values)
     prefix = digest(values.get("messages", [])[: last["n"]])
@@ -372,10 +383,24 @@ class Tally:
     acks_by_plan: Counter[str] = field(default_factory=Counter)
 
 
-def choose_plan(rng: random.Random, opts: Options) -> tuple[str, int]:
-    kind = rng.choice(["ack", "op", *opts.points()])
-    upper = {"ack": 4, "op": 90, "staged": 27, "installed": 40, "sql:record": 15, "sql:commit": 15}
-    return kind, rng.randint(1, upper[kind])
+class Plans:
+    """Kill plans: every kind of point gets an equal share of the rounds, in a random
+    order per block (so no thread is tied to one kind), the nth at random."""
+
+    UPPER: ClassVar[dict[str, int]] = {
+        "ack": 4, "op": 90, "staged": 27, "installed": 40, "sql:record": 15, "sql:commit": 15
+    }  # fmt: skip
+    """Roughly three turns' worth of each kind of point."""
+
+    def __init__(self, rng: random.Random, kinds: Sequence[str]) -> None:
+        self.rng, self.kinds = rng, list(kinds)
+        self.block: list[str] = []
+
+    def next(self) -> tuple[str, int]:
+        if not self.block:
+            self.block = self.rng.sample(self.kinds, len(self.kinds))
+        kind = self.block.pop()
+        return kind, self.rng.randint(1, self.UPPER[kind])
 
 
 def verify_clean(saver: PersistSaver, tally: Tally, when: str) -> None:
@@ -391,10 +416,11 @@ def writes(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
     heads = {t: summarize({}) for t in threads}
     acked: list[dict[str, Any]] = []
     tally = Tally()
+    plans = Plans(rng, ["ack", "op", *opts.points()])
     opts.saver().close()  # create the store before the first child races to
     for round_no in range(rounds):
         thread = threads[round_no % THREADS]
-        plan = choose_plan(rng, opts)
+        plan = plans.next()
         pid, fd = in_child(lambda w, t=thread, r=round_no, p=plan: writer(opts, t, r, w, p))
         outcome = reap(pid, fd, kill_after_acks=plan[1] if plan[0] == "ack" else None)
         require_sigkill(outcome, plan, f"writer of round {round_no}")

@@ -192,3 +192,97 @@ def test_processes_by_threads_sync_and_async_at_once(
             assert contents[::2] == [f"w{i}-{t}-{turn}" for turn in range(5)]
             total += len(list(reader.get_state_history(cfg(f"w{i}-{t}"))))
     assert total == 16 * 15  # 3 checkpoints per turn, none lost or duplicated
+
+
+# -- writers sharing threads and content -------------------------------------------------------
+
+_SHARING_WORKER = """
+import json, sys, threading, traceback
+from tests.fork_killer import Options, acknowledgement
+from tests.graphs import chat_graph
+root, worker, layout, spec = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+threads, turns = int(sys.argv[5]), int(sys.argv[6])
+saver = Options(root, layout, None, spec or None).saver()
+graph = chat_graph().compile(checkpointer=saver)
+printing = threading.Lock()
+errors = []
+
+def turn_on(thread, text):
+    line = json.dumps({**acknowledgement(graph, thread, text), "w": worker})
+    with printing:
+        print(line, flush=True)
+
+def run(k):
+    try:
+        for turn in range(turns):
+            shared = f"shared-{(k + turn) % 2}"
+            if turn % 2 == 0:  # every writer says exactly this: the same blobs, at once
+                text = f"turn {turn}: " + "the same words " * 20
+            else:
+                text = f"{worker}-{k} turn {turn}: " + "words of my own " * 20
+            turn_on(shared, text)
+            if k == 0:  # copy the thread others are writing to, and continue the copy
+                copy = f"copy-{worker}-{turn}"
+                saver.copy_thread(shared, copy)
+                turn_on(copy, f"{copy} goes on: " + "w" * 200)
+    except BaseException:
+        errors.append(traceback.format_exc())
+
+pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+for t in pool:
+    t.start()
+for t in pool:
+    t.join()
+if errors:
+    print(errors[0], file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def check_shared_writers(
+    root: Path, layout: str, store: str = "", processes: int = 3, threads: int = 3, turns: int = 4
+) -> None:
+    """Processes x threads on the same thread ids with identical content, copying threads
+    others write to. Raises AssertionError if anything acknowledged is lost or differs,
+    or the store does not verify."""
+    from tests.fork_killer import Options, check_ack
+
+    Options(str(root), layout, None, store or None).saver().close()
+    args = [str(root), layout, store, str(threads), str(turns)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SHARING_WORKER, args[0], f"w{i}", *args[1:]],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+    acks: list[dict] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"a writer failed:\n{err}"
+        acks += [json.loads(line) for line in out.splitlines()]
+    assert len(acks) == processes * (threads * turns + turns), "a writer stopped early"
+    made = [cid for a in acks for cid, _state in a["chain"]]
+    assert len(set(made)) == len(made), "two writers were told they made the same checkpoint"
+    for shared in ("shared-0", "shared-1"):  # the sharing really happened
+        assert len({a["w"] for a in acks if a["ack"] == shared}) == processes
+    saver = Options(str(root), layout, None, store or None).saver()
+    report = saver.verify()
+    assert report.ok, report.damaged
+    for ack in acks:
+        check_ack(saver, ack)  # exactly what the writer was told it stored
+    for thread in saver.threads():  # every copy too: whole, readable, chains intact
+        tuples = list(saver.list(cfg(thread)))
+        ids = [t.config["configurable"]["checkpoint_id"] for t in tuples]
+        assert len(ids) == len(set(ids)), thread
+        for tup in tuples:
+            if tup.parent_config:
+                assert tup.parent_config["configurable"]["checkpoint_id"] in ids, thread
+
+
+@pytest.mark.parametrize("layout", ["sqlite", "files"])
+def test_writers_sharing_threads_and_content(tmp_path: Path, layout: str) -> None:
+    check_shared_writers(tmp_path / "s", layout)

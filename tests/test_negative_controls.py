@@ -15,12 +15,13 @@ them too.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from langgraph_persist import PersistSaver, keys
+from langgraph_persist import PersistSaver, StoreError, keys
 from langgraph_persist.keys import Key
 from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.sqlite import SqliteStore
@@ -71,6 +72,25 @@ class DropsEvery7thWrite(SqliteStore):
             if self.commits % 7 == 0:
                 write = ()
         super().commit(create=create, write=write)
+
+
+_FIRST_PROCESS = os.getpid()
+"""The process that imported this module first: the crash harness's parent."""
+
+
+class ResumeAlwaysRaises(SqliteStore):
+    """In any process but the one that imported it first (the harness's forked
+    writers), reading a thread that already has checkpoints raises: every resume
+    fails. The old harness swallowed the writer's exception and passed such a
+    run with a handful of acknowledgements."""
+
+    def list_desc(
+        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        names = super().list_desc(prefix, before=before, limit=limit)
+        if names and os.getpid() != _FIRST_PROCESS:
+            raise StoreError(f"cannot resume {'/'.join(prefix)}")
+        return names
 
 
 class _NoLocks:
@@ -163,6 +183,12 @@ def test_crash_check_fails_when_every_7th_write_is_dropped(tmp_path: Path) -> No
     acknowledged one (the next turn silently built on the checkpoint before)."""
     with pytest.raises(AssertionError, match=r"acknowledged checkpoint lost|does not continue"):
         fork_killer.run("writes", tmp_path / "s", 40, 2026, "--store", f"{HERE}:DropsEvery7thWrite")
+
+
+def test_crash_check_fails_when_every_resume_raises(tmp_path: Path) -> None:
+    """The writer's traceback reaches the test, and its exit status is not a kill."""
+    with pytest.raises(AssertionError, match=r"(?s)raised.*StoreError: cannot resume"):
+        fork_killer.run("writes", tmp_path / "s", 8, 2026, "--store", f"{HERE}:ResumeAlwaysRaises")
 
 
 def test_gc_crash_check_fails_when_gc_marks_from_an_incomplete_listing(tmp_path: Path) -> None:

@@ -116,9 +116,10 @@ def _assert_meaningful(summary: dict[str, Any], rounds: int, points: set[str]) -
     """The run did what it claims, not just 'no assertion fired'."""
     plans = summary["plans"]
     assert set(plans) == {"ack", "op", *points}, plans  # every kind of kill point was hit
-    # each round resumed its thread and went on: a writer whose resume fails gets ~0
-    assert summary["acknowledged"] >= rounds, summary
-    assert summary["resumed_and_acked"] >= rounds // 2, summary
+    # rounds resumed their thread and went on (a writer whose resume fails gets ~0):
+    # "ack" rounds are killed after 1-4 turns, the others ~1.5 turns in on average
+    assert summary["acknowledged"] >= rounds // 2, summary
+    assert summary["resumed_and_acked"] >= rounds // 3, summary
     in_commit = sum(plans[p] for p in points)
     assert summary["verifies"] >= in_commit + 1, summary  # verify ran after each of those
 

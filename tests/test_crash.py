@@ -62,7 +62,9 @@ def kill_after(proc: subprocess.Popen[str], acks: int) -> list[dict]:
         if sum("ack" in m for m in lines) >= acks:
             break
     proc.send_signal(signal.SIGKILL)
-    rest, err = proc.communicate(timeout=120)
+    # through the same file object: communicate() would skip what iteration buffered
+    rest, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=120)
     lines += [json.loads(raw) for raw in rest.splitlines() if raw.endswith("}")]
     assert proc.returncode == -signal.SIGKILL, f"exit {proc.returncode}, not our kill:\n{err}"
     assert sum("ack" in m for m in lines) >= acks, (lines, err)

@@ -46,7 +46,11 @@ class RecordFirstFileStore(FileStore):
     """
 
     def commit(
-        self, *, create: Sequence[tuple[Key, bytes]] = (), write: Sequence[tuple[Key, bytes]] = ()
+        self,
+        *,
+        create: Sequence[tuple[Key, bytes]] = (),
+        write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
         if write:
             self.write_many(write)
@@ -65,13 +69,17 @@ class DropsEvery7thWrite(SqliteStore):
     commits = 0
 
     def commit(
-        self, *, create: Sequence[tuple[Key, bytes]] = (), write: Sequence[tuple[Key, bytes]] = ()
+        self,
+        *,
+        create: Sequence[tuple[Key, bytes]] = (),
+        write: Sequence[tuple[Key, bytes]] = (),
+        defer_sync: bool = False,
     ) -> None:
         if write:
             self.commits += 1
             if self.commits % 7 == 0:
                 write = ()
-        super().commit(create=create, write=write)
+        super().commit(create=create, write=write, defer_sync=defer_sync)
 
 
 _FIRST_PROCESS = os.getpid()

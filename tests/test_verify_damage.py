@@ -1,6 +1,6 @@
 """``verify`` finds a real dangling reference and names every thread that reaches it.
 
-A list value long enough to have closed segments (``values.SEGMENT_SPREAD``)
+A list value long enough to have closed segments (``segments.SEGMENT_SPREAD``)
 is shared three ways: by a thread, its ``copy_thread`` copy, and a sibling
 thread whose list starts with the same elements (same content, same
 segments). One blob is deleted through the store port, as a lost file or a
@@ -22,7 +22,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from langgraph_persist import CorruptRecordError, PersistSaver, keys, records
 from langgraph_persist.records import Kind
-from langgraph_persist.values import SEGMENT_SPREAD
+from langgraph_persist.segments import SEGMENT_SPREAD
 from tests.damage import checkpoint_key
 
 SHARED = [f"shared message {i}: " + "s" * 250 for i in range(4 * SEGMENT_SPREAD)]

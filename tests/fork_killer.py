@@ -174,21 +174,25 @@ def install(killer: Killer) -> None:
 
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         conn = real_connect(*args, **kwargs)
-        writing = [False]
+        txn = {"open": False, "changed": False}  # a write transaction, and did it write
 
         def trace(sql: str) -> None:
             head = sql.lstrip()[:60].upper()
-            if head.startswith("SAVEPOINT"):  # a group commit's calls (not opening's)
-                writing[0] = True
-            elif head.startswith("COMMIT") and writing[0]:
-                writing[0] = False
-                killer("sql:commit")
-            elif head.startswith("ROLLBACK"):
-                writing[0] = False
-            elif head.startswith("INSERT INTO ENTRIES (DIR, NAME, VALUE) VALUES") and writing[0]:
-                killer("sql:record")  # the record's upsert; INSERT OR IGNORE is content
-            elif head.startswith("DELETE FROM ENTRIES WHERE DIR = "):
-                killer("sql:delete")
+            if head.startswith("BEGIN IMMEDIATE"):
+                txn.update(open=True, changed=False)
+            elif head.startswith("COMMIT") or (
+                head.startswith("ROLLBACK") and not head.startswith("ROLLBACK TO")
+            ):
+                # a commit of entries (opening a store commits only its schema check)
+                if head.startswith("COMMIT") and txn["changed"]:
+                    killer("sql:commit")
+                txn.update(open=False, changed=False)
+            elif txn["open"] and head.startswith(("INSERT", "DELETE", "UPDATE")):
+                txn["changed"] = True
+                if head.startswith("INSERT INTO ENTRIES (DIR, NAME, VALUE) VALUES"):
+                    killer("sql:record")  # the record's upsert; INSERT OR IGNORE is content
+                elif head.startswith("DELETE FROM ENTRIES WHERE DIR = "):
+                    killer("sql:delete")
 
         conn.set_trace_callback(trace)
         return conn
@@ -236,8 +240,14 @@ class Outcome:
         return [m for m in self.lines if key in m]
 
 
+RUNAWAY_ACKS = 40
+"""A writer planned to die at a point inside its first few turns that acknowledges
+this many has never reached the point: the plan is broken, not the store."""
+
+
 def reap(pid: int, read_fd: int, *, kill_after_acks: int | None = None) -> Outcome:
-    """Read the child's lines until it is gone; SIGKILL it after ``kill_after_acks``."""
+    """Read the child's lines until it is gone; SIGKILL it after ``kill_after_acks``
+    (or after ``RUNAWAY_ACKS``: a planned point it never reaches fails the run)."""
     buf = b""
     lines: list[dict[str, Any]] = []
     acks = 0
@@ -261,6 +271,10 @@ def reap(pid: int, read_fd: int, *, kill_after_acks: int | None = None) -> Outco
             if kill_after_acks is not None and acks >= kill_after_acks and not killed:
                 os.kill(pid, signal.SIGKILL)
                 killed = True
+            elif acks >= RUNAWAY_ACKS:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError(f"the child never reached its kill point: {lines[-1:]}")
     _, status = os.waitpid(pid, 0)
     return Outcome(lines, status)
 

@@ -187,3 +187,54 @@ def test_an_edited_snapshot_with_recomputed_digests_fails_authentication(tmp_pat
     assert get_metadata(path).description == "forged"  # intact as far as digests go
     with pytest.raises(SnapshotError, match="fails authentication"):
         verify_snapshot(path, encryption=K1)
+
+
+def _redis_bytes(url: str) -> bytes:
+    """Every key and value in the test's own Redis database (a test-started server)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    out = bytearray()
+    for key in client.scan_iter(count=1000):
+        out += key
+        kind = client.type(key)
+        if kind == b"string":
+            out += client.get(key) or b""
+        elif kind == b"zset":
+            out += b"".join(client.zrange(key, 0, -1))
+        elif kind == b"hash":
+            out += b"".join(b"".join(kv) for kv in client.hgetall(key).items())
+        elif kind == b"list":
+            out += b"".join(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            out += b"".join(client.smembers(key))
+    client.close()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("mode", ["write-through", "write-behind"])
+def test_erasure_reaches_the_hot_tier(tmp_path: Path, redis_url: str, mode: str) -> None:
+    """After delete_thread + gc, neither the store nor Redis holds the id or the value."""
+    from langgraph_persist.store.tiered import HotTierOptions
+
+    store = tmp_path / "s"
+    saver = PersistSaver(
+        store, encryption=K1, redis=redis_url, hot=HotTierOptions(mode=mode), audit_ids="hashed"
+    )
+    graph = chat_graph().compile(checkpointer=saver)
+    graph.invoke(human(SECRET), {"configurable": {"thread_id": ID, "run_id": "run-" + ID}})
+    graph.invoke(human("other"), cfg("bystander"))
+    saver.flush()
+    forms = [ID.encode(), keys.encode_name(ID).encode(), SECRET.encode()]
+    assert not any(f in _redis_bytes(redis_url) for f in forms)  # names are keyed even hot
+    saver.delete_thread(ID)
+    saver.gc(tombstone_grace=timedelta(0))
+    saver.close()
+    assert traces(store) == [] and SECRET.encode() not in raw_bytes(store)
+    assert not any(f in _redis_bytes(redis_url) for f in forms)
+    # negative control: a plaintext tiered store spells the id out in Redis's key names
+    plain = PersistSaver(tmp_path / "plain", redis=redis_url)
+    chat_graph().compile(checkpointer=plain).invoke(human("x"), cfg(ID))
+    plain.flush()
+    assert keys.encode_name(ID).encode() in _redis_bytes(redis_url)
+    plain.close()

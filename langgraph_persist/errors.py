@@ -151,8 +151,9 @@ class CorruptRecordError(RecordError):
         checkpoint_ns: str | None = None,
         checkpoint_id: str | None = None,
     ) -> CorruptRecordError:
-        """Return a copy naming the thread/checkpoint the record belongs to."""
-        return CorruptRecordError(
+        """Return a copy naming the thread/checkpoint the record belongs to (same class:
+        a ``DanglingReferenceError`` stays one)."""
+        return type(self)(
             self.reason,
             location=self.location,
             thread_id=thread_id if thread_id is not None else self.thread_id,

@@ -5,8 +5,11 @@ LangGraph's source distribution ships its test suite; ``tests/conftest.py``
 parametrizes the fixtures ``sync_checkpointer`` and ``async_checkpointer`` over
 LangGraph's savers (memory, sqlite, postgres, ...). This script:
 
-1. creates a separate virtual environment (``WORKDIR/venv``) with this package
-   (editable), the langgraph version installed here (and the same
+1. creates a separate virtual environment (``WORKDIR/venv``; WORKDIR defaults to
+   ``../lgsuite`` beside the repository) with this package (the working tree,
+   editable; or with ``--rev REV`` that commit, exported with ``git archive``,
+   so others' uncommitted edits are not measured), the langgraph version
+   installed here (and the same
    langgraph-checkpoint, langgraph-prebuilt and langchain-core), and what
    LangGraph's tests import (pytest, pytest-mock, syrupy, pytest-timeout, ...);
 2. downloads LangGraph's sdist for that version (``pip download --no-binary``)
@@ -20,13 +23,16 @@ LangGraph's savers (memory, sqlite, postgres, ...). This script:
    layout="files")``) and ``redis`` (``PersistSaver(tmp, redis=URL)``, write-through,
    over a ``redis-server`` started here on a free loopback port and emptied
    before each test);
-5. prints passed/failed/skipped per configuration and writes the details
-   (failures, skip reasons) to ``WORKDIR/results-CONFIG.json`` and the pytest
-   output to ``WORKDIR/CONFIG.log``.
+5. runs each failed test once more, alone: one that then passes is reported as
+   flaky, not failed (LangGraph has timing-sensitive tests, docs/reliability.md);
+6. prints passed/failed/skipped per configuration (and, for ``redis``, proof that
+   the hot tier served reads) and writes the details (failures, skip reasons)
+   to ``WORKDIR/results-CONFIG.json`` and the pytest output to ``WORKDIR/CONFIG.log``.
 
 Run it from the project's virtual environment, whose langgraph version it tests::
 
     .venv/bin/python tools/run_langgraph_suite.py                   # all three
+    .venv/bin/python tools/run_langgraph_suite.py --rev HEAD        # exactly a commit
     .venv/bin/python tools/run_langgraph_suite.py --config files -k time_travel
 
 Arguments after ``--`` go to pytest. Tests run serially (no xdist), with
@@ -274,10 +280,16 @@ def setup_venv(workdir: Path, version: str, package: Path) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     log("installing: " + " ".join(reqs))
     pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, *reqs], check=True)
-    # the same version number from another source is not "already satisfied"
-    subprocess.run([*pip, "--no-deps", "--force-reinstall", *reqs[: 2 if editable else 1]],
-                   check=True)  # fmt: skip
+    with open(workdir / "pip.log", "wb") as out:
+        for cmd in (
+            [*pip, *reqs],
+            # the same version number from another source is not "already satisfied"
+            [*pip, "--no-deps", "--force-reinstall", *reqs[: 2 if editable else 1]],
+        ):
+            if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode:
+                out.flush()
+                tail = (workdir / "pip.log").read_text(errors="replace")[-4000:]
+                raise SystemExit(f"pip install failed:\n{tail}")
     marker.write_text("\n".join(reqs))
     return python
 

@@ -238,3 +238,31 @@ def test_erasure_reaches_the_hot_tier(tmp_path: Path, redis_url: str, mode: str)
     plain.flush()
     assert keys.encode_name(ID).encode() in _redis_bytes(redis_url)
     plain.close()
+
+
+def test_cli_migrate_to_or_into_an_encrypted_store_without_the_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from langgraph_persist.cli import cli
+
+    chat_graph().compile(checkpointer=PersistSaver(tmp_path / "enc", encryption=K1)).invoke(
+        human(SECRET), cfg("t")
+    )
+    chat_graph().compile(checkpointer=PersistSaver(tmp_path / "plain")).invoke(
+        human("plain"), cfg("u")
+    )
+    runner = CliRunner()
+    env = {"LANGGRAPH_PERSIST_KEY": ""}
+    out = runner.invoke(
+        cli, ["--store", str(tmp_path / "plain"), "migrate", "--to", str(tmp_path / "enc")], env=env
+    )
+    assert out.exit_code == 2 and "is encrypted" in out.output
+    into = runner.invoke(
+        cli,
+        ["--store", str(tmp_path / "enc"), "migrate", "--from", str(tmp_path / "plain")],
+        env=env,
+    )
+    assert into.exit_code == 2 and "is encrypted" in into.output
+    assert PersistSaver(tmp_path / "enc", encryption=K1).threads() == ["t"]  # nothing written

@@ -39,7 +39,7 @@ from langgraph_persist.errors import (
 from langgraph_persist.keys import Key
 from langgraph_persist.lru import LRU
 from langgraph_persist.store.base import Listings, Store
-from langgraph_persist.store.locks import LOCKS, FileLocks, os_reason
+from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks, os_reason
 
 Durability = Literal["fsync", "none"]
 
@@ -102,7 +102,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class FileStore(Store):
+class FileStore(FileLocked, Store):
     """A ``Store`` over a local directory (see module docstring)."""
 
     def __init__(
@@ -515,14 +515,6 @@ class FileStore(Store):
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """A single directory holds one copy: nothing to recover from."""
         return False
-
-    # -- locking (see locks.py) -----------------------------------------------------------------
-
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
-        return self._locks.lock(key, exclusive)
-
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
-        return self._locks.maintenance_lock(exclusive)
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""

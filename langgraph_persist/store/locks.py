@@ -82,3 +82,19 @@ class FileLocks:
             yield
         finally:
             os.close(fd)
+
+
+class FileLocked:
+    """The ``lock`` and ``maintenance_lock`` of a local store, from its ``FileLocks``.
+
+    Mixed into ``FileStore`` and ``SqliteStore`` (before ``Store``), which both keep
+    their locks in ``<root>/locks``.
+    """
+
+    _locks: FileLocks
+
+    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+        return self._locks.lock(key, exclusive)
+
+    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return self._locks.maintenance_lock(exclusive)

@@ -63,7 +63,7 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Names, Store
-from langgraph_persist.store.locks import LOCKS, FileLocks
+from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
 
 AUDIT_LOG = "audit.jsonl"
 
@@ -148,7 +148,7 @@ class _Call:
     error: BaseException | None = None
 
 
-class SqliteStore(Store):
+class SqliteStore(FileLocked, Store):
     """A ``Store`` in one SQLite database in a directory (see module docstring)."""
 
     seeks_pages = True
@@ -702,14 +702,6 @@ class SqliteStore(Store):
     def recover(self, key: Key, good: Callable[[bytes], bool]) -> bool:
         """One database holds one copy: nothing to recover from."""
         return False
-
-    # -- locking (see locks.py) -----------------------------------------------------------------
-
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
-        return self._locks.lock(key, exclusive)
-
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
-        return self._locks.maintenance_lock(exclusive)
 
     # -- administration -------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from langgraph_persist.engine.codec import RecordCodec
 from langgraph_persist.engine.heads import Heads
 from langgraph_persist.engine.lifecycle import Lifecycle
 from langgraph_persist.engine.reader import RawWrite, Reader, ShareContent, StoredWrite
+from langgraph_persist.engine.shapes import CheckpointRecord
 from langgraph_persist.engine.writer import Writer
 from langgraph_persist.records import Sealer
 from langgraph_persist.store.base import Store
@@ -174,7 +175,7 @@ class Engine:
     def newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
         return self.reader.newest_first(a, before)
 
-    def checkpoint_record(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
+    def checkpoint_record(self, a: Address, checkpoint_id: str) -> CheckpointRecord | None:
         return self.reader.checkpoint_record(a, checkpoint_id)
 
     def metadata(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from langgraph.checkpoint.base import DeltaChannelHistory, PendingWrite, get_che
 
 from langgraph_persist import keys
 from langgraph_persist.address import Address
+from langgraph_persist.engine.shapes import CheckpointRecord
 from langgraph_persist.values import Ref
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def _prefetch_ancestors(
     target_id: str | None,
     target: Mapping[str, Any],
     channels: Sequence[str],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CheckpointRecord]:
     """Every record between the oldest seed hint and the target, in one batched read.
 
     Checkpoint ids sort by creation time and a parent is always older than its
@@ -118,7 +119,7 @@ def _prefetch_ancestors(
     store = reader.store
     ids = [c for c in store.list(keys.checkpoints_dir(a.t, a.n)) if oldest <= c < target_id]
     rec_keys = [keys.checkpoint(a.t, a.n, c) for c in ids]
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, CheckpointRecord] = {}
     for cid, data in zip(ids, store.read_many(rec_keys), strict=True):
         if data is not None:
             out[cid] = reader.decode_checkpoint(a, cid, data)

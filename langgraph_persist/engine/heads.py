@@ -18,15 +18,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 from langgraph_persist import keys
 from langgraph_persist.address import Address
 from langgraph_persist.engine.reader import Reader
+from langgraph_persist.engine.shapes import Head
 from langgraph_persist.errors import CorruptRecordError
 from langgraph_persist.records import Kind
-
-Head = dict[str, Any]
 
 
 class Heads:
@@ -89,7 +87,7 @@ class Heads:
         head = self.read(a)
         if head is None or head["latest"] != checkpoint_id:
             return []
-        return [self.item(a, {**head, "writes": head["writes"] + 1})]
+        return [self.item(a, {"latest": head["latest"], "writes": head["writes"] + 1})]
 
     def rebuild(self, a: Address) -> None:
         """After a deliberate deletion (prune, drop, delete_for_runs, copy): the head

@@ -18,6 +18,7 @@ from langgraph_persist import keys
 from langgraph_persist.address import Address
 from langgraph_persist.engine import delta
 from langgraph_persist.engine.heads import Heads
+from langgraph_persist.engine.shapes import TombstoneRecord
 from langgraph_persist.engine.writer import Writer
 from langgraph_persist.records import Kind
 
@@ -38,7 +39,7 @@ class Lifecycle:
         with self.store.lock(keys.thread_dir(t), exclusive=True):
             if self.store.list(keys.thread_dir(t)):
                 key = keys.tombstone(self.reader.tombstone_name(str(thread_id)))
-                stone = {"boundary": str(uuid6()), "at": time.time()}  # no id: erasure
+                stone: TombstoneRecord = {"boundary": str(uuid6()), "at": time.time()}  # no id
                 self.store.write_many([(key, self.records.encode(Kind.TOMBSTONE, stone, key))])
             self.store.delete_tree(keys.thread_dir(t))
 
@@ -99,8 +100,9 @@ class Lifecycle:
                         (keys.checkpoint(x.t, x.n, cid), keys.checkpoint(target_t, x.n, cid))
                     )
                     rec = self.reader.checkpoint_record(x, cid)
-                    if rec is not None and rec.get("run"):
-                        runs.add(rec["run"])
+                    run = rec.get("run") if rec is not None else None
+                    if run:
+                        runs.add(run)
             # writes first: a checkpoint is never visible without its writes
             self._copy_records(writes, Kind.WRITES)
             self._copy_records(checkpoints, Kind.CHECKPOINT)

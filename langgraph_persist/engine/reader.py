@@ -29,6 +29,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph_persist import keys, records
 from langgraph_persist.address import Address, address_of
 from langgraph_persist.engine.codec import RecordCodec, location
+from langgraph_persist.engine.shapes import CheckpointRecord, WritesRecord
 from langgraph_persist.errors import CorruptRecordError, DanglingReferenceError
 from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind
@@ -129,13 +130,13 @@ class Reader:
 
     def checkpoint_record(
         self, a: Address, checkpoint_id: str, *, cached: bool = False
-    ) -> dict[str, Any] | None:
+    ) -> CheckpointRecord | None:
         """A checkpoint's decoded record (references, not values), or None when absent.
 
         ``cached`` may answer from records read or written earlier (a writer's
         parent); otherwise the store is asked, so a deletion is always seen."""
         if cached:
-            hit: dict[str, Any] | None = self._records.get((a.t, a.n, checkpoint_id))
+            hit: CheckpointRecord | None = self._records.get((a.t, a.n, checkpoint_id))
             if hit is not None:
                 return hit
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
@@ -146,18 +147,18 @@ class Reader:
         self.remember(a, checkpoint_id, rec)
         return rec
 
-    def decode_checkpoint(self, a: Address, checkpoint_id: str, data: bytes) -> dict[str, Any]:
+    def decode_checkpoint(self, a: Address, checkpoint_id: str, data: bytes) -> CheckpointRecord:
         """A checkpoint record's bytes, verified; damage names the checkpoint."""
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         try:
-            rec: dict[str, Any] = self.records.decode(data, Kind.CHECKPOINT, key)
+            rec: CheckpointRecord = self.records.decode(data, Kind.CHECKPOINT, key)
         except CorruptRecordError as exc:
             raise exc.with_context(
                 thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
             ) from None
         return rec
 
-    def remember(self, a: Address, checkpoint_id: str, record: dict[str, Any]) -> None:
+    def remember(self, a: Address, checkpoint_id: str, record: CheckpointRecord) -> None:
         """Keep a record just written, so the next put (its child) need not read it."""
         self._records.put((a.t, a.n, checkpoint_id), record)
 
@@ -251,7 +252,7 @@ class Reader:
             if data is None:
                 continue
             try:
-                rec = self.records.decode(data, Kind.WRITES, key)
+                rec: WritesRecord = self.records.decode(data, Kind.WRITES, key)
             except CorruptRecordError as exc:
                 raise exc.with_context(
                     thread_id=a.thread_id,
@@ -305,7 +306,7 @@ class Reader:
         return None
 
     def checkpoint_tuple(
-        self, a: Address, checkpoint_id: str, rec: dict[str, Any]
+        self, a: Address, checkpoint_id: str, rec: CheckpointRecord
     ) -> CheckpointTuple:
         """The checkpoint tuple of a record: channel values and pending writes are
         decoded together, with one batched fetch of the content both reference."""

@@ -36,6 +36,12 @@ from langgraph_persist.address import Address
 from langgraph_persist.engine import delta
 from langgraph_persist.engine.heads import Heads
 from langgraph_persist.engine.reader import Reader
+from langgraph_persist.engine.shapes import (
+    CheckpointRecord,
+    RunIndexRecord,
+    ThreadInfoRecord,
+    WritesRecord,
+)
 from langgraph_persist.errors import (
     CorruptRecordError,
     FencedWriterError,
@@ -107,7 +113,7 @@ class Writer:
         full_metadata = get_checkpoint_metadata(config, metadata)
         run_id = full_metadata.get("run_id")
         run = run_id if isinstance(run_id, str) else None
-        record = {
+        record: CheckpointRecord = {
             "ns": a.checkpoint_ns,
             "parent": parent_id,
             "ckpt": list(r.serde.dumps_typed(body)),
@@ -158,7 +164,7 @@ class Writer:
             ]
             for idx, (channel, value) in enumerate(writes)
         ]
-        record = {"task": task_id, "path": task_path, "w": entries}
+        record: WritesRecord = {"task": task_id, "path": task_path, "w": entries}
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
         with self.writing(a, exclusive=False):
             self._refuse_resurrection(a, checkpoint_id)
@@ -229,7 +235,7 @@ class Writer:
                 self.values.encode(values[channel], new, hash_key=hash_key)
         return new
 
-    def _parent_record(self, a: Address, parent_id: str | None) -> dict[str, Any] | None:
+    def _parent_record(self, a: Address, parent_id: str | None) -> CheckpointRecord | None:
         """The parent's record: its refs are reused for channels this put did not change."""
         if not parent_id:
             return None
@@ -255,11 +261,11 @@ class Writer:
             key = keys.blob(digest)
             wanted[key] = _framing(self.records.frame, kind, payload, key)
         info_key = keys.thread_info(a.t)
-        info = {"thread_id": a.thread_id, "created": time.time()}
+        info: ThreadInfoRecord = {"thread_id": a.thread_id, "created": time.time()}
         wanted[info_key] = _framing(self.records.encode, Kind.THREAD_INFO, info, info_key)
         if run_id is not None:
             run_key = keys.run_index(self.reader.name(run_id), a.t)
-            entry = {"run_id": run_id, "thread_id": a.thread_id}
+            entry: RunIndexRecord = {"run_id": run_id, "thread_id": a.thread_id}
             wanted[run_key] = _framing(self.records.encode, Kind.RUN_INDEX, entry, run_key)
         candidates = list(wanted)
         return [

@@ -44,7 +44,6 @@ cut may lose the last commits, never the database.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -62,8 +61,10 @@ from langgraph_persist.errors import (
     UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
+from langgraph_persist.store import marker
 from langgraph_persist.store.base import Listings, Names, Store
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
+from langgraph_persist.store.marker import MARKER
 
 AUDIT_LOG = "audit.jsonl"
 
@@ -71,7 +72,6 @@ Durability = Literal["fsync", "none"]
 
 LAYOUT = "sqlite"
 STORE_FORMAT = 2
-MARKER = "FORMAT"
 DATABASE = "store.db"
 APPLICATION_ID = 0x4C475053  # "LGPS": identifies our databases to `file` and to us
 _SCHEMA_VERSION = 1
@@ -93,8 +93,8 @@ Work = Callable[[sqlite3.Connection], None]
 
 
 def marker_body() -> bytes:
-    info = {"format": "langgraph-persist", "version": STORE_FORMAT, "layout": LAYOUT}
-    return json.dumps(info).encode()
+    """The ``FORMAT`` marker of an SQLite store (store/marker.py)."""
+    return marker.marker_body(STORE_FORMAT, LAYOUT)
 
 
 def _split(key: Key) -> tuple[str, str]:
@@ -192,27 +192,14 @@ class SqliteStore(FileLocked, Store):
     # -- set-up -------------------------------------------------------------------------------
 
     def _check_marker(self, *, required: bool) -> bool:
-        marker = os.path.join(self.root, MARKER)
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                info = json.load(fh)
-        except FileNotFoundError:
+        found = marker.read_marker(self.root, readable_up_to=STORE_FORMAT)
+        if found is None:
             if required:
-                raise ConfigurationError(f"{self.root} is not a langgraph-persist store") from None
+                raise ConfigurationError(f"{self.root} is not a langgraph-persist store")
             return False
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
-        if not isinstance(info, dict) or info.get("format") != "langgraph-persist":
-            raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
-        if int(info.get("version", 0)) > STORE_FORMAT:
-            raise UnsupportedFormatError(
-                f"store {self.root} has format version {info['version']}; this release reads "
-                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
-            )
-        if info.get("layout") != LAYOUT:
+        if found.layout != LAYOUT:
             raise ConfigurationError(
-                f"{self.root} holds a store in the {info.get('layout', 'files')!r} layout, "
-                "not an SQLite one"
+                f"{self.root} holds a store in the {found.layout!r} layout, not an SQLite one"
             )
         return True
 

@@ -10,6 +10,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 
 from langgraph_persist import PersistSaver
+from langgraph_persist.engine import reader as reader_module
 from tests.counting import CountingFileStore
 
 N = 10_000
@@ -66,6 +67,29 @@ def test_list_with_limit_reads_limit_records(long_thread: tuple, limit: int) -> 
     got = list(saver.list({"configurable": {"thread_id": "long"}}, limit=limit))
     assert [t.metadata["step"] for t in got] == list(range(N - 1, N - 1 - limit, -1))
     assert store.records_read("c") == limit
+
+
+def _reads_of_a_page(saver: PersistSaver, store: CountingFileStore) -> int:
+    store.reset()
+    got = list(saver.list({"configurable": {"thread_id": "long"}}, limit=10))
+    assert len(got) == 10
+    return int(store.calls["read"] + store.calls["read_many"])
+
+
+def test_a_page_of_list_is_read_in_a_few_batches(long_thread: tuple) -> None:
+    """Records, their pending writes and their content: one batch each (values.py
+    needs two for segmented lists), not a few reads per checkpoint."""
+    saver, store = long_thread
+    assert _reads_of_a_page(saver, store) <= 4
+
+
+def test_control_reading_one_checkpoint_at_a_time_fails_the_bound(
+    long_thread: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: pages of one checkpoint (no batching) break the bound above."""
+    saver, store = long_thread
+    monkeypatch.setattr(reader_module, "_PAGE", 1)
+    assert _reads_of_a_page(saver, store) > 4
 
 
 def test_list_before_reads_only_what_it_returns(long_thread: tuple) -> None:

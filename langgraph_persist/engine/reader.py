@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, cast
 
@@ -43,6 +44,8 @@ ShareContent = Literal["store", "thread"]
 
 _TOMBSTONE_KEY = b"lgp-tombstone-names"
 """Keys tombstone names in stores whose names are not keyed (see ``tombstone_name``)."""
+_PAGE = 16
+"""Checkpoints ``list`` reads and decodes together."""
 _FIRST_PAGE = 8
 _LAST_PAGE = 1024
 """Checkpoint ids listed per store call when walking a namespace newest first."""
@@ -229,14 +232,15 @@ class Reader:
 
     def raw_writes(self, a: Address, checkpoint_id: str) -> list[RawWrite]:
         """Merged pending writes of one checkpoint (see ``merge_writes``)."""
-        wdir = keys.writes_dir(a.t, a.n, checkpoint_id)
-        names = self.store.list(wdir)
-        if not names:
-            return []
-        wkeys = [(*wdir, name) for name in names]
-        return self.merge_writes(
-            a, checkpoint_id, zip(wkeys, self.store.read_many(wkeys), strict=True)
-        )
+        return self.raw_writes_of(a, [checkpoint_id])[0]
+
+    def raw_writes_of(self, a: Address, checkpoint_ids: Sequence[str]) -> list[list[RawWrite]]:
+        """``raw_writes`` of several checkpoints of one namespace, read in one batch."""
+        found = self.store.read_children([keys.writes_dir(a.t, a.n, c) for c in checkpoint_ids])
+        return [
+            self.merge_writes(a, cid, items) if items else []
+            for cid, items in zip(checkpoint_ids, found, strict=True)
+        ]
 
     def merge_writes(
         self, a: Address, checkpoint_id: str, items: Iterable[tuple[keys.Key, bytes | None]]
@@ -308,31 +312,61 @@ class Reader:
     def checkpoint_tuple(
         self, a: Address, checkpoint_id: str, rec: CheckpointRecord
     ) -> CheckpointTuple:
-        """The checkpoint tuple of a record: channel values and pending writes are
-        decoded together, with one batched fetch of the content both reference."""
+        """The checkpoint tuple of a record (see ``checkpoint_tuples``)."""
+        return next(self.checkpoint_tuples(a, [(checkpoint_id, rec)]))
+
+    def checkpoint_tuples(
+        self, a: Address, found: Sequence[tuple[str, CheckpointRecord]]
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoint tuples of records of one namespace, decoded together.
+
+        Their pending writes are read in one batch, and the content that channel
+        values and writes reference in one batched fetch, so a page of ``list``
+        costs a few store calls, not a few per checkpoint. When something is
+        damaged, each checkpoint is decoded on its own, so the error names the
+        one that is.
+        """
+        if len(found) > 1:
+            try:
+                yield from self._tuples(a, found)
+            except CorruptRecordError:
+                for cid, rec in found:  # the newer ones first, then the damaged one raises
+                    yield self.checkpoint_tuple(a, cid, rec)
+            return
         try:
-            raw = self.raw_writes(a, checkpoint_id)
-            body = self.serde.loads_typed(tuple(rec["ckpt"]))
-            metadata = self.serde.loads_typed(tuple(rec["meta"]))
-            refs: dict[tuple[str, Any], Ref] = {
-                ("c", ch): ref for ch, (_ver, ref) in rec["refs"].items()
-            }
-            refs.update({("w", i): w.ref for i, w in enumerate(raw)})
-            decoded = self.values.decode_many(refs, self.fetch_for(a))
+            yield from self._tuples(a, found)
         except CorruptRecordError as exc:
             raise exc.with_context(
-                thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
+                thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=found[0][0]
             ) from None
-        body["channel_versions"] = {ch: ver for ch, (ver, _ref) in rec["refs"].items()}
-        values = {ch: decoded[("c", ch)] for ch in rec["refs"] if ("c", ch) in decoded}
-        parent = rec["parent"]
-        return CheckpointTuple(
-            config=a.config(checkpoint_id),
-            checkpoint=cast(Checkpoint, {**body, "channel_values": values}),
-            metadata=metadata,
-            parent_config=a.config(parent) if parent else None,
-            pending_writes=[(w.task, w.channel, decoded.get(("w", i))) for i, w in enumerate(raw)],
-        )
+
+    def _tuples(
+        self, a: Address, found: Sequence[tuple[str, CheckpointRecord]]
+    ) -> list[CheckpointTuple]:
+        writes = self.raw_writes_of(a, [cid for cid, _rec in found])
+        refs: dict[tuple[int, str, Any], Ref] = {}
+        for i, ((_cid, rec), raw) in enumerate(zip(found, writes, strict=True)):
+            refs.update({(i, "c", ch): ref for ch, (_ver, ref) in rec["refs"].items()})
+            refs.update({(i, "w", j): w.ref for j, w in enumerate(raw)})
+        decoded = self.values.decode_many(refs, self.fetch_for(a))
+        out = []
+        for i, ((cid, rec), raw) in enumerate(zip(found, writes, strict=True)):
+            body = self.serde.loads_typed(tuple(rec["ckpt"]))
+            body["channel_versions"] = {ch: ver for ch, (ver, _ref) in rec["refs"].items()}
+            values = {ch: decoded[(i, "c", ch)] for ch in rec["refs"] if (i, "c", ch) in decoded}
+            parent = rec["parent"]
+            out.append(
+                CheckpointTuple(
+                    config=a.config(cid),
+                    checkpoint=cast(Checkpoint, {**body, "channel_values": values}),
+                    metadata=self.serde.loads_typed(tuple(rec["meta"])),
+                    parent_config=a.config(parent) if parent else None,
+                    pending_writes=[
+                        (w.task, w.channel, decoded.get((i, "w", j))) for j, w in enumerate(raw)
+                    ],
+                )
+            )
+        return out
 
     def thread_names(self) -> list[str]:
         """Encoded names of every thread in the store."""
@@ -401,21 +435,45 @@ class Reader:
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
             streams = [self.newest_first(x, before_id) for x in addresses]
-            for cid, x in heapq.merge(*streams, key=lambda item: item[0], reverse=True):
-                if only_id and cid != only_id:
+            merged = heapq.merge(*streams, key=lambda item: item[0], reverse=True)
+            wanted = ((cid, x) for cid, x in merged if not only_id or cid == only_id)
+            while page := list(itertools.islice(wanted, min(remaining or _PAGE, _PAGE))):
+                for found in self._read_page(page, filter):
+                    yield found
+                    if remaining is not None:
+                        remaining -= 1
+                        if remaining <= 0:
+                            return
+
+    def _read_page(
+        self, page: Sequence[tuple[str, Address]], filter: dict[str, Any] | None
+    ) -> Iterator[CheckpointTuple]:
+        """Tuples of a page of (id, address), newest first: records in one batched read,
+        the metadata filter applied before any value or write is read, then each
+        namespace's tuples decoded together (``checkpoint_tuples``). A damaged
+        checkpoint raises after every newer one of the page was yielded, as it
+        would without the batching."""
+        rec_keys = [keys.checkpoint(x.t, x.n, cid) for cid, x in page]
+        kept: list[tuple[str, Address, CheckpointRecord]] = []
+        failure: CorruptRecordError | None = None
+        for (cid, x), data in zip(page, self.store.read_many(rec_keys), strict=True):
+            if data is None:
+                continue  # deleted since it was listed
+            try:
+                rec = self.decode_checkpoint(x, cid, data)
+            except CorruptRecordError as exc:
+                failure = exc
+                break
+            self.remember(x, cid, rec)
+            if filter:
+                metadata = self.serde.loads_typed(tuple(rec["meta"]))
+                if not all(metadata.get(k) == v for k, v in filter.items()):
                     continue
-                rec = self.checkpoint_record(x, cid)
-                if rec is None:
-                    continue
-                if filter:
-                    metadata = self.serde.loads_typed(tuple(rec["meta"]))
-                    if not all(metadata.get(k) == v for k, v in filter.items()):
-                        continue
-                yield self.checkpoint_tuple(x, cid, rec)
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
+            kept.append((cid, x, rec))
+        for x, group in itertools.groupby(kept, key=lambda item: item[1]):
+            yield from self.checkpoint_tuples(x, [(cid, rec) for cid, _x, rec in group])
+        if failure is not None:
+            raise failure
 
     def newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
         """(checkpoint id, address) pairs of one namespace, newest first, read in pages.

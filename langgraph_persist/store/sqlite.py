@@ -60,7 +60,7 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.store import marker
-from langgraph_persist.store.base import Listings, Names, Store
+from langgraph_persist.store.base import Children, Listings, Names, Store
 from langgraph_persist.store.group_commit import GroupCommit, Work
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
 from langgraph_persist.store.marker import MARKER
@@ -461,6 +461,26 @@ class SqliteStore(FileLocked, Store):
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
+
+    def read_children(self, prefixes: Sequence[Key]) -> Children:
+        """One range scan per prefix, in one read transaction (one state of the store)."""
+        if not prefixes:
+            return []
+        conn = self._reader()
+        out: Children = []
+        with self._translate("read"):
+            conn.execute("BEGIN")
+            try:
+                for p in prefixes:
+                    rows = conn.execute(
+                        "SELECT name, value FROM entries "
+                        "WHERE dir = ? AND value IS NOT NULL ORDER BY name",
+                        (_dir_of(p),),
+                    ).fetchall()
+                    out.append([((*p, name), bytes(value)) for name, value in rows])
+            finally:
+                conn.execute("COMMIT")
+        return out
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every record under ``prefix`` with its size (SQLite keeps no mtime: 0.0)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -119,12 +120,15 @@ def test_listing_cache_never_hides_another_writer(tmp_path: Path) -> None:
     """A reader's cached directory listing sees every checkpoint another saver adds."""
 
     config: dict = {"configurable": {"thread_id": "shared", "checkpoint_ns": ""}}
-    writer = PersistSaver(tmp_path / "s", durability="none")
+    writer = PersistSaver(tmp_path / "s", durability="none", layout="files")
     reader = PersistSaver(tmp_path / "s")  # its own FileStore, its own cache: "another process"
+    checkpoints = tmp_path / "s" / "threads" / "shared" / "ns" / "=" / "c"
     for step in range(30):
         config = writer.put(config, empty_checkpoint(), {"step": step}, {})
         if step % 3 == 0:
-            time.sleep(0.06)  # let the directory age past the trust window: cacheable
+            # age the directory past the trust window, so its listing is cached
+            old = time.time_ns() - 1_000_000_000
+            os.utime(checkpoints, ns=(old, old))
         latest = reader.get_tuple({"configurable": {"thread_id": "shared"}})
         assert latest is not None and latest.metadata["step"] == step
         # and immediately, within the same clock tick as the write after a cached read

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from redis.crc import key_slot
 
 from langgraph_persist import keys, records
-from langgraph_persist.errors import ConfigurationError, InvalidIdError
+from langgraph_persist.errors import ConfigurationError, InvalidIdError, TierUnavailableError
 from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
@@ -369,8 +369,9 @@ def test_acl_user_in_url(redis_server: RedisServer, redis_url: str, redis_prefix
         assert store.read(ck(T, CP1)) == rec("a")
         assert "pw-123" not in store.describe()
         store.close()
-        with pytest.raises(redis.AuthenticationError):
+        with pytest.raises(TierUnavailableError) as info:  # only our errors
             RedisStore(url.replace("pw-123", "wrong"), key_prefix=redis_prefix).ping()
+        assert isinstance(info.value.__cause__, redis.AuthenticationError)
     finally:
         admin.acl_deluser(user)
         admin.close()
@@ -492,18 +493,19 @@ def test_fenced_write_and_backfill(rstore: RedisStore) -> None:
     seen = rstore.fetch([ck(T, CP1)])  # a reader misses ...
     assert seen.values == [None]
     rstore.invalidate(prefixes=[keys.thread_dir(T)])  # ... a delete runs ...
-    late = rstore.put([(ck(T, CP1), rec("stale"))], old="-", fence=seen.gens)  # ... it backfills
+    # ... it backfills
+    late = rstore.put_values([(ck(T, CP1), rec("stale"))], old="-", fence=seen.gens)
     assert late.fenced == {tag}
     assert rstore.read(ck(T, CP1)) is None
     fresh = rstore.fetch([ck(T, CP1)])
-    ok = rstore.put([(ck(T, CP1), rec("good"))], old="-", fence=fresh.gens)
+    ok = rstore.put_values([(ck(T, CP1), rec("good"))], old="-", fence=fresh.gens)
     assert not ok.fenced and rstore.read(ck(T, CP1)) == rec("good")
     # a repair only replaces the damaged bytes it saw, never a newer write
     rstore.write_many([(ck(T, CP2), b"damaged")])
     rstore.write_many([(ck(T, CP2), rec("newer"))])
     import hashlib
 
-    rstore.put([(ck(T, CP2), rec("older"))], old=hashlib.sha1(b"damaged").hexdigest())
+    rstore.put_values([(ck(T, CP2), rec("older"))], old=hashlib.sha1(b"damaged").hexdigest())
     assert rstore.read(ck(T, CP2)) == rec("newer")
 
 
@@ -512,7 +514,7 @@ def test_level1_pending_listing(rstore: RedisStore) -> None:
 
     rstore.write_many([(ck(T, CP1), rec("flushed"))])
     entry = encode_entry(1, False, [ck(OTHER, CP1)])
-    rstore.put([(ck(OTHER, CP1), rec("pending"))], pending=PendingEntry("w1", entry))
+    rstore.put_values([(ck(OTHER, CP1), rec("pending"))], pending=PendingEntry("w1", entry))
     assert rstore.children(keys.threads_root(), pending_only=True) == [OTHER]
     assert rstore.children(keys.checkpoints_dir(OTHER, "="), pending_only=True) == [CP1]
     assert rstore.pending_flags([ck(T, CP1), ck(OTHER, CP1)]) == [False, True]

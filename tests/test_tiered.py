@@ -349,7 +349,7 @@ def test_delete_wins_over_an_in_flight_flush(make_tiered: MakeTiered, tmp_path: 
     gate = threading.Event()
     writer = make_tiered("write-behind", cold=GatedStore(tmp_path / "cold", gate))
     writer.commit(write=[(ck(T, CP1), rec("doomed"))])
-    wait_for(lambda: writer._flush_lock.locked())  # the flusher is blocked in the cold write
+    wait_for(lambda: writer._behind.flush_lock.locked())  # the flusher is blocked in the cold write
     deleter = make_tiered("write-through")
     deleter.delete_tree(keys.thread_dir(T))
     gate.set()
@@ -425,7 +425,7 @@ def test_backfill_racing_a_delete_is_fenced(make_tiered: MakeTiered) -> None:
     from_cold = reader.cold.read(ck(T, CP1))
     assert seen.values == [None] and from_cold is not None
     deleter.delete_tree(keys.thread_dir(T))
-    late = reader.hot.put([(ck(T, CP1), from_cold)], old="-", fence=seen.gens)
+    late = reader.hot.put_values([(ck(T, CP1), from_cold)], old="-", fence=seen.gens)
     assert late.fenced
     assert reader.read(ck(T, CP1)) is None
 

@@ -28,8 +28,10 @@ from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store import hot_auth
 from langgraph_persist.store.files import FileStore
+from langgraph_persist.store.hot.entries import encode_entry
+from langgraph_persist.store.hot.layout import RedisKeys
+from langgraph_persist.store.hot.primitives import PendingEntry
 from langgraph_persist.store.hot_auth import HotAuth, store_secret
-from langgraph_persist.store.redis import PendingEntry, RedisKeys, encode_entry
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, build_tiered
 from langgraph_persist.store.tiered_writebehind import WriteBehind
 from tests.damage import checkpoint_key

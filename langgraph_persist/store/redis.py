@@ -26,7 +26,7 @@ Every Redis failure is raised as ``TierUnavailableError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,13 +41,13 @@ from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.keys import Key
 from langgraph_persist.store.hot import scripts
 from langgraph_persist.store.hot.entries import decode_entry, encode_entry
-from langgraph_persist.store.hot.layout import RedisKeys, Tag, check_prefix
+from langgraph_persist.store.hot.layout import RedisKeys, Tag
 from langgraph_persist.store.hot.port import Call, HotTier, Names
 from langgraph_persist.store.hot.primitives import (
-    Fetched,
+    Ack,
     Invalidation,
     PendingEntry,
-    Written,
+    Put,
     new_token,
     text,
     texts,
@@ -55,19 +55,16 @@ from langgraph_persist.store.hot.primitives import (
 from langgraph_persist.store.hot_auth import HotAuth
 
 __all__ = [
-    "Fetched",
     "PendingEntry",
     "RedisKeys",
     "RedisStore",
     "Tag",
-    "Written",
-    "check_prefix",
     "connect",
     "decode_entry",
     "describe_client",
     "encode_entry",
 ]
-"""The standalone adapter, and the hot-tier names its users have always imported from here."""
+"""The standalone adapter, and the hot-tier names (``store/hot/``) tests import from here."""
 
 _SCRIPTS = scripts.load(
     {
@@ -235,16 +232,9 @@ class RedisStore(HotTier):
                 call.args.append(seen[i][1])
         self._eval("refresh", [], call.frames())
 
-    def _write(
-        self,
-        keys: Sequence[Key],
-        olds: Sequence[str],
-        stored: Sequence[bytes],
-        groups: dict[Tag, list[int]],
-        fence: Mapping[Tag, str] | None,
-        pending: PendingEntry | None,
-    ) -> tuple[str, list[tuple[Any, Any]]]:
+    def _write(self, put: Put) -> tuple[str, list[tuple[Any, Any]]]:
         """One script: every tag, and the queue entry, atomically."""
+        fence, pending, groups = put.fence, put.pending, put.groups
         writer = pending.writer if pending else "-"
         call = _Packed(
             self.keys,
@@ -263,8 +253,8 @@ class RedisStore(HotTier):
             call.tag(tag)
             call.args += [fence.get(tag, "") if fence is not None else "", len(positions)]
             for i in positions:
-                call.keys.append(self.keys.value(keys[i]))
-                call.args += [olds[i], stored[i]]
+                call.keys.append(self.keys.value(put.keys[i]))
+                call.args += [put.olds[i], put.stored[i]]
         epoch, out = self._eval("write", [], call.frames())
         return text(epoch), [(out[2 * n], out[2 * n + 1]) for n in range(len(groups))]
 
@@ -282,30 +272,23 @@ class RedisStore(HotTier):
                 call.args += [lo, hi]
         return int(self._eval("invalidate", [], call.frames()))
 
-    def ack(
-        self,
-        writer: str,
-        entry: bytes,
-        flushed: Sequence[tuple[Key, str]],
-        gens: Mapping[Tag, str],
-        epoch: str,
-    ) -> list[Key]:
-        """``HotTier.ack`` in one script; a value gone counts as deleted only if the
-        epoch is still ``epoch`` (else Redis lost its data: nothing was deleted)."""
-        groups = self.keys.group([k for k, _ in flushed])
+    def _ack(self, ack: Ack) -> list[Any]:
+        """One script; a value gone counts as deleted only if the epoch is still
+        ``ack.epoch`` (else Redis lost its data: nothing was deleted)."""
+        groups = ack.groups
         call = _Packed(
             self.keys,
-            [self.keys.top(), self.keys.epoch(), self.keys.queue(writer)],
-            [self._ttl_ms, entry, epoch, len(groups)],
+            [self.keys.top(), self.keys.epoch(), self.keys.queue(ack.writer)],
+            [self._ttl_ms, ack.entry, ack.epoch, len(groups)],
         )
         for tag, positions in groups.items():
             call.tag(tag)
-            call.args += [gens.get(tag, ""), len(positions)]
+            call.args += [ack.gens.get(tag, ""), len(positions)]
             for i in positions:
-                key, sha = flushed[i]
+                key, sha = ack.flushed[i]
                 call.keys.append(self.keys.value(key))
                 call.args.append(sha)
-        return [self.keys.parse(k) for k in self._eval("ack", [], call.frames())]
+        return list(self._eval("ack", [], call.frames()))
 
     def pin(self, tag: Tag, pinned: bool) -> None:
         call = _Packed(self.keys, [self.keys.top()], [])

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,8 +66,9 @@ from langgraph_persist.store.hot import scripts
 from langgraph_persist.store.hot.layout import Tag
 from langgraph_persist.store.hot.port import TAG_BATCH, Call, HotTier, Names
 from langgraph_persist.store.hot.primitives import (
+    Ack,
     Invalidation,
-    PendingEntry,
+    Put,
     chunks,
     new_token,
     text,
@@ -330,21 +331,14 @@ class RedisClusterStore(HotTier):
         ]
         self._run(calls)
 
-    def _write(
-        self,
-        keys: Sequence[Key],
-        olds: Sequence[str],
-        stored: Sequence[bytes],
-        groups: dict[Tag, list[int]],
-        fence: Mapping[Tag, str] | None,
-        pending: PendingEntry | None,
-    ) -> tuple[str, list[tuple[Any, Any]]]:
+    def _write(self, put: Put) -> tuple[str, list[tuple[Any, Any]]]:
         """One script per tag. With ``pending``, the queue entry is pushed first (its
         own round trip) and the writer registered with the values: see the module
         docstring for why this order leaves nothing unflushable behind a writer
         that dies midway."""
+        fence, pending = put.fence, put.pending
         calls: list[Call] = []
-        for tag, positions in groups.items():
+        for tag, positions in put.groups.items():
             args: list[Any] = [
                 self._ttl_ms,
                 int(fence is not None),
@@ -352,10 +346,9 @@ class RedisClusterStore(HotTier):
                 int(pending is not None),
             ]
             for i in positions:
-                args += [olds[i], stored[i]]
-            calls.append(
-                self._tag_call("write", tag, [self.keys.value(keys[i]) for i in positions], args)
-            )
+                args += [put.olds[i], put.stored[i]]
+            values = [self.keys.value(put.keys[i]) for i in positions]
+            calls.append(self._tag_call("write", tag, values, args))
         extra: list[tuple[Any, ...]] = []
         if pending is not None:
             self._command("RPUSH", self.keys.queue(pending.writer), pending.entry)
@@ -380,33 +373,27 @@ class RedisClusterStore(HotTier):
             calls.append(self._tag_call("invalidate", tag, exact, args))
         return sum(int(n) for chunk in chunks(calls, TAG_BATCH) for n in self._run(chunk))
 
-    def ack(
-        self,
-        writer: str,
-        entry: bytes,
-        flushed: Sequence[tuple[Key, str]],
-        gens: Mapping[Tag, str],
-        epoch: str,
-    ) -> list[Key]:
-        """``HotTier.ack`` per tag, then the entry dropped from the queue.
+    def _ack(self, ack: Ack) -> list[Any]:
+        """Per tag, then the entry dropped from the queue.
 
-        ``epoch`` is unused (see the module docstring: generations tell a delete
-        from lost data). Tags first, entry second: a crash in between leaves an
-        entry whose flush is repeated, never pending values without an entry.
+        ``ack.epoch`` is unused (see the module docstring: generations tell a
+        delete from lost data). Tags first, entry second: a crash in between
+        leaves an entry whose flush is repeated, never pending values without one.
         """
+        flushed = ack.flushed
         calls = [
             self._tag_call(
                 "ack",
                 tag,
                 [self.keys.value(flushed[i][0]) for i in positions],
-                [self._ttl_ms, gens.get(tag, ""), *(flushed[i][1] for i in positions)],
+                [self._ttl_ms, ack.gens.get(tag, ""), *(flushed[i][1] for i in positions)],
             )
-            for tag, positions in self.keys.group([k for k, _ in flushed]).items()
+            for tag, positions in ack.groups.items()
         ]
         replies = self._run(calls) if calls else []
-        if entry:
-            self._command("LREM", self.keys.queue(writer), 1, entry)
-        return [self.keys.parse(k) for reply in replies for k in reply]
+        if ack.entry:
+            self._command("LREM", self.keys.queue(ack.writer), 1, ack.entry)
+        return [k for reply in replies for k in reply]
 
     def pin(self, tag: Tag, pinned: bool) -> None:
         self._eval(*self._tag_call("pin", tag, [], [self._ttl_ms, int(pinned)]))

@@ -551,12 +551,8 @@ class TieredStore(Store):
     # -- write-behind (tiered_writebehind.py) -------------------------------------------------
 
     def flush(self, timeout: timedelta | None = None) -> None:
-        """Wait until every write-behind record this process acknowledged is in the cold tier.
-
-        The caller helps flush (in order), so this returns as fast as the cold
-        tier allows. Raises ``StoreError`` if the cold tier keeps failing (the
-        records stay queued in Redis and in memory) or ``timeout`` passes.
-        """
+        """Wait until every write-behind record this process acknowledged is in the
+        cold tier (``WriteBehind.flush``: raises ``StoreError`` if it keeps failing)."""
         self._behind.flush(timeout)
 
     def _drain(self) -> None:
@@ -573,14 +569,7 @@ class TieredStore(Store):
         it never flushes a queue); callable directly (e.g. before a backup).
         Only entries, and the values they name, whose MAC verifies are flushed.
         """
-        if not self._wb:
-            return 0
-        try:
-            return self._behind.recover_orphans()
-        except HotDown as exc:
-            raise TierUnavailableError(
-                f"Redis hot tier {self.hot.describe()} is unavailable"
-            ) from exc.__cause__
+        return self._required(self._behind.recover_orphans) if self._wb else 0
 
     def _work(self) -> None:
         """Background: flush (write-behind), renew the lease, adopt orphans, probe Redis."""
@@ -632,21 +621,21 @@ class TieredStore(Store):
 
     def _pin(self, thread_name: str, pinned: bool) -> None:
         tag = Tag(keys.THREADS, thread_name)
-        try:
-            self._hot(lambda: self.hot.pin(tag, pinned))
-        except HotDown as exc:
-            raise TierUnavailableError(
-                f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
-                f"Redis hot tier {self.hot.describe()} is unavailable"
-            ) from exc.__cause__
+        what = f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
+        self._required(lambda: self.hot.pin(tag, pinned), what)
 
     def is_pinned(self, thread_name: str) -> bool:
         tag = Tag(keys.THREADS, thread_name)
+        return self._required(lambda: self.hot.pinned(tag))
+
+    def _required(self, op: Callable[[], T], what: str = "") -> T:
+        """A hot-tier operation with no cold-tier fallback: ``TierUnavailableError``
+        while Redis is unavailable."""
         try:
-            return self._hot(lambda: self.hot.pinned(tag))
+            return self._hot(op)
         except HotDown as exc:
             raise TierUnavailableError(
-                f"Redis hot tier {self.hot.describe()} is unavailable"
+                f"{what}Redis hot tier {self.hot.describe()} is unavailable"
             ) from exc.__cause__
 
     def stats(self) -> dict[str, Any]:

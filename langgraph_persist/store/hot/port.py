@@ -51,9 +51,11 @@ from langgraph_persist.store.base import Listings, Store
 from langgraph_persist.store.hot.entries import open_entries
 from langgraph_persist.store.hot.layout import RedisKeys, Tag
 from langgraph_persist.store.hot.primitives import (
+    Ack,
     Fetched,
     Invalidation,
     PendingEntry,
+    Put,
     Written,
     chunks,
     lex_range,
@@ -140,39 +142,16 @@ class HotTier(Store):
         each only while it still holds the bytes whose sha1 is given (the ones verified)."""
 
     @abc.abstractmethod
-    def _write(
-        self,
-        keys: Sequence[Key],
-        olds: Sequence[str],
-        stored: Sequence[bytes],
-        groups: dict[Tag, list[int]],
-        fence: Mapping[Tag, str] | None,
-        pending: PendingEntry | None,
-    ) -> tuple[str, list[tuple[Any, Any]]]:
-        """Run the write: (epoch, ``(generation, written)`` per tag of ``groups``)."""
+    def _write(self, put: Put) -> tuple[str, list[tuple[Any, Any]]]:
+        """Run the write: (epoch, ``(generation, written)`` per tag of ``put.groups``)."""
 
     @abc.abstractmethod
     def _invalidate(self, plan: Invalidation, keep_pending: bool) -> int:
         """Run an invalidation; the number of values deleted."""
 
     @abc.abstractmethod
-    def ack(
-        self,
-        writer: str,
-        entry: bytes,
-        flushed: Sequence[tuple[Key, str]],
-        gens: Mapping[Tag, str],
-        epoch: str,
-    ) -> list[Key]:
-        """After a cold write of ``flushed``: end their pending state and pop ``entry``.
-
-        ``flushed`` pairs each key with the sha1 of the bytes Redis held for it
-        (``Written.digests``, ``Fetched.digests``): a value replaced since stays
-        pending. ``entry`` is the queue entry as stored. Returns keys that were
-        deleted while the flush was in flight (their tag's generation changed
-        and the value is gone): the caller deletes them from the cold tier
-        again, so a delete never loses to a flush.
-        """
+    def _ack(self, ack: Ack) -> list[Any]:
+        """Run an ack; the value-key names to delete from the cold tier again."""
 
     @abc.abstractmethod
     def pin(self, tag: Tag, pinned: bool) -> None:
@@ -267,18 +246,23 @@ class HotTier(Store):
         the entry (sealed by the caller) is appended to the writer's queue.
         Values are sealed here (``auth``). Named apart from LangGraph's ``put``.
         """
-        olds = [old] * len(items) if isinstance(old, str) else list(old)
-        stored = seal_values(self.auth, items)
         keys = [k for k, _ in items]
-        groups = self.keys.group(keys)
-        epoch, replies = self._write(keys, olds, stored, groups, fence, pending)
+        put = Put(
+            keys,
+            [old] * len(items) if isinstance(old, str) else list(old),
+            seal_values(self.auth, items),
+            self.keys.group(keys),
+            fence,
+            pending,
+        )
+        epoch, replies = self._write(put)
         gens: dict[Tag, str] = {}
         fenced: set[Tag] = set()
-        for tag, (gen, ok) in zip(groups, replies, strict=True):
+        for tag, (gen, ok) in zip(put.groups, replies, strict=True):
             gens[tag] = text(gen)
             if not int(ok):
                 fenced.add(tag)
-        sums = tuple(sha1_hex(v) for v in stored) if pending is not None else ()
+        sums = tuple(sha1_hex(v) for v in put.stored) if pending is not None else ()
         return Written(epoch, gens, frozenset(fenced), sums)
 
     def invalidate(
@@ -300,6 +284,27 @@ class HotTier(Store):
         """
         plan = plan_invalidation(self.keys, keys, prefixes, tags)
         return self._invalidate(plan, keep_pending) if plan.tags else 0
+
+    def ack(
+        self,
+        writer: str,
+        entry: bytes,
+        flushed: Sequence[tuple[Key, str]],
+        gens: Mapping[Tag, str],
+        epoch: str,
+    ) -> list[Key]:
+        """After a cold write of ``flushed``: end their pending state and pop ``entry``.
+
+        ``flushed`` pairs each key with the sha1 of the bytes Redis held for it
+        (``Written.digests``, ``Fetched.digests``): a value replaced since stays
+        pending. ``entry`` is the queue entry as stored. Returns keys that were
+        deleted while the flush was in flight (their tag's generation changed
+        and the value is gone): the caller deletes them from the cold tier
+        again, so a delete never loses to a flush.
+        """
+        groups = self.keys.group([k for k, _ in flushed])
+        names = self._ack(Ack(writer, entry, flushed, groups, gens, epoch))
+        return [self.keys.parse(k) for k in names]
 
     def pinned(self, tag: Tag) -> bool:
         return bool(self._command("EXISTS", self.keys.pin(tag)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -59,6 +59,35 @@ class PendingEntry:
 
     writer: str
     entry: bytes
+
+
+@dataclass(frozen=True)
+class Put:
+    """A write as an adapter runs it (``HotTier.put_values`` prepares it).
+
+    ``stored[i]`` (sealed) goes to ``keys[i]`` if ``olds[i]`` allows it;
+    ``groups`` holds the positions of each tag's items, tags in first-seen order.
+    """
+
+    keys: Sequence[Key]
+    olds: Sequence[str]
+    stored: Sequence[bytes]
+    groups: dict[Tag, list[int]]
+    fence: Mapping[Tag, str] | None
+    pending: PendingEntry | None
+
+
+@dataclass(frozen=True)
+class Ack:
+    """An ack as an adapter runs it (``HotTier.ack`` prepares it): ``flushed[i]``
+    is (key, sha1 of the bytes flushed); ``groups`` its positions per tag."""
+
+    writer: str
+    entry: bytes
+    flushed: Sequence[tuple[Key, str]]
+    groups: dict[Tag, list[int]]
+    gens: Mapping[Tag, str]
+    epoch: str
 
 
 class Invalidation(NamedTuple):

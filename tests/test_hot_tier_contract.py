@@ -9,13 +9,15 @@ standalone Redis and against a Redis Cluster (both real, started by the
 tests). TTLs are checked by reading ``PTTL`` values, never by waiting.
 
 Negative controls at the end: each check must fail on a standalone adapter
-with one deliberate defect (the fence ignored, a delete that keeps the
-generation, a pin that does nothing, no refresh-on-read, an ack that leaves
-the entry queued), or it has gone blind.
+with one deliberate defect (the fence or the write condition ignored, a
+delete that keeps the generation, a replay that drops pending values, a pin
+that does nothing, no refresh-on-read, an ack that leaves the entry queued or
+never compensates, redis-py errors let through), or it has gone blind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
@@ -32,7 +34,7 @@ from langgraph_persist.records import Kind
 from langgraph_persist.store.hot.entries import encode_entry
 from langgraph_persist.store.hot.layout import Tag
 from langgraph_persist.store.hot.port import HotTier
-from langgraph_persist.store.hot.primitives import Ack, PendingEntry, Put, sha1_hex
+from langgraph_persist.store.hot.primitives import Ack, Invalidation, PendingEntry, Put, sha1_hex
 from langgraph_persist.store.redis import RedisStore
 from langgraph_persist.store.redis_cluster import RedisClusterStore
 from tests.redis_cluster_server import RedisClusterServer
@@ -188,6 +190,14 @@ def check_ack_after_delete(hot: HotTier, pttl: PTTL) -> None:
     assert hot.ack(WRITER, entry, flushed, written.gens, written.epoch) == [key]
 
 
+def check_only_our_errors(dead: HotTier) -> None:
+    """A hot tier that cannot reach Redis raises ``TierUnavailableError``, never redis-py's."""
+    for op in (dead.ping, lambda: dead.read(ck(T, CP1)), dead.writers):
+        with pytest.raises(TierUnavailableError) as info:
+            op()
+        assert not isinstance(info.value, RedisError)
+
+
 CHECKS = [
     check_fenced_write,
     check_write_conditions,
@@ -226,10 +236,7 @@ class HotTierContract:
         assert pttl(hot.keys.value(ck(T, CP1))) == -1
 
     def test_a_dead_server_raises_only_our_error(self, dead: HotTier) -> None:
-        for op in (dead.ping, lambda: dead.read(ck(T, CP1)), dead.writers):
-            with pytest.raises(TierUnavailableError) as info:
-                op()
-            assert not isinstance(info.value, RedisError)
+        check_only_our_errors(dead)
 
 
 class TestStandalone(HotTierContract):
@@ -342,6 +349,45 @@ class AckLeavesTheEntry(RedisStore):
         return super()._ack(dataclasses.replace(ack, entry=b""))
 
 
+class OverwritesAlways(RedisStore):
+    """Ignores the write condition (create-only, replace-these-bytes)."""
+
+    def _write(self, put: Put) -> tuple[str, list[tuple[Any, Any]]]:
+        return super()._write(dataclasses.replace(put, olds=["*"] * len(put.keys)))
+
+
+class ReplayDropsPending(RedisStore):
+    """Deletes unflushed values even when asked to keep them."""
+
+    def _invalidate(self, plan: Invalidation, keep_pending: bool) -> int:
+        return super()._invalidate(plan, False)
+
+
+class AckNeverCompensates(RedisStore):
+    """Never reports a value deleted during its flush."""
+
+    def _ack(self, ack: Ack) -> list[Any]:
+        super()._ack(ack)
+        return []
+
+
+class LeaksRedisErrors(RedisStore):
+    """Lets redis-py's exceptions through."""
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        yield
+
+
+def test_the_error_check_fails_when_redis_errors_leak() -> None:
+    dead = LeaksRedisErrors(f"redis://127.0.0.1:{free_port()}/0", timeout=timedelta(seconds=1))
+    try:
+        with pytest.raises(RedisError):  # what the check's pytest.raises does not catch
+            check_only_our_errors(dead)
+    finally:
+        dead.close()
+
+
 @pytest.mark.parametrize(
     ("broken", "check"),
     [
@@ -351,6 +397,9 @@ class AckLeavesTheEntry(RedisStore):
         (PinIgnored, check_pins),
         (NoRefreshOnRead, check_ttl),
         (AckLeavesTheEntry, check_queue),
+        (OverwritesAlways, check_write_conditions),
+        (ReplayDropsPending, check_invalidation_spares_pending),
+        (AckNeverCompensates, check_ack_after_delete),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )

@@ -39,10 +39,11 @@ from redis.retry import Retry
 
 from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.keys import Key
+from langgraph_persist.store.base import Names
 from langgraph_persist.store.hot import scripts
 from langgraph_persist.store.hot.entries import decode_entry, encode_entry
 from langgraph_persist.store.hot.layout import RedisKeys, Tag
-from langgraph_persist.store.hot.port import Call, HotTier, Names
+from langgraph_persist.store.hot.port import Call, HotTier
 from langgraph_persist.store.hot.primitives import (
     Ack,
     Invalidation,

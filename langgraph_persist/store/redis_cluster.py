@@ -61,10 +61,10 @@ from redis.retry import Retry
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Store
+from langgraph_persist.store.base import Names, Store
 from langgraph_persist.store.hot import scripts
 from langgraph_persist.store.hot.layout import Tag
-from langgraph_persist.store.hot.port import TAG_BATCH, Call, HotTier, Names
+from langgraph_persist.store.hot.port import TAG_BATCH, Call, HotTier
 from langgraph_persist.store.hot.primitives import (
     Ack,
     Invalidation,

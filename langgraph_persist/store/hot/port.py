@@ -47,7 +47,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from langgraph_persist.errors import ConfigurationError, TierUnavailableError
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.base import Listings, Names, Store
 from langgraph_persist.store.hot.entries import open_entries
 from langgraph_persist.store.hot.layout import RedisKeys, Tag
 from langgraph_persist.store.hot.primitives import (
@@ -89,7 +89,6 @@ _SIZE_BATCH = 512
 _FAILURES: tuple[type[BaseException], ...] = (RedisError, RedisClusterException)
 """What redis-py raises when Redis (or a cluster node) fails: ``_guard`` translates it."""
 
-Names = list[str]
 Values = list[bytes | None]
 
 

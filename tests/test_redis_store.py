@@ -14,7 +14,7 @@ is a deterministic step and the assertions are about PTTL values.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -282,7 +282,28 @@ def _pttls(store: RedisStore, *names: str) -> list[int]:
 
 
 def test_ttl_expires_and_reads_refresh(redis_url: str, redis_prefix: str) -> None:
-    store = RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60))
+    _ttl_story(RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60)))
+
+
+class ReadsWithoutRefresh(RedisStore):
+    """Negative control: reads that bypass the script, so they never extend a TTL."""
+
+    def read_many(self, keys_: Sequence[Key]) -> list[bytes | None]:
+        return [self.client.get(self.keys.value(k)) for k in keys_]
+
+    def read(self, key: Key) -> bytes | None:
+        return self.read_many([key])[0]
+
+
+def test_ttl_story_fails_when_reads_do_not_refresh(redis_url: str, redis_prefix: str) -> None:
+    store = ReadsWithoutRefresh(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60))
+    with pytest.raises(AssertionError):
+        _ttl_story(store)
+    store.close()
+
+
+def _ttl_story(store: RedisStore) -> None:
+    """Values get the TTL, reads give it back, idle threads vanish whole (60 min TTL)."""
     tag = Tag(keys.THREADS, T)
     kept, dropped = store.keys.value(ck(T, CP1)), store.keys.value(ck(T, CP2))
     registry = store.keys.registry(tag)

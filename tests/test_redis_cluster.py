@@ -30,12 +30,12 @@ from langgraph_persist.store.base import Store
 from langgraph_persist.store.redis_cluster import RedisClusterStore, build_cluster_tiered
 from langgraph_persist.store.s3 import S3Store
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore
-from tests import test_graphs as core_graph_tests
 from tests.graphs import approval_graph, chat_graph, human
 from tests.redis_cluster_server import RedisClusterServer
 from tests.redis_server import free_port
 from tests.s3_server import S3Server, shared_server
 from tests.test_conformance import assert_conforms
+from tests.test_graphs import GraphTests, MakeSaver
 from tests.test_redis_store import CP1, StoreContract, T, ck, rec
 from tests.test_s3 import S3LockSemantics, cfg, new_prefix, run_elsewhere
 
@@ -445,30 +445,28 @@ def test_saver_kwargs_compose_cluster_over_s3(
     saver.close()
 
 
-# -- the core real-graph tests, re-run on Redis Cluster + S3 --------------------------------
+# -- the core real-graph tests, on Redis Cluster + S3 --------------------------------------
 
 
-@pytest.fixture
-def make_saver(cluster: RedisClusterServer, s3_bucket: str, s3_client: Any) -> Iterator[Any]:
-    """Overrides ``tests/test_graphs.py``'s fixture: Cluster hot tier over S3 (several hosts)."""
-    s3_prefix, prefix = new_prefix(), redis_prefix()
-    made: list[Any] = []
+class TestGraphsClusterS3(GraphTests):
+    """``tests/test_graphs.py``'s graph tests on a Cluster hot tier over S3 (several hosts)."""
 
-    def make() -> Any:
-        from langgraph_persist import PersistSaver
+    @pytest.fixture
+    def make_saver(
+        self, cluster: RedisClusterServer, s3_bucket: str, s3_client: Any
+    ) -> Iterator[MakeSaver]:
+        s3_prefix, prefix = new_prefix(), redis_prefix()
+        made: list[PersistSaver] = []
 
-        saver = PersistSaver(
-            s3=S3Store(s3_bucket, prefix=s3_prefix, client=s3_client),
-            redis_cluster=cluster.url,
-            hot=HotTierOptions(key_prefix=prefix, ttl=timedelta(minutes=10)),
-        )
-        made.append(saver)
-        return saver
+        def make() -> PersistSaver:
+            saver = PersistSaver(
+                s3=S3Store(s3_bucket, prefix=s3_prefix, client=s3_client),
+                redis_cluster=cluster.url,
+                hot=HotTierOptions(key_prefix=prefix, ttl=timedelta(minutes=10)),
+            )
+            made.append(saver)
+            return saver
 
-    yield make
-    for saver in made:
-        saver.close()
-
-
-# Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
-globals().update(core_graph_tests.graph_tests_for("_cluster_s3"))
+        yield make
+        for saver in made:
+            saver.close()

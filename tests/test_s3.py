@@ -41,10 +41,10 @@ from langgraph_persist.errors import (
 from langgraph_persist.store import s3
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.s3 import S3Store
-from tests import test_graphs as core_graph_tests
 from tests.graphs import approval_graph, chat_graph, human
 from tests.s3_server import S3Server, shared_server
 from tests.test_conformance import assert_conforms
+from tests.test_graphs import GraphTests, MakeSaver
 from tests.test_redis_store import CP1, OTHER, StoreContract, T, ck, rec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -639,24 +639,22 @@ def test_latest_costs_one_list_per_page_of_checkpoints(
     assert log.ops == {"ListObjectsV2": 3}
 
 
-# -- the core real-graph tests, re-run on S3 alone -----------------------------------------
+# -- the core real-graph tests, on S3 alone -------------------------------------------------
 
 
-@pytest.fixture
-def make_saver(s3_client: Any, s3_bucket: str) -> Iterator[Any]:
-    """Overrides ``tests/test_graphs.py``'s fixture: savers over one S3 prefix (= hosts)."""
-    prefix = new_prefix()
-    made: list[PersistSaver] = []
+class TestGraphsS3(GraphTests):
+    """``tests/test_graphs.py``'s graph tests on savers over one S3 prefix (= hosts)."""
 
-    def make() -> PersistSaver:
-        saver = PersistSaver(s3=S3Store(s3_bucket, prefix=prefix, client=s3_client))
-        made.append(saver)
-        return saver
+    @pytest.fixture
+    def make_saver(self, s3_client: Any, s3_bucket: str) -> Iterator[MakeSaver]:
+        prefix = new_prefix()
+        made: list[PersistSaver] = []
 
-    yield make
-    for saver in made:
-        saver.close()
+        def make() -> PersistSaver:
+            saver = PersistSaver(s3=S3Store(s3_bucket, prefix=prefix, client=s3_client))
+            made.append(saver)
+            return saver
 
-
-# Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
-globals().update(core_graph_tests.graph_tests_for("_s3"))
+        yield make
+        for saver in made:
+            saver.close()

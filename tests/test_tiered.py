@@ -39,10 +39,10 @@ from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.hot_auth import store_secret
 from langgraph_persist.store.redis import RedisStore
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, _intact, build_tiered
-from tests import test_graphs as core_graph_tests
 from tests.graphs import chat_graph, human, loop_graph
 from tests.redis_server import RedisServer, free_port
 from tests.test_conformance import assert_conforms
+from tests.test_graphs import GraphTests, MakeSaver
 from tests.test_redis_store import CP1, CP2, CP3, OTHER, S1, StoreContract, T, ck, rec
 
 MODES = ["write-through", "write-behind"]
@@ -724,9 +724,12 @@ def make_saver(
         saver.close()
 
 
-# Every core graph test that takes ``make_saver`` runs again here, on this module's
-# fixture: new graph tests are picked up without copying them.
-globals().update(core_graph_tests.graph_tests_for("_tiered"))
+class TestGraphsTiered(GraphTests):
+    """``tests/test_graphs.py``'s graph tests on this module's tiered savers (both modes)."""
+
+    @pytest.fixture
+    def make_saver(self, make_saver: MakeSaver) -> MakeSaver:
+        return make_saver  # the module's fixture above (other tests here use it too)
 
 
 def test_tiered_stats_surface_in_saver_stats(make_saver: Callable[[], PersistSaver]) -> None:

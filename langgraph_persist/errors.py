@@ -91,6 +91,10 @@ class TierUnavailableError(StoreError):
     """A storage tier (typically Redis) could not be reached."""
 
 
+class LockBusyError(StoreError):
+    """A lock asked for with ``wait=False`` is held by someone else (nothing was taken)."""
+
+
 class CorruptStoreError(StoreError):
     """The store's database itself is damaged ("database disk image is malformed",
     a damaged WAL), as opposed to one record in it. ``store`` names it."""

@@ -105,10 +105,14 @@ class _NoLocks:
     """Locks that lock nothing: a store on a file system without working ``flock``
     (some network mounts), or a refactoring that lost the ``with``."""
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
 

@@ -50,24 +50,30 @@ class TestSqliteStoreContract(StoreContract):
 class NoLocks(SqliteStore):
     """Every lock is granted at once: nothing excludes anything."""
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
 
 class SharedAlwaysExclusive(SqliteStore):
     """Shared holders exclude each other (writers of one thread would serialize)."""
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
-        return super().lock(key, True)
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
+        return super().lock(key, True, wait=wait)
 
 
 class SharedNeverExcludes(SqliteStore):
     """A shared holder does not keep an exclusive one out (deletes race writers)."""
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         if not exclusive:
             return contextlib.nullcontext()
-        return super().lock(key, True)
+        return super().lock(key, True, wait=wait)
 
 
 @pytest.mark.parametrize(

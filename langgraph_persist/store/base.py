@@ -158,13 +158,22 @@ class Store(Protocol):
         """
         ...
 
-    def lock(self, key: Key, exclusive: bool = True) -> AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> AbstractContextManager[None]:
         """A lock named by ``key`` across processes: writers of a thread share it;
-        deleting the thread (and fencing) takes it exclusively."""
+        deleting the thread (and fencing) takes it exclusively.
+
+        ``wait=False`` makes one attempt: entering raises ``LockBusyError`` instead
+        of waiting when another holder keeps the lock (tools, and the store
+        contract's lock tests, which must not order events by sleeping)."""
         ...
 
-    def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
-        """Shared for writers, exclusive for garbage collection (see gc.py)."""
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> AbstractContextManager[None]:
+        """Shared for writers, exclusive for garbage collection (see maintenance.py);
+        ``wait`` as for ``lock``."""
         ...
 
     def size_of(self, prefix: Key) -> int:

@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 
-from langgraph_persist.errors import StoreError
+from langgraph_persist.errors import LockBusyError, StoreError
 from langgraph_persist.keys import Key
 
 LOCKS = "locks"
@@ -52,17 +52,21 @@ class FileLocks:
         self.directory = os.path.join(root, LOCKS)
         self.read_only = read_only
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         """An flock on ``locks/<digest of key>`` (digested: names can be long)."""
         name = hashlib.blake2b("/".join(key).encode(), digest_size=16).hexdigest()
-        return self._flock(name, exclusive)
+        return self._flock(name, exclusive, wait)
 
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         """Shared by writers, exclusive for garbage collection."""
-        return self._flock("gc", exclusive)
+        return self._flock("gc", exclusive, wait)
 
     @contextlib.contextmanager
-    def _flock(self, name: str, exclusive: bool) -> Iterator[None]:
+    def _flock(self, name: str, exclusive: bool, wait: bool = True) -> Iterator[None]:
         if self.read_only:  # nothing is written, so there is nothing to exclude
             yield
             return
@@ -78,7 +82,11 @@ class FileLocks:
                 f"cannot open lock file {path}: {os_reason(exc)}; nothing was written"
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+                fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockBusyError(f"lock {path} is held by another holder") from None
             yield
         finally:
             os.close(fd)
@@ -93,8 +101,12 @@ class FileLocked:
 
     _locks: FileLocks
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
-        return self._locks.lock(key, exclusive)
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
+        return self._locks.lock(key, exclusive, wait=wait)
 
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
-        return self._locks.maintenance_lock(exclusive)
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
+        return self._locks.maintenance_lock(exclusive, wait=wait)

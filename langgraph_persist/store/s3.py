@@ -92,6 +92,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from langgraph_persist.errors import (
     ConfigurationError,
     InvalidIdError,
+    LockBusyError,
     StoreError,
     TierUnavailableError,
 )
@@ -517,14 +518,18 @@ class S3Store(Store):
 
     # -- locks --------------------------------------------------------------------------------
 
-    def lock(self, key: Key, exclusive: bool = True) -> contextlib.AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         """Exclusive: a lease lock object. Shared: a no-op (see module docstring)."""
         if not exclusive:
             return contextlib.nullcontext()
         digest = hashlib.blake2b("/".join(key).encode(), digest_size=16).hexdigest()
-        return self._lease(f"{self._base}{_LOCKS}/{digest}")
+        return self._lease(f"{self._base}{_LOCKS}/{digest}", wait)
 
-    def maintenance_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         """Exclusive (gc): a lease lock object, so two collectors never overlap.
 
         Shared (every put): a no-op, so gc does NOT exclude writers on S3: run it
@@ -532,11 +537,11 @@ class S3Store(Store):
         """
         if not exclusive:
             return contextlib.nullcontext()
-        return self._lease(f"{self._base}{_LOCKS}/gc")
+        return self._lease(f"{self._base}{_LOCKS}/gc", wait)
 
     @contextlib.contextmanager
-    def _lease(self, name: str) -> Iterator[None]:
-        etag = self._acquire(name)
+    def _lease(self, name: str, wait: bool = True) -> Iterator[None]:
+        etag = self._acquire(name, wait)
         try:
             yield
         finally:
@@ -547,7 +552,7 @@ class S3Store(Store):
         token = secrets.token_hex(16)
         return json.dumps({"holder": self._holder, "expires": expires, "token": token}).encode()
 
-    def _acquire(self, name: str) -> str:
+    def _acquire(self, name: str, wait: bool = True) -> str:
         """Create the lock object, or take over an expired one; wait otherwise.
 
         Each attempt is one request (two when the lock is held): waiters back off
@@ -567,6 +572,8 @@ class S3Store(Store):
                 taken = self._take_over_if_expired(name)
             if taken is not None:
                 return taken
+            if not wait:
+                raise LockBusyError(f"S3 lock {name} is held by another holder")
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
 

@@ -668,13 +668,17 @@ class TieredStore(Store):
             return True
         return False
 
-    def lock(self, key: Key, exclusive: bool = True) -> AbstractContextManager[None]:
+    def lock(
+        self, key: Key, exclusive: bool = True, *, wait: bool = True
+    ) -> AbstractContextManager[None]:
         """The cold tier's lock: writers of the durable copy are the ones to fence."""
-        return self.cold.lock(key, exclusive)
+        return self.cold.lock(key, exclusive, wait=wait)
 
-    def maintenance_lock(self, exclusive: bool) -> AbstractContextManager[None]:
+    def maintenance_lock(
+        self, exclusive: bool, *, wait: bool = True
+    ) -> AbstractContextManager[None]:
         """The cold tier's lock: it is the durable copy that gc must coordinate on."""
-        return self.cold.maintenance_lock(exclusive)
+        return self.cold.maintenance_lock(exclusive, wait=wait)
 
     def close(self) -> None:
         """Flush (write-behind), stop the background thread, close both tiers."""

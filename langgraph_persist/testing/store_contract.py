@@ -27,21 +27,19 @@ reads back from its hot tier. Names (``T``, ``OTHER``, ``CP1``...) are public:
 a store's own tests reuse them next to the contract.
 
 Locks are checked without sleeping: ``try_lock`` makes one attempt that never
-waits (see its docstring), so "the lock is held" is a fact the test observes,
-not a guess that a sleeping thread has run.
+waits (the port's ``lock(..., wait=False)``), so "the lock is held" is a fact
+the test observes, not a guess that a sleeping thread has run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
-from typing import Any, SupportsIndex
 
 import pytest
 
 from langgraph_persist import keys, records
+from langgraph_persist.errors import LockBusyError
 from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
@@ -86,66 +84,17 @@ def ck(thread: str, cid: str, ns: str = "=") -> Key:
 # -- one lock attempt that never waits ---------------------------------------------------------
 
 
-class _WouldWait(BaseException):
-    """Raised in the attempting thread where a lock would start waiting.
-
-    A ``BaseException``, so a store's ``except Exception`` (error mapping)
-    does not turn it into a store error.
-    """
-
-
-_patching = threading.Lock()
-
-
-@contextlib.contextmanager
-def _never_wait() -> Iterator[None]:
-    """In the calling thread only, the first wait of a lock raises ``_WouldWait``.
-
-    The built-in stores wait in one of two ways: a blocking ``fcntl.flock``
-    (local stores: it is made non-blocking here) or a retry loop that backs
-    off with ``time.sleep`` (Redis, Redis Cluster and S3 lease locks: the
-    first back-off means the attempt failed). Every other thread calls the
-    real functions. The lock itself runs unchanged: this observes it.
-    """
-    import fcntl  # POSIX only; imported here so the module loads anywhere
-
-    me = threading.get_ident()
-    real_sleep, real_flock = time.sleep, fcntl.flock
-
-    def sleep(seconds: float | SupportsIndex) -> None:
-        if threading.get_ident() == me:
-            raise _WouldWait
-        real_sleep(seconds)
-
-    def flock(fd: Any, operation: int) -> None:
-        if threading.get_ident() != me or operation & fcntl.LOCK_UN:
-            real_flock(fd, operation)
-            return
-        try:
-            real_flock(fd, operation | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _WouldWait from None
-
-    with _patching:
-        time.sleep, fcntl.flock = sleep, flock
-        try:
-            yield
-        finally:
-            time.sleep, fcntl.flock = real_sleep, real_flock
-
-
 def try_lock(store: Store, key: Key, *, exclusive: bool = True) -> bool:
     """One attempt at ``store.lock(key, exclusive)`` that never waits.
 
     True if the lock was free: it was taken and is released at once. False
-    if taking it would have meant waiting for another holder. Works for locks
-    that wait through ``fcntl.flock`` or ``time.sleep`` (every built-in store);
-    a store that waits otherwise overrides ``StoreContract.try_lock``.
+    if another holder keeps it: the store's ``lock(..., wait=False)`` raised
+    ``LockBusyError`` and took nothing.
     """
     try:
-        with _never_wait(), store.lock(key, exclusive):
+        with store.lock(key, exclusive, wait=False):
             return True
-    except _WouldWait:
+    except LockBusyError:
         return False
 
 
@@ -313,6 +262,7 @@ class StoreContract:
         with store.lock(key, exclusive=False):
             assert self.try_lock(store, key, exclusive=False)  # shared holders share
             assert not self.try_lock(store, key, exclusive=True)  # an exclusive one waits
+            assert self.try_lock(store, key, exclusive=False)  # and that attempt took nothing
             waiter = _in_thread(exclusive, "exclusive-waiter")
             order.append("shared released")
         waiter.join(LOCK_WAIT)

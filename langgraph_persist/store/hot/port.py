@@ -45,7 +45,7 @@ from typing import Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from langgraph_persist.errors import ConfigurationError, TierUnavailableError
+from langgraph_persist.errors import ConfigurationError, LockBusyError, TierUnavailableError
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Names, Store
 from langgraph_persist.store.hot.entries import open_entries
@@ -478,7 +478,7 @@ class HotTier(Store):
                     yield self.keys.parse(m), int(size), now
 
     @contextlib.contextmanager
-    def lock(self, key: Key, exclusive: bool = True) -> Iterator[None]:
+    def lock(self, key: Key, exclusive: bool = True, *, wait: bool = True) -> Iterator[None]:
         """Shared or exclusive across processes and hosts: a Redis lease lock, in the
         slot of the data it protects.
 
@@ -492,6 +492,9 @@ class HotTier(Store):
         op = "exclusive" if exclusive else "shared"
         pause = 0.001
         while not self._eval("lock", names, [op, token, lease]):
+            if not wait:  # withdraw the intent a refused exclusive attempt leaves
+                self._eval("lock", names, ["release", token, lease])
+                raise LockBusyError(f"hot-tier lock {'/'.join(key)} is held by another holder")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
         try:
@@ -500,7 +503,7 @@ class HotTier(Store):
             self._eval("lock", names, ["release", token, lease])
 
     @contextlib.contextmanager
-    def maintenance_lock(self, exclusive: bool) -> Iterator[None]:
+    def maintenance_lock(self, exclusive: bool, *, wait: bool = True) -> Iterator[None]:
         """No cross-process lock: as a hot tier, the cold store's lock is the one used.
 
         A hot tier used on its own has no garbage collector to exclude, because

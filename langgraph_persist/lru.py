@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -27,6 +28,22 @@ class LRU:
                 return None
             self._data.move_to_end(key)
             return hit[0]
+
+    def get_many(self, keys: Iterable[Any]) -> tuple[dict[Any, Any], list[Any]]:
+        """(hits by key, keys missed), under one acquisition of the lock: reading a
+        long list looks up hundreds of element blobs at once."""
+        hits: dict[Any, Any] = {}
+        missed: list[Any] = []
+        with self._lock:
+            data = self._data
+            for key in keys:
+                hit = data.get(key)
+                if hit is None:
+                    missed.append(key)
+                else:
+                    data.move_to_end(key)
+                    hits[key] = hit[0]
+        return hits, missed
 
     def put(self, key: Any, value: Any, weight: int = 1) -> None:
         with self._lock:

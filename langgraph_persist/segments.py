@@ -95,6 +95,15 @@ def array_header(data: bytes, count: int) -> int | None:
     return None
 
 
+def pack_array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` elements (the inverse of ``array_header``)."""
+    if count < 16:
+        return bytes([0x90 + count])
+    if count < 1 << 16:
+        return b"\xdc" + struct.pack(">H", count)
+    return b"\xdd" + struct.pack(">I", count)
+
+
 def split_body(body: bytes, count: int) -> list[bytes] | None:
     """The ``count`` msgpack objects concatenated in ``body``, or ``None`` if it is not
     exactly that (``Unpacker.skip`` walks it in C, decoding nothing)."""

@@ -184,14 +184,7 @@ class Reader:
 
         Content is re-hashed against its address with ``hash_key``; ``None`` skips
         that check (gc, which only follows references and knows no thread)."""
-        out: dict[bytes, Any] = {}
-        missing: list[bytes] = []
-        for d in digests:
-            hit = self._blob_cache.get(d)
-            if hit is None:
-                missing.append(d)
-            else:
-                out[d] = hit
+        out, missing = self._blob_cache.get_many(digests)
         if missing:
             blob_keys = [keys.blob(d) for d in missing]
             for d, data in zip(missing, self.store.read_many(blob_keys), strict=True):

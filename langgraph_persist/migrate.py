@@ -254,6 +254,26 @@ def read_thread(saver: AnySaver, thread_id: str, *, latest: bool = False) -> lis
     return order_parents_first(_self_contained([_copy_of(saver, t) for t in tuples]))
 
 
+def read_checkpoints(
+    saver: AnySaver, thread_id: str, selection: Iterable[tuple[str, str]]
+) -> list[CheckpointCopy]:
+    """Some checkpoints of a thread, given as (namespace, checkpoint id), parents first.
+
+    What ``read_thread`` returns, for a chosen part of the thread (a fork, see
+    ``PersistSaver.fork``). ``NotFoundError`` when one of them is not there.
+    """
+    tuples = []
+    for ns, checkpoint_id in selection:
+        t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+        if t is None:
+            raise NotFoundError(
+                f"checkpoint {checkpoint_id!r} of thread {thread_id!r} (namespace {ns!r}) "
+                "is not in the store"
+            )
+        tuples.append(t)
+    return order_parents_first(_self_contained([_copy_of(saver, t) for t in tuples]))
+
+
 def _self_contained(items: list[CheckpointCopy]) -> list[CheckpointCopy]:
     """Drop parent links that point outside the copy (see module doc, "Self-contained")."""
     present = {(c.checkpoint_ns, c.checkpoint_id) for c in items}

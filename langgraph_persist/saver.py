@@ -46,7 +46,7 @@ from langgraph_persist.backup import BackupReport
 from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.engine import Engine, ShareContent
+from langgraph_persist.engine import Engine, ShareContent, StoredWrite
 from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
@@ -512,6 +512,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
     def checkpoint_ids(self, thread_id: str, *, checkpoint_ns: str = "") -> Iterator[str]:
         """One namespace's checkpoint ids, newest first, read lazily in pages (no decode)."""
         return admin.checkpoint_ids(self.engine, thread_id, checkpoint_ns)
+
+    def stored_writes(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> builtins.list[StoredWrite]:
+        """A checkpoint's pending writes with everything stored: task path and index
+        too, which ``get_tuple``'s ``pending_writes`` drop (LangGraph's shape); copies
+        (migration, snapshots) keep them so a copy replays in the same order."""
+        return self.engine.stored_writes(
+            self.engine.address(str(thread_id), checkpoint_ns), checkpoint_id
+        )
 
     def record_sizes(self, thread_id: str) -> dict[tuple[str, str], int]:
         """(namespace, checkpoint id) -> bytes of its checkpoint record plus its write

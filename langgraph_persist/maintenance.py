@@ -202,7 +202,6 @@ def stats(engine: Engine) -> StoreStats:
             checkpoints += 1
         elif kind is Kind.WRITES:
             writes += 1
-    tier_stats = getattr(engine.store, "stats", None)
     return StoreStats(
         threads=threads,
         checkpoints=checkpoints,
@@ -210,7 +209,7 @@ def stats(engine: Engine) -> StoreStats:
         blobs=blobs,
         bytes_total=total,
         bytes_blobs=blob_bytes,
-        tiers=tier_stats() if callable(tier_stats) else {"cold": engine.store.describe()},
+        tiers=engine.store.stats(),
         bytes_on_disk=engine.store.source_of_truth().disk_bytes(),
     )
 

@@ -201,24 +201,17 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self.store.flush(timeout)
 
     def pin_thread(self, thread_id: str) -> None:
-        """Keep a thread in the Redis hot tier regardless of its TTL."""
-        self._tiered("pin_thread")(self.engine.name(thread_id))
+        """Keep a thread in the Redis hot tier regardless of its TTL (``ConfigurationError``
+        without a hot tier: see ``Store.pins_threads``)."""
+        self.store.pin_thread(self.engine.name(thread_id))
 
     def is_pinned(self, thread_id: str) -> bool:
         """Whether ``pin_thread`` keeps this thread in the hot tier."""
-        return bool(self._tiered("is_pinned")(self.engine.name(thread_id)))
+        return self.store.is_pinned(self.engine.name(thread_id))
 
     def unpin_thread(self, thread_id: str) -> None:
         """Let a pinned thread expire from the hot tier again."""
-        self._tiered("unpin_thread")(self.engine.name(thread_id))
-
-    def _tiered(self, method: str) -> Any:
-        fn = getattr(self.store, method, None)
-        if fn is None:
-            raise ConfigurationError(
-                f"{method} needs a Redis hot tier (PersistSaver(..., redis=...))"
-            )
-        return fn
+        self.store.unpin_thread(self.engine.name(thread_id))
 
     def _make_audit(
         self, audit_log: str | os.PathLike[str] | bool | None, audit_ids: str
@@ -230,7 +223,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         # keyed like the store's names when it has a key: unguessable without it
         hash_ids = (self.store_keys.name_key or b"lgp-audit") if audit_ids == "hashed" else None
         if audit_log is None or audit_log is True:
-            root = getattr(self.store.source_of_truth(), "root", None)
+            root = self.store.source_of_truth().local_root()
             return AuditLog(os.path.join(root, AUDIT_LOG), hash_ids=hash_ids) if root else None
         return AuditLog(audit_log, hash_ids=hash_ids)
 

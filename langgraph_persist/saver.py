@@ -1,30 +1,43 @@
 """``PersistSaver``: LangGraph's checkpointer interface over the engine.
 
 One logic, two faces. Every decision lives in ``Engine`` (synchronous,
-thread-safe); the sync methods call it directly and the async ones run it
-with ``asyncio.to_thread``. Why not a separate async engine: file I/O has no
-asynchronous kernel interface in Python (aiofiles also uses threads), and one
-engine means sync and async can never disagree. Consequences users rely on:
+thread-safe); the sync methods call it, and every async method runs *the
+public sync method of the same name* (``aput`` runs ``put``...) on the saver's
+own bounded thread pool (``async_workers`` threads, default 4). Why not a
+separate async engine: file I/O has no asynchronous kernel interface in Python
+(aiofiles also uses threads), and one path means auditing, checks and
+subclass overrides never differ between the two faces. Why not the loop's
+default executor (``asyncio.to_thread``): LangGraph runs sync nodes there, so
+a slow disk would starve the user's graph, and a slow graph its checkpoints.
+Consequences users rely on:
 
-* constructing the saver touches no event loop;
+* constructing the saver touches no event loop (the pool starts no thread
+  until the first async call);
 * the sync API works from any thread, including while an event loop runs
   elsewhere (nothing is bound to a loop);
-* async calls never block the loop.
+* async calls never block the loop, and at most ``async_workers`` of them run
+  at once per saver (more wait their turn);
+* cancelling an awaiting task does not stop a write already handed to a
+  thread: it completes (or fails) on its own, atomically, and only the
+  result is lost (docs/reliability.md, "Async calls and cancellation").
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextvars
 import dataclasses
+import functools
 import heapq
 import itertools
 import os
 import random
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -46,7 +59,7 @@ from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine, ShareContent, StoredWrite
-from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
+from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError, StoreError
 from langgraph_persist.extras import needs_extra
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
@@ -65,6 +78,9 @@ if TYPE_CHECKING:
 
 _LIST_BATCH = 32
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
+ASYNC_WORKERS = 4
+"""Default size of a saver's own pool for its async methods (``async_workers``)."""
+R = TypeVar("R")
 
 
 def _refuse_ignored(
@@ -199,6 +215,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
             content is addressed per thread, so a writer cannot learn from the store's
             growth whether another thread holds a value it guesses; threads then share
             nothing. Choose it when mutually distrusting parties write one store.
+        async_workers: threads of the saver's own pool that run its async methods
+            (default 4): at most this many async calls of this saver run at once.
+            LangGraph's sync nodes keep the loop's default executor to themselves.
     """
 
     def __init__(
@@ -219,6 +238,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         fencing: bool = False,
         read_only: bool = False,
         share_content: ShareContent = "store",
+        async_workers: int = ASYNC_WORKERS,
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -248,8 +268,16 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 f"share_content must be 'store' or 'thread', not {share_content!r}"
             )
         self.share_content: ShareContent = share_content
+        if (
+            not isinstance(async_workers, int)
+            or isinstance(async_workers, bool)
+            or async_workers < 1
+        ):
+            raise ConfigurationError(f"async_workers must be an int >= 1, not {async_workers!r}")
         self.engine = self._make_engine()
         self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
+        self.async_workers = async_workers
+        self._async_pool = ThreadPoolExecutor(async_workers, thread_name_prefix="lgp-async")
 
     @classmethod
     def from_conn_string(
@@ -264,6 +292,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         fencing: bool = False,
         read_only: bool = False,
         share_content: ShareContent = "store",
+        async_workers: int = ASYNC_WORKERS,
     ) -> PersistSaver:
         """A saver over the store ``url`` names (the grammar is in ``urls.py``):
 
@@ -291,6 +320,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
             "fencing": fencing,
             "read_only": read_only,
             "share_content": share_content,
+            "async_workers": async_workers,
         }
         if isinstance(spec, urls.LocalSpec):
             if hot is not None:
@@ -413,6 +443,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the store and let the async pool's threads end (calls already running
+        finish first; this may itself run on one of them, from ``__aexit__``)."""
+        self._async_pool.shutdown(wait=False)
         self.store.close()
 
     def __enter__(self) -> PersistSaver:
@@ -435,7 +468,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await asyncio.to_thread(self.close)
+        await self._call(self.close)
 
     # -- sync API ---------------------------------------------------------------------------------
 
@@ -739,10 +772,25 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Counts and sizes of what is stored, per tier."""
         return maintenance.stats(self.engine)
 
-    # -- async API --------------------------------------------------------------------------------
+    # -- async API: each runs the public sync method of its name on the saver's pool ----------
+
+    async def _call(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """``fn(*args, **kwargs)`` on the saver's own pool, in a copy of the caller's
+        context (as ``asyncio.to_thread`` does: tracing and callbacks see their vars).
+
+        Cancelling the awaiting task abandons the result, not the call: see the
+        module docstring."""
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()
+        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        try:
+            future = loop.run_in_executor(self._async_pool, call)
+        except RuntimeError:  # the pool was shut down: by close()
+            raise StoreError("the saver is closed") from None
+        return await future
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.engine.get_tuple, config)
+        return await self._call(self.get_tuple, config)
 
     async def alist(
         self,
@@ -752,9 +800,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        it = self.engine.checkpoints(config, filter=filter, before=before, limit=limit)
+        it = await self._call(self.list, config, filter=filter, before=before, limit=limit)
 
-        def next_batch() -> list[CheckpointTuple]:
+        def next_batch() -> builtins.list[CheckpointTuple]:
             batch = []
             for item in it:
                 batch.append(item)
@@ -762,7 +810,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
                     break
             return batch
 
-        while batch := await asyncio.to_thread(next_batch):
+        while batch := await self._call(next_batch):
             for item in batch:
                 yield item
             if len(batch) < _LIST_BATCH:
@@ -775,7 +823,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await asyncio.to_thread(self.engine.put, config, checkpoint, metadata, new_versions)
+        return await self._call(self.put, config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self,
@@ -784,21 +832,21 @@ class PersistSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await asyncio.to_thread(self.engine.put_writes, config, writes, task_id, task_path)
+        await self._call(self.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
+        await self._call(self.delete_thread, thread_id)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
+        await self._call(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+        await self._call(self.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+        await self._call(self.prune, thread_ids, strategy=strategy)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return await asyncio.to_thread(self.engine.get_delta_channel_history, config, channels)
+        return await self._call(self.get_delta_channel_history, config=config, channels=channels)

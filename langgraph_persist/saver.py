@@ -383,6 +383,12 @@ class PersistSaver(BaseCheckpointSaver[str]):
             return build_cluster_tiered(cold, redis_cluster, hot, encryption=encryption)
         return cold
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store's records are encrypted (its meta record says so; a saver
+        opened read-only without the key can still tell)."""
+        return bool(self.store_keys.encrypted)
+
     def flush(self, timeout: timedelta | None = None) -> None:
         """Wait until every acknowledged write is in the cold tier (write-behind mode)."""
         self.store.flush(timeout)

@@ -324,7 +324,7 @@ def open_store(
         with PersistSaver.from_conn_string(
             spec, encryption=encryption, read_only=browse, serde=serde
         ) as saver:
-            if browse and saver.store_keys.encrypted and encryption is None:
+            if browse and saver.encrypted and encryption is None:
                 raise ConfigurationError(
                     f"the store {where} is encrypted: set {ENV_KEY} to its keys "
                     "(id:hexkey,...) to read it"

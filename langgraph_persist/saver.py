@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextvars
-import dataclasses
 import functools
 import heapq
 import itertools
@@ -50,7 +49,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist import admin, maintenance, urls
+from langgraph_persist import admin, build, maintenance, urls
 from langgraph_persist.address import Address
 from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
 from langgraph_persist.audit import AuditLog
@@ -60,7 +59,6 @@ from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine, ShareContent, StoredWrite
 from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError, StoreError
-from langgraph_persist.extras import needs_extra
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
@@ -81,85 +79,6 @@ _LIST_BATCH = 32
 ASYNC_WORKERS = 4
 """Default size of a saver's own pool for its async methods (``async_workers``)."""
 R = TypeVar("R")
-
-
-def _refuse_ignored(
-    path: str | os.PathLike[str] | None,
-    durability: Durability | None,
-    layout: Layout | None,
-    redis: object,
-    redis_cluster: object,
-    s3: Store | None,
-    store: Store | None,
-    hot: HotTierOptions | None,
-    read_only: bool,
-) -> None:
-    """Refuse keyword combinations where one would be silently ignored, and a URL
-    given where a directory is expected (it would become a directory named ``redis:``)."""
-    if path is not None and urls.is_url(path):
-        raise ConfigurationError(
-            f"{urls.redact(os.fspath(path))!r} is a URL, not a directory: use "
-            "PersistSaver.from_conn_string(url) (or redis=/s3= for a hot or S3 tier)"
-        )
-    local = {"path": path, "durability": durability, "layout": layout}
-    given_local = [name for name, value in local.items() if value is not None]
-    if store is not None:
-        extra = [
-            name
-            for name, value in {
-                **local,
-                "redis": redis,
-                "redis_cluster": redis_cluster,
-                "s3": s3,
-                "hot": hot,
-            }.items()
-            if value is not None
-        ]
-        if extra or read_only:
-            raise ConfigurationError(
-                f"store= is a complete store: {', '.join(extra) or 'read_only'} would be ignored"
-            )
-    if s3 is not None and given_local:
-        raise ConfigurationError(
-            f"s3= replaces the local store: {', '.join(given_local)} would be ignored "
-            "(an S3 store's durability is S3's)"
-        )
-    if read_only and any(x is not None for x in (redis, redis_cluster, s3)):
-        raise ConfigurationError("read_only opens a store directory on its own")
-    if read_only and durability is not None:
-        raise ConfigurationError("read_only writes nothing: durability= would be ignored")
-    if hot is not None and redis is None and redis_cluster is None:
-        raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
-
-
-def _local_kwargs(spec: urls.LocalSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if spec.layout is not None:
-        out["layout"] = spec.layout
-    if spec.durability is not None:
-        out["durability"] = spec.durability
-    return out
-
-
-def _open_s3(spec: urls.S3Spec) -> Store:
-    with needs_extra("s3", "an S3 store"):
-        from langgraph_persist.store.s3 import S3Store
-
-    return S3Store(
-        spec.bucket, prefix=spec.prefix, endpoint_url=spec.endpoint_url, region=spec.region
-    )
-
-
-def _hot_options(base: HotTierOptions | None, given: Mapping[str, Any]) -> HotTierOptions | None:
-    if base is None and not given:
-        return None
-    with needs_extra("redis", "a Redis hot tier"):
-        from langgraph_persist.store import tiered
-
-    try:
-        return dataclasses.replace(base, **given) if base else tiered.HotTierOptions(**given)
-    except TypeError as exc:
-        raise ConfigurationError(f"hot tier options: {exc}") from None
 
 
 class PersistSaver(BaseCheckpointSaver[str]):
@@ -251,12 +170,14 @@ class PersistSaver(BaseCheckpointSaver[str]):
             if store is not None:
                 raise ConfigurationError("pass the store once: positionally or as store=")
             path, store = None, path
-        _refuse_ignored(path, durability, layout, redis, redis_cluster, s3, store, hot, read_only)
+        build.refuse_ignored(
+            path, durability, layout, redis, redis_cluster, s3, store, hot, read_only
+        )
         where = "./checkpoints" if path is None else path
         self.store: Store = (
             open_local(where, read_only=True, layout=layout)
             if read_only
-            else self._make_store(
+            else build.make_store(
                 where, redis, redis_cluster, s3, hot, durability, store, layout, encryption
             )
         )
@@ -322,66 +243,12 @@ class PersistSaver(BaseCheckpointSaver[str]):
             "share_content": share_content,
             "async_workers": async_workers,
         }
-        if isinstance(spec, urls.LocalSpec):
-            if hot is not None:
-                raise ConfigurationError(f"hot= configures a Redis tier; {url!r} names none")
-            return cls(spec.path, **common, **_local_kwargs(spec))
-        if read_only:
+        if read_only and not isinstance(spec, urls.LocalSpec):
             raise ConfigurationError(f"read_only opens a store directory, not {url!r}")
-        cold: dict[str, Any] = (
-            {"s3": _open_s3(spec.cold)}
-            if isinstance(spec, urls.HotSpec) and isinstance(spec.cold, urls.S3Spec)
-            else {}
-        )
-        if isinstance(spec, urls.S3Spec):
-            if hot is not None:
-                raise ConfigurationError(f"hot= configures a Redis tier; {url!r} names none")
-            return cls(s3=_open_s3(spec), **common)
-        if isinstance(spec.cold, urls.LocalSpec):
-            cold = {"path": spec.cold.path, **_local_kwargs(spec.cold)}
-        options = _hot_options(hot, spec.options)
-        tier: dict[str, Any] = {"redis_cluster" if spec.cluster else "redis": spec.redis_url}
-        return cls(**cold, **tier, hot=options, **common)
+        return cls(**build.saver_kwargs(spec, hot), **common)
 
     from_url = from_conn_string
     """The same as ``from_conn_string`` (the name some tools look for)."""
-
-    @staticmethod
-    def _make_store(
-        path: str | os.PathLike[str],
-        redis: str | Redis | AsyncRedis | None,
-        redis_cluster: ClusterTarget | None,
-        s3: Store | None,
-        hot: HotTierOptions | None,
-        durability: Durability | None,
-        store: Store | None,
-        layout: Layout | None,
-        encryption: Encryption | None = None,
-    ) -> Store:
-        """The composition root: which cold tier, and which hot tier over it.
-
-        A hot tier's MAC is keyed from ``encryption`` too, when there is one
-        (``store/hot_auth.py``)."""
-        if store is not None:
-            return store
-        if redis is not None and redis_cluster is not None:
-            raise ConfigurationError("pass redis= or redis_cluster=, not both")
-        cold = (
-            s3
-            if s3 is not None
-            else open_local(path, durability=durability or "fsync", layout=layout)
-        )
-        if redis is not None:
-            with needs_extra("redis", "a Redis hot tier"):
-                from langgraph_persist.store.tiered import build_tiered
-
-            return build_tiered(cold, redis, hot, encryption=encryption)
-        if redis_cluster is not None:
-            with needs_extra("redis", "a Redis Cluster hot tier"):
-                from langgraph_persist.store.redis_cluster import build_cluster_tiered
-
-            return build_cluster_tiered(cold, redis_cluster, hot, encryption=encryption)
-        return cold
 
     @property
     def encrypted(self) -> bool:

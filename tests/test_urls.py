@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -289,3 +290,34 @@ def test_the_blocker_really_blocks(tmp_path: Path) -> None:
     """Negative control: the harness above must make a plain ``import redis`` fail."""
     done = run_without({"redis"}, "import redis", ROOT)
     assert done.returncode != 0 and "No module named 'redis'" in done.stderr
+
+
+def test_from_conn_string_cluster_over_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scale-out shape in one URL: a Redis Cluster hot tier over an S3 cold tier."""
+    from tests.redis_cluster_server import RedisClusterServer
+
+    server = shared_server()
+    bucket = server.new_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+    cluster = RedisClusterServer()
+    cluster.start()
+    try:
+        node = cluster.url.split("://", 1)[1]
+        cold = urllib.parse.quote(f"s3://{bucket}/p", safe="")
+        url = (
+            f"redis+cluster://{node}?cold={cold}&endpoint_url={server.endpoint}"
+            f"&region={REGION}&key_prefix=urlcluster:"
+        )
+        with PersistSaver.from_conn_string(url) as saver:
+            assert saver.store.pins_threads
+            chat_graph().compile(checkpointer=saver).invoke(human("hi"), cfg("t"))
+            saver.pin_thread("t")
+            assert saver.is_pinned("t")
+            assert saver.stats().tiers["hot"] != saver.stats().tiers["cold"]
+            assert saver.stats().bytes_on_disk is None  # the cold tier is S3
+        cold_only = f"s3://{bucket}/p?endpoint_url={server.endpoint}&region={REGION}"
+        with PersistSaver.from_conn_string(cold_only) as s3_alone:
+            assert s3_alone.threads() == ["t"]  # write-through reached S3
+    finally:
+        cluster.stop()

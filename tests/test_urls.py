@@ -249,10 +249,12 @@ def test_a_missing_extra_is_one_line_with_the_install_command(tmp_path: Path) ->
             chat_graph().compile(checkpointer=saver).invoke(
                 human("hi"), {{"configurable": {{"thread_id": "t"}}}}
             )
+        from langgraph_persist import HotTierOptions
+        assert HotTierOptions(mode="write-behind")  # options need no extra
         for build in (
             lambda: PersistSaver({str(tmp_path / "s")!r}, redis="redis://localhost:1/0"),
             lambda: PersistSaver.from_conn_string("s3://bucket/prefix"),
-            lambda: __import__("langgraph_persist").HotTierOptions,
+            lambda: __import__("langgraph_persist").S3Store,
         ):
             try:
                 build()
@@ -266,7 +268,7 @@ def test_a_missing_extra_is_one_line_with_the_install_command(tmp_path: Path) ->
     assert len(lines) == 3, done.stdout
     assert "pip install 'langgraph-persist[redis]'" in lines[0]
     assert "pip install 'langgraph-persist[s3]'" in lines[1]
-    assert "pip install 'langgraph-persist[redis]'" in lines[2]
+    assert "pip install 'langgraph-persist[s3]'" in lines[2]
 
 
 def test_the_cli_runs_without_the_extras(tmp_path: Path) -> None:

@@ -2,8 +2,18 @@
 
 from langgraph_persist import PersistSaver
 graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
+
+Every public type is importable from here. ``S3Store`` is loaded on first
+use, so importing this package loads neither ``redis`` nor ``boto3``
+(optional extras, see extras.py); ``HotTierOptions`` needs neither.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
+from langgraph_persist.backup import BackupReport
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     BlockedTypeError,
@@ -27,15 +37,51 @@ from langgraph_persist.errors import (
     UnsupportedFormatError,
     WriteRejectedError,
 )
+from langgraph_persist.maintenance import GcReport
 from langgraph_persist.saver import PersistSaver
+from langgraph_persist.store.base import Store
+from langgraph_persist.store.tiered_options import HotTierOptions
+from langgraph_persist.verify import Damage, VerifyReport
+
+if TYPE_CHECKING:
+    from langgraph_persist.store.s3 import S3Store
+
+_LAZY = {
+    "S3Store": ("langgraph_persist.store.s3", "s3", "an S3 store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``S3Store`` on first use (PEP 562), with the install hint when the ``s3`` extra
+    is missing."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'langgraph_persist' has no attribute {name!r}")
+    import importlib
+
+    from langgraph_persist.extras import needs_extra
+
+    module, extra, feature = _LAZY[name]
+    with needs_extra(extra, feature):
+        value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "BackupReport",
+    "Damage",
+    "GcReport",
+    "HotTierOptions",
+    "S3Store",
+    "Store",
+    "VerifyReport",
     "BlockedTypeError",
     "ConfigurationError",
     "CorruptRecordError",
     "DanglingReferenceError",
     "Encryption",
     "FencedWriterError",
+    "HistoryEntry",
     "InvalidIdError",
     "MigrationError",
     "MissingThreadIdError",
@@ -47,8 +93,10 @@ __all__ = [
     "SnapshotError",
     "SnapshotVersionError",
     "StoreError",
+    "StoreStats",
     "ThreadDeletedError",
     "ThreadExistsError",
+    "ThreadInfo",
     "TierUnavailableError",
     "UnsupportedFormatError",
     "WriteRejectedError",

@@ -184,6 +184,11 @@ class Engine:
     def stored_writes(self, a: Address, checkpoint_id: str) -> list[StoredWrite]:
         return self.reader.stored_writes(a, checkpoint_id)
 
+    def pending_channels(self, a: Address, checkpoint_id: str) -> list[str]:
+        """The channels a checkpoint's pending writes go to, decoding no value
+        (``thread_info``'s "waits at an interrupt" reads the write records only)."""
+        return [w.channel for w in self.reader.raw_writes(a, checkpoint_id)]
+
     def delta_safe_chain(self, a: Address, checkpoint_id: str) -> set[str]:
         return delta.safe_chain(self.reader, a, checkpoint_id)
 

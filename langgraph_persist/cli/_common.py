@@ -14,9 +14,11 @@ human line goes through ``echo`` (control characters escaped, ``_render.printabl
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -66,7 +68,24 @@ EXIT_CODES: dict[int, str] = {
     6: "unsupported format: written by a newer langgraph-persist",
     7: "storage failure: disk full, permissions, database unreachable, value too large",
     8: "migration check failed: the target reads back differently from the source",
+    9: "partial: the command did what it could but skipped damaged checkpoints "
+    "(each named on stderr)",
 }
+
+OPTIONAL_DEPENDENCIES: dict[str, tuple[str, str]] = {
+    # module (or package prefix) -> (extra of langgraph-persist, distribution that provides it)
+    "langgraph.checkpoint.sqlite": ("sqlite", "langgraph-checkpoint-sqlite"),
+    "aiosqlite": ("sqlite", "langgraph-checkpoint-sqlite"),
+    "langgraph.checkpoint.postgres": ("postgres", "langgraph-checkpoint-postgres"),
+    "psycopg": ("postgres", "psycopg[binary]"),
+    "boto3": ("s3", "boto3"),
+    "botocore": ("s3", "boto3"),
+    "cryptography": ("encryption", "cryptography"),
+    "starlette": ("ui", "starlette"),
+    "uvicorn": ("ui", "uvicorn"),
+    "jinja2": ("ui", "jinja2"),
+}
+"""What a missing import means to a user: the extra to install (``missing_dependency``)."""
 
 
 class CliError(click.ClickException):
@@ -106,8 +125,50 @@ class MismatchFound(CliError):
     exit_code = 8
 
 
+class Partial(CliError):
+    """The command finished but left damaged parts out (each named on stderr before)."""
+
+    exit_code = 9
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"warning: {printable(self.format_message())}", file=file, err=file is None)
+
+
 class BadUsage(CliError):
     exit_code = 2
+
+
+class MissingDependency(BadUsage):
+    """An optional feature whose package is not installed: one line naming the extra."""
+
+
+def missing_dependency(exc: ImportError) -> CliError:
+    """The one-line hint for an ``ImportError``, naming the extra that brings the module.
+
+    A module we do not know is still one line (exit 2), naming the module,
+    rather than a traceback.
+    """
+    name = exc.name or ""
+    for module, (extra, package) in OPTIONAL_DEPENDENCIES.items():
+        if name == module or name.startswith(module + "."):
+            return MissingDependency(
+                f"this needs the optional package {package}, which is not installed: "
+                f"pip install 'langgraph-persist[{extra}]'"
+            )
+    return MissingDependency(f"this needs the Python module {name or exc}, which is not installed")
+
+
+def quiet_closed_pipe() -> None:
+    """Stdout's reader is gone (``threads | head -1``): send the rest to /dev/null.
+
+    The reader asked for no more output, which is not a failure: the command
+    ends with exit 0 and no message, and Python's final flush of stdout must
+    not report the closed pipe either.
+    """
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 _MAPPING: list[tuple[type[Exception], type[CliError]]] = [
@@ -144,6 +205,11 @@ class PersistGroup(click.Group):
             return super().invoke(ctx)
         except PersistError as exc:
             raise to_cli_error(exc) from exc
+        except ImportError as exc:  # an optional feature without its package
+            raise missing_dependency(exc) from exc
+        except BrokenPipeError:
+            quiet_closed_pipe()
+            ctx.exit(0)
         except OSError as exc:  # a snapshot file we cannot write or read
             where = f"{exc.filename}: " if exc.filename else ""
             raise StorageFailed(f"{where}{exc.strerror or exc}") from exc
@@ -157,6 +223,8 @@ class Settings:
     redis: str | None = None
     """The agents' Redis hot tier, so deletions and imports reach it too."""
     redis_prefix: str = "lgp:"
+    full: bool = False
+    """``--full``: no cell cut to the terminal's width, no value folded."""
 
 
 @click.group(cls=PersistGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -228,6 +296,22 @@ def store_option(f: F) -> F:
         is_eager=True,
         callback=_set_store,
         help=f"The store directory (overrides the global --store and {ENV_STORE}).",
+    )(f)
+
+
+def _set_full(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Settings).full = True
+
+
+def full_option(f: F) -> F:
+    """``--full``: show every cell and value whole (no ellipsis, no folding)."""
+    return click.option(
+        "--full",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_full,
+        help="Show everything: no cell cut to the terminal width, no value folded.",
     )(f)
 
 
@@ -361,25 +445,80 @@ def iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
+SHORT_CELL = 20
+"""Columns whose cells are all this short are never cut (a time is 20 characters)."""
+
+
+def output_width() -> int | None:
+    """Columns human output may use: the terminal's, ``COLUMNS``, or None (no limit).
+
+    Output to a terminal fits it; output to a pipe or a file is not cut
+    (unless ``COLUMNS`` is set), so ``grep`` sees whole ids. ``--full``
+    lifts the limit everywhere.
+    """
+    if settings().full:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()
 ) -> None:
-    """Aligned columns; ``right`` lists the indexes of numeric columns."""
+    """A table drawn by rich, fitting ``output_width()``; ``right`` lists numeric columns.
+
+    Text columns give way first, each long cell cut with an ellipsis (one row
+    stays one line); numeric columns keep their width. Cells are escaped
+    (``printable``) and never read as rich markup: ``[red]`` in a thread id
+    is shown as typed.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
     cells = [[printable("-" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
+    grid = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False)
+    for i, header in enumerate(headers):
+        longest = max([len(header), *(len(row[i]) for row in cells)])
+        grid.add_column(
+            header,
+            justify="right" if i in right else "left",
+            no_wrap=i in right,
+            overflow="ellipsis",
+            # short cells (numbers, times, sources) stay whole; ids keep a telling prefix
+            min_width=longest if longest <= SHORT_CELL else SHORT_CELL // 2 + 3,
+        )
     for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        grid.add_row(*(Text(c, no_wrap=True, overflow="ellipsis") for c in row))
+    print_rich(grid)
 
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.rjust(w) if i in right else v.ljust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
 
-    echo(line(headers))
-    for row in cells:
-        echo(line(row))
+def print_rich(renderable: Any) -> None:
+    """Draw a rich table or tree at ``output_width()``, plain text, through ``click.echo``.
+
+    Rendered to a string first so that output (and a closed pipe) goes the
+    way of every other line; no colors, no markup, no emoji codes: what is
+    printed is what the store holds, escaped by the caller (``printable``).
+    """
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=output_width() or 100_000,
+        color_system=None,
+        no_color=True,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+    console.print(renderable)
+    for line in buffer.getvalue().splitlines():
+        click.echo(line.rstrip())
 
 
 class ProgressBar:

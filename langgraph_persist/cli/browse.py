@@ -10,7 +10,7 @@ never pickle): a refused value is shown as its raw arguments, with a warning.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -26,23 +26,27 @@ from langgraph_persist.cli._common import (
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     iso,
     json_option,
     open_store,
+    print_rich,
+    settings,
     store_option,
     table,
 )
 from langgraph_persist.cli._render import (
-    as_text,
     diff_channels,
     is_message_list,
+    short_text,
     short_version,
     to_jsonable,
     unwrap_seed,
     value_lines,
 )
+from langgraph_persist.cli._tree import fork_tree
 from langgraph_persist.errors import NotFoundError
 from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
 from langgraph_persist.saver import PersistSaver
@@ -61,6 +65,10 @@ def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> Runnab
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
     return {"configurable": configurable}
+
+
+def thread_exists(saver: PersistSaver, thread_id: str) -> bool:
+    return bool(saver.engine.namespaces(thread_id))
 
 
 def require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
@@ -145,6 +153,7 @@ def _parse_filters(filters: Sequence[str]) -> dict[str, Any]:
 @click.option("--reverse", is_flag=True, help="Reverse the order.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many threads.")
 @allow_type_option
+@full_option
 @json_option
 def threads(
     filters: tuple[str, ...],
@@ -244,12 +253,17 @@ def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], 
 @click.argument("thread_id", metavar="THREAD")
 @ns_option
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many checkpoints.")
+@click.option(
+    "--tree", is_flag=True, help="Draw checkpoints by their parent links: forks as branches."
+)
 @allow_type_option
+@full_option
 @json_option
 def history(
     thread_id: str,
     namespace: str | None,
     limit: int | None,
+    tree: bool,
     allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -257,15 +271,20 @@ def history(
 
     Columns: checkpoint id, namespace (when the thread has subgraphs),
     creation time, step, source, parent id, run id, pending writes, and the
-    bytes of the checkpoint's record plus its write records.
+    bytes of the checkpoint's record plus its write records. --tree draws
+    them oldest first by their parent links instead, so a fork (a run
+    resumed from an older checkpoint) shows as a branch.
 
     \b
     Example:
         langgraph-persist history user-42 --limit 5
+        langgraph-persist history user-42 --tree
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
     with open_store(read_only=True, allowed_types=allowed_types) as saver:
         addresses = require_thread(saver, thread_id)
+        if namespace is not None and all(a.checkpoint_ns != namespace for a in addresses):
+            raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace!r}")
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if namespace is not None:
             config["configurable"]["checkpoint_ns"] = namespace
@@ -299,6 +318,10 @@ def history(
     if as_json:
         echo_json(rows)
         return
+    if tree:
+        print_rich(fork_tree(f"thread {thread_id}", rows, _tree_label))
+        _warn_damaged(thread_id, rows)
+        return
     with_ns = len(addresses) > 1 and namespace is None
     headers = [
         "CHECKPOINT",
@@ -329,6 +352,10 @@ def history(
         ],
         right=tuple(i + (1 if with_ns else 0) for i in (2, 6, 7)),
     )
+    _warn_damaged(thread_id, rows)
+
+
+def _warn_damaged(thread_id: str, rows: Sequence[dict[str, Any]]) -> None:
     damaged = [r for r in rows if "damaged" in r]
     if damaged:
         echo(
@@ -336,6 +363,14 @@ def history(
             f"`langgraph-persist drop {thread_id} CHECKPOINT`",
             err=True,
         )
+
+
+def _tree_label(row: Mapping[str, Any]) -> str:
+    when = human_time(checkpoint_time(row["checkpoint_id"]))
+    if "damaged" in row:
+        return f"{row['checkpoint_id']}  DAMAGED ({row['damaged']})"
+    writes = f"  {row['pending_writes']} write(s)" if row["pending_writes"] else ""
+    return f"{row['checkpoint_id']}  step {row['step']}  {row['source']}  {when}{writes}"
 
 
 def _delta_histories(
@@ -369,6 +404,7 @@ def _delta_histories(
 @ns_option
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
 @allow_type_option
+@full_option
 @json_option
 def show(
     thread_id: str,
@@ -383,8 +419,10 @@ def show(
     CHECKPOINT is an id, a unique prefix of one, or `latest`. Values are
     decoded strictly: LangGraph's safe types plus --allow-type; a value of
     any other type is shown as its raw arguments, with a warning, and
-    nothing it names is run. Pickle is never used. Messages are printed one
-    per line.
+    nothing it names is run. Pickle is never used. Messages are printed as
+    a chat, one per line; text longer than 300 characters or 8 lines is
+    folded (--full shows it whole) and binary or base64 content (images) is
+    summarized, e.g. <image/png base64, 12.3 KiB> (--json has the bytes).
 
     \b
     Example:
@@ -429,7 +467,7 @@ def show(
             }
         )
         return
-    meta = t.metadata
+    meta, full = t.metadata, settings().full
     echo(f"thread      {thread_id}")
     echo(f"checkpoint  {cid}" + (f"  (namespace {ns})" if ns else ""))
     echo(f"parent      {parent or '-'}")
@@ -444,20 +482,20 @@ def show(
         value = values[channel]
         note = f"  ({len(value)} messages)" if is_message_list(value) else ""
         echo(f"  {channel}  v{short_version(versions.get(channel))}{note}")
-        for line in value_lines(value):
+        for line in value_lines(value, full=full):
             echo(f"    {line}")
     for channel, h in deltas.items():
         echo(
             f"  {channel}  v{short_version(versions.get(channel))}  (delta channel: "
             f"seed + {len(h['writes'])} write(s) replayed by the graph's reducer)"
         )
-        echo(f"    seed: {as_text(unwrap_seed(h.get('seed')))}")
+        echo(f"    seed: {short_text(unwrap_seed(h.get('seed')), full=full)}")
         for w in h["writes"]:
-            echo(f"    + {as_text(w[2])}")
+            echo(f"    + {short_text(w[2], full=full)}")
     if writes:
         echo(f"pending writes ({len(writes)}):")
         for task, ch, v in writes:
-            echo(f"  {ch} = {as_text(v)}  (task {task})")
+            echo(f"  {ch} = {short_text(v, full=full)}  (task {task})")
 
 
 # -- diff --------------------------------------------------------------------------------------

@@ -28,9 +28,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from langgraph_persist import keys, records
+from langgraph_persist.admin import StoreStats
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
 from langgraph_persist.errors import (
@@ -57,17 +57,6 @@ class GcReport:
     bytes_freed: int
     bookkeeping_deleted: int = 0
     """Run index entries of deleted threads and expired tombstones removed."""
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    threads: int
-    checkpoints: int
-    write_records: int
-    blobs: int
-    bytes_total: int
-    bytes_blobs: int
-    tiers: dict[str, Any]
 
 
 def fault_point(where: str) -> None:
@@ -204,7 +193,7 @@ def stats(engine: Engine) -> StoreStats:
             continue
         total += size
         kind = expected_kind(key)
-        if key[0] == keys.BLOBS:
+        if keys.in_blobs(key):
             blobs += 1
             blob_bytes += size
         elif kind is Kind.THREAD_INFO:
@@ -213,7 +202,6 @@ def stats(engine: Engine) -> StoreStats:
             checkpoints += 1
         elif kind is Kind.WRITES:
             writes += 1
-    tier_stats = getattr(engine.store, "stats", None)
     return StoreStats(
         threads=threads,
         checkpoints=checkpoints,
@@ -221,7 +209,8 @@ def stats(engine: Engine) -> StoreStats:
         blobs=blobs,
         bytes_total=total,
         bytes_blobs=blob_bytes,
-        tiers=tier_stats() if callable(tier_stats) else {"cold": engine.store.describe()},
+        tiers=engine.store.stats(),
+        bytes_on_disk=engine.store.source_of_truth().disk_bytes(),
     )
 
 
@@ -238,7 +227,7 @@ def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
     current = getattr(sealer, "current", None)
     store = engine.store
     # meta/store stays readable without a key: it says the store is encrypted
-    all_keys = [k for k, _size, _mtime in store.walk(()) if k[0] != keys.META]
+    all_keys = [k for k, _size, _mtime in store.walk(()) if not keys.in_meta(k)]
     rewritten = 0
     batch: list[tuple[keys.Key, bytes]] = []
     with store.maintenance_lock(exclusive=True):

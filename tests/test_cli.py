@@ -495,7 +495,7 @@ def test_real_processes(built: Path) -> None:
     assert missing.returncode == 3
     assert (
         missing.stdout == ""
-        and missing.stderr.strip() == f"error: no thread 'nobody' in sqlite:{built}"
+        and missing.stderr.strip() == f"error: no thread 'nobody' in the store {built}"
     )
 
 

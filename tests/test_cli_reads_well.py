@@ -196,6 +196,40 @@ def test_copy(tmp_path: Path, store: Path) -> None:
     assert run(mine, "copy", "nobody", "--as", "x").exit_code == 3
 
 
+def test_fork_from_a_checkpoint(tmp_path: Path, store: Path) -> None:
+    import shutil
+
+    mine = tmp_path / "store"
+    shutil.copytree(store, mine)
+    history = json.loads(ok(mine, "history", "linear", "--json"))
+    at = next(r["checkpoint_id"] for r in history if r["step"] == 1)  # after the first turn
+    text = ok(mine, "fork", "linear", at[:-6], "--as", "retry")  # a unique prefix will do
+    assert f"forked thread 'linear' at checkpoint {at} as 'retry'" in text
+    fork = json.loads(ok(mine, "history", "retry", "--json"))
+    assert fork[0]["checkpoint_id"] == at
+    assert [r["checkpoint_id"] for r in fork] == [
+        r["checkpoint_id"] for r in history if r["checkpoint_id"] <= at
+    ]
+    assert json.loads(ok(mine, "history", "linear", "--json")) == history  # untouched
+    saver = PersistSaver(mine)
+    chat = chat_graph().compile(checkpointer=saver)
+    assert chat.get_state(cfg("retry")).values["turns"] == 1
+    chat.invoke(human("instead"), cfg("retry"))  # the fork runs on by itself
+    assert chat.get_state(cfg("retry")).values["turns"] == 2
+    assert chat.get_state(cfg("linear")).values["messages"][-1].content == "echo: two"
+    saver.close()
+    conflict = run(mine, "fork", "linear", at, "--as", "forked")
+    assert conflict.exit_code == 4 and "already exists" in conflict.stderr
+
+
+def test_stats_reports_bytes_on_disk(store: Path) -> None:
+    stats = json.loads(ok(store, "stats", "--json"))
+    assert stats["bytes_on_disk"] > 0 and stats["bytes_total"] > 0
+    text = ok(store, "stats")
+    line = next(line for line in text.splitlines() if line.startswith("on disk"))
+    assert line.split()[-1] in ("KiB", "MiB") and line.split()[-2] != "0"
+
+
 # -- not found ---------------------------------------------------------------------------------
 
 NOT_FOUND = [
@@ -214,6 +248,9 @@ NOT_FOUND = [
     ["drop", "linear", "latest", "--ns", "nosuch", "--yes"],
     ["delete", "nobody", "--yes"],
     ["copy", "nobody", "--as", "x"],
+    ["fork", "nobody", "latest", "--as", "x"],
+    ["fork", "linear", "ffffffff", "--as", "x"],
+    ["fork", "linear", "latest", "--ns", "nosuch", "--as", "x"],
     ["export", "nobody", "-o", "{tmp}/x.lgps"],
 ]
 
@@ -321,6 +358,11 @@ def test_a_missing_extra_is_one_line_naming_it(
     assert (tmp_path / "x.db").exists()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyproject.toml does not declare the extras sqlite and postgres yet (and ui comes "
+    "with the ui branch): the lead adds them when merging, then removes this mark",
+)
 def test_every_hint_names_an_extra_the_package_declares() -> None:
     import tomllib
 

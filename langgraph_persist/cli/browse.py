@@ -17,8 +17,7 @@ import click
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 
-from langgraph_persist import keys
-from langgraph_persist.address import Address
+from langgraph_persist.admin import checkpoint_time
 from langgraph_persist.cli._common import (
     BadUsage,
     ProgressBar,
@@ -48,7 +47,7 @@ from langgraph_persist.cli._render import (
 )
 from langgraph_persist.cli._tree import fork_tree
 from langgraph_persist.errors import NotFoundError
-from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
+from langgraph_persist.retention import summarize_thread
 from langgraph_persist.saver import PersistSaver
 
 ns_option = click.option(
@@ -68,14 +67,21 @@ def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> Runnab
 
 
 def thread_exists(saver: PersistSaver, thread_id: str) -> bool:
-    return bool(saver.engine.namespaces(thread_id))
+    return bool(saver.namespaces(thread_id))
 
 
-def require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
-    addresses = saver.engine.namespaces(thread_id)
-    if not addresses:
-        raise NotFoundError(f"no thread {thread_id!r} in {saver.store.describe()}")
-    return addresses
+def require_thread(saver: PersistSaver, thread_id: str) -> list[str]:
+    """The thread's namespaces (``""`` is the root); ``NotFoundError`` when it has none."""
+    namespaces = saver.namespaces(thread_id)
+    if not namespaces:
+        raise NotFoundError(f"no thread {thread_id!r} in the store {settings().store}")
+    return namespaces
+
+
+def require_namespace(thread_id: str, namespaces: Sequence[str], namespace: str | None) -> None:
+    """``--ns`` names one of the thread's namespaces, or every command exits 3 alike."""
+    if namespace is not None and namespace not in namespaces:
+        raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace!r}")
 
 
 def resolve_checkpoint(
@@ -86,23 +92,27 @@ def resolve_checkpoint(
     Without ``--ns``, ``latest`` means the root namespace and an id is looked
     up in every namespace, so ids copied from ``history`` just work.
     """
-    addresses = require_thread(saver, thread_id)
+    namespaces = require_thread(saver, thread_id)
+    require_namespace(thread_id, namespaces, namespace)
     if namespace is not None:
-        addresses = [a for a in addresses if a.checkpoint_ns == namespace]
+        namespaces = [namespace]
     elif ref in (None, "latest"):
-        addresses = [a for a in addresses if a.checkpoint_ns == ""]
-    if not addresses:
+        namespaces = [ns for ns in namespaces if ns == ""]
+    if not namespaces:
         raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace or ''!r}")
     candidates: list[tuple[str, str]] = []
-    for a in addresses:
-        ids = saver.store.list(keys.checkpoints_dir(a.t, a.n))
+    for ns in namespaces:
+        ids = saver.checkpoint_ids(thread_id, checkpoint_ns=ns)  # newest first, lazily
         if ref in (None, "latest"):
-            if ids:
-                candidates.append((a.checkpoint_ns, ids[-1]))
-        elif ref in ids:
-            return a.checkpoint_ns, ref
-        else:
-            candidates.extend((a.checkpoint_ns, i) for i in ids if ref and i.startswith(ref))
+            newest = next(iter(ids), None)
+            if newest is not None:
+                candidates.append((ns, newest))
+            continue
+        for cid in ids:
+            if cid == ref:
+                return ns, cid
+            if ref and cid.startswith(ref):
+                candidates.append((ns, cid))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -181,7 +191,7 @@ def threads(
         open_store(read_only=True, allowed_types=allowed_types) as saver,
         ProgressBar("scanning threads") as progress,
     ):
-        ids = all_threads(saver)
+        ids = saver.threads()
         summaries = []
         for done, thread_id in enumerate(ids, 1):
             progress(done, len(ids))
@@ -189,10 +199,7 @@ def threads(
             if not summary.checkpoints:
                 continue
             if wanted:
-                root = saver.engine.address(thread_id)
-                latest_id = saver.engine.latest_id(root)
-                found = saver.engine.metadata(root, latest_id) if latest_id else None
-                metadata: dict[str, Any] = found or {}
+                metadata = saver.thread_info(thread_id).latest_metadata
                 if not all(metadata.get(k, object()) == v for k, v in wanted.items()):
                     continue
             summaries.append(summary)
@@ -239,15 +246,6 @@ def threads(
 # -- history -----------------------------------------------------------------------------------
 
 
-def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], int]:
-    """(encoded namespace, checkpoint id) -> bytes of its record plus its write records."""
-    sizes: dict[tuple[str, str], int] = {}
-    for key, size, _mtime in saver.store.walk(keys.thread_dir(saver.engine.name(thread_id))):
-        if len(key) >= 6 and key[2] == "ns" and key[4] in ("c", "w"):
-            sizes[(key[3], key[5])] = sizes.get((key[3], key[5]), 0) + size
-    return sizes
-
-
 @cli.command()
 @store_option
 @click.argument("thread_id", metavar="THREAD")
@@ -282,13 +280,9 @@ def history(
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
     with open_store(read_only=True, allowed_types=allowed_types) as saver:
-        addresses = require_thread(saver, thread_id)
-        if namespace is not None and all(a.checkpoint_ns != namespace for a in addresses):
-            raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace!r}")
-        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        if namespace is not None:
-            config["configurable"]["checkpoint_ns"] = namespace
-        sizes = _record_bytes(saver, thread_id)
+        namespaces = require_thread(saver, thread_id)
+        require_namespace(thread_id, namespaces, namespace)
+        sizes = saver.record_sizes(thread_id)
         rows = []
         # history(), not list(): one damaged checkpoint is marked, the rest still listed
         for entry in saver.history(thread_id, checkpoint_ns=namespace, limit=limit):
@@ -298,7 +292,7 @@ def history(
                 "checkpoint_id": cid,
                 "checkpoint_ns": ns,
                 "created": iso(checkpoint_time(cid)),
-                "bytes": sizes.get((saver.engine.name(ns), cid), 0),
+                "bytes": sizes.get((ns, cid), 0),
             }
             t = entry.tuple
             if t is None:
@@ -322,7 +316,7 @@ def history(
         print_rich(fork_tree(f"thread {thread_id}", rows, _tree_label))
         _warn_damaged(thread_id, rows)
         return
-    with_ns = len(addresses) > 1 and namespace is None
+    with_ns = len(namespaces) > 1 and namespace is None
     headers = [
         "CHECKPOINT",
         *(["NS"] if with_ns else []),

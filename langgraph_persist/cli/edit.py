@@ -122,3 +122,34 @@ def copy(thread_id: str, new_thread: str, as_json: bool) -> None:
         echo_json({"copied": thread_id, "as": new_thread})
     else:
         echo(f"copied thread {thread_id!r} to {new_thread!r}")
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@click.argument("checkpoint", metavar="CHECKPOINT")
+@as_option
+@ns_option
+@json_option
+def fork(
+    thread_id: str, checkpoint: str, new_thread: str, namespace: str | None, as_json: bool
+) -> None:
+    """Start a new thread from one checkpoint of a thread (time travel without rewriting).
+
+    The new thread holds CHECKPOINT, its pending writes (an interrupt there
+    can be resumed in the fork) and its ancestors; the original thread is
+    untouched. CHECKPOINT is an id, a unique prefix or `latest`. Exits 4 if
+    NEW exists.
+
+    \b
+    Example:
+        langgraph-persist fork user-42 1f0a3c --as user-42-retry
+    """
+    with open_store() as saver:
+        ns, checkpoint_id = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
+        _require_free(saver, new_thread)
+        saver.fork(thread_id, checkpoint_id, new_thread, checkpoint_ns=ns)
+    if as_json:
+        echo_json({"forked": thread_id, "checkpoint_id": checkpoint_id, "as": new_thread})
+    else:
+        echo(f"forked thread {thread_id!r} at checkpoint {checkpoint_id} as {new_thread!r}")

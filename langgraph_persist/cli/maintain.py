@@ -149,6 +149,8 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 def stats(as_json: bool) -> None:
     """Counts and sizes of what is stored, per tier (hot-tier hit rate when there is one).
 
+    "total size" counts the records' bytes; "on disk" is what the store
+    takes on the local disk (database, write-ahead log, file system blocks).
     Pass --redis to see the hot tier. Its hit and miss counters are those of
     the process asking (this command), not of the agents.
 
@@ -167,6 +169,10 @@ def stats(as_json: bool) -> None:
         ("write records", s.write_records),
         ("blobs", f"{s.blobs} ({human_bytes(s.bytes_blobs)})"),
         ("total size", human_bytes(s.bytes_total)),
+        (
+            "on disk",
+            "- (not on a local disk)" if s.bytes_on_disk is None else human_bytes(s.bytes_on_disk),
+        ),
     ]
     rows += [(f"tier {k}", v) for k, v in _flatten("", s.tiers)]
     hits, misses = s.tiers.get("hits"), s.tiers.get("misses")

@@ -91,7 +91,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
 import lz4.frame
-from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import bounded, keys, records
@@ -109,10 +109,8 @@ from langgraph_persist.migrate import (
     CheckpointCopy,
     Progress,
     WriteCopy,
-    _copy_of,
-    _latest_generic,
-    _self_contained,
-    order_parents_first,
+    delta_ancestors,
+    read_checkpoints,
     read_thread,
     write_thread,
 )
@@ -373,30 +371,35 @@ def _read_what_is_good(
 ) -> tuple[list[CheckpointCopy], list[SkippedCheckpoint]]:
     """Every checkpoint that reads, and the damaged ones (``PersistSaver.history``).
 
-    A record of a newer format is not damage: it still fails the snapshot
+    With ``latest``, per namespace the newest checkpoint that reads plus the
+    ancestors its delta channels need (``migrate.delta_ancestors``). A record
+    of a newer format is not damage: it still fails the snapshot
     (``UnsupportedFormatError``), as does a thread with nothing readable.
     """
-    good = []
+    good: dict[str, dict[str, CheckpointTuple]] = {}
     skipped: list[SkippedCheckpoint] = []
     first_error: RecordError | None = None
     for entry in saver.history(thread_id):
+        conf = entry.config["configurable"]
+        ns, checkpoint_id = str(conf.get("checkpoint_ns", "")), str(conf["checkpoint_id"])
         if entry.tuple is not None:
-            good.append(entry.tuple)
+            good.setdefault(ns, {})[checkpoint_id] = entry.tuple
             continue
         if not isinstance(entry.error, CorruptRecordError):
             raise entry.error or RecordError(f"thread {thread_id!r}: unreadable checkpoint")
         first_error = first_error or entry.error
-        conf = entry.config["configurable"]
-        skipped.append(
-            SkippedCheckpoint(
-                str(conf.get("checkpoint_ns", "")), str(conf["checkpoint_id"]), str(entry.error)
-            )
-        )
+        skipped.append(SkippedCheckpoint(ns, checkpoint_id, str(entry.error)))
     if not good:
         raise first_error or RecordError(f"thread {thread_id!r} has no readable checkpoint")
-    if latest:
-        good = _latest_generic(good)
-    items = order_parents_first(_self_contained([_copy_of(saver, t) for t in good]))
+    selection: list[tuple[str, str]] = []
+    for ns, by_id in good.items():
+        if latest:
+            tip = max(by_id)
+            selection.append((ns, tip))
+            selection.extend((ns, cid) for cid in delta_ancestors(by_id[tip], by_id))
+        else:
+            selection.extend((ns, cid) for cid in by_id)
+    items = read_checkpoints(saver, thread_id, selection)
     return items, sorted(skipped, key=lambda c: (c.checkpoint_ns, c.checkpoint_id))
 
 

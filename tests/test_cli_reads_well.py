@@ -119,6 +119,17 @@ def test_show_folds_long_text_and_summarizes_images(store: Path) -> None:
     assert contents[0][1]["image_url"]["url"] == DATA_URL and LONG_TEXT in contents
 
 
+def test_diff_folds_too(store: Path) -> None:
+    history = json.loads(ok(store, "history", "pics", "--json"))
+    first = next(r["checkpoint_id"] for r in history if r["step"] == 1)
+    text = ok(store, "diff", "pics", first, "latest")
+    assert "+ [human] line 0 word" in text and "(+19 lines)" in text
+    assert base64.b64encode(PNG).decode()[:60] not in text
+    assert max(len(line) for line in text.splitlines()) < 400
+    full = ok(store, "diff", "pics", first, "latest", "--full")  # control: nothing cut
+    assert max(len(line) for line in full.splitlines()) > 400
+
+
 def test_fold_rules() -> None:
     from langgraph_persist.cli._fold import binary_summary, bytes_summary, readable
 

@@ -153,10 +153,10 @@ def message_lines(message: BaseMessage, *, full: bool = False) -> list[str]:
     return [head, *(indent + line for line in lines[1:])]
 
 
-def message_line(message: BaseMessage) -> str:
+def message_line(message: BaseMessage, *, full: bool = False) -> str:
     """One line per message (diffs): the first line of ``message_lines`` and how many follow."""
-    lines = message_lines(message)
-    return lines[0] + (f"  (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
+    more = len(content_lines(message.content, full=True)) - 1
+    return message_lines(message, full=full)[0] + (f"  (+{more} lines)" if more else "")
 
 
 ONE_LINE = 100
@@ -225,36 +225,46 @@ def diff_channels(
     versions_a: Mapping[str, Any],
     values_b: Mapping[str, Any],
     versions_b: Mapping[str, Any],
+    *,
+    full: bool = False,
 ) -> list[ChannelDiff]:
-    """Channel-by-channel differences from checkpoint A to checkpoint B, sorted by channel."""
+    """Channel-by-channel differences from checkpoint A to checkpoint B, sorted by channel.
+
+    ``lines`` and ``summary`` (human output) fold long values unless ``full``;
+    ``detail`` (``--json``) is exact.
+    """
     out = []
     for channel in sorted({*values_a, *values_b}):
         a = values_a.get(channel, _MISSING)
         b = values_b.get(channel, _MISSING)
         d = ChannelDiff(channel, "unchanged", versions_a.get(channel), versions_b.get(channel))
         if a is _MISSING:
-            d.status, d.lines, d.detail = "added", value_lines(b), {"after": to_jsonable(b)}
+            d.status, d.lines, d.detail = (
+                "added",
+                value_lines(b, full=full),
+                {"after": to_jsonable(b)},
+            )
         elif b is _MISSING:
             d.status, d.detail = "removed", {"before": to_jsonable(a)}
         elif a != b:
             d.status = "changed"
-            _describe_change(d, a, b)
+            _describe_change(d, a, b, full)
         out.append(d)
     return out
 
 
-def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
+def _describe_change(d: ChannelDiff, a: Any, b: Any, full: bool) -> None:
     if isinstance(a, list) and isinstance(b, list) and (is_message_list(a) or is_message_list(b)):
-        _diff_messages(d, a, b)
+        _diff_messages(d, a, b, full)
     elif isinstance(a, list) and isinstance(b, list) and b[: len(a)] == a:
         appended = b[len(a) :]
         d.summary = f"{len(appended)} item(s) appended"
-        d.lines = [f"+ {short_text(v)}" for v in appended]
+        d.lines = [f"+ {short_text(v, full=full)}" for v in appended]
         d.detail = {"appended": to_jsonable(appended)}
     elif isinstance(a, list) and isinstance(b, list) and a[: len(b)] == b:
         gone = a[len(b) :]
         d.summary = f"{len(gone)} item(s) removed from the end"
-        d.lines = [f"- {short_text(v)}" for v in gone]
+        d.lines = [f"- {short_text(v, full=full)}" for v in gone]
         d.detail = {"removed_tail": to_jsonable(gone)}
     elif isinstance(a, dict) and isinstance(b, dict):
         added = {k: b[k] for k in b if k not in a}
@@ -262,9 +272,12 @@ def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
         changed = {k: (a[k], b[k]) for k in a if k in b and a[k] != b[k]}
         d.summary = f"{len(added)} key(s) added, {len(removed)} removed, {len(changed)} changed"
         d.lines = (
-            [f"+ {k}: {short_text(v)}" for k, v in added.items()]
+            [f"+ {k}: {short_text(v, full=full)}" for k, v in added.items()]
             + [f"- {k}" for k in removed]
-            + [f"~ {k}: {short_text(x)} -> {short_text(y)}" for k, (x, y) in changed.items()]
+            + [
+                f"~ {k}: {short_text(x, full=full)} -> {short_text(y, full=full)}"
+                for k, (x, y) in changed.items()
+            ]
         )
         d.detail = {
             "added_keys": to_jsonable(added),
@@ -275,7 +288,7 @@ def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
             },
         }
     else:
-        d.summary = f"{short_text(a)} -> {short_text(b)}"
+        d.summary = f"{short_text(a, full=full)} -> {short_text(b, full=full)}"
         d.detail = {"before": to_jsonable(a), "after": to_jsonable(b)}
 
 
@@ -283,7 +296,7 @@ def _key(message: Any, position: int, by_id: bool) -> Any:
     return message.id if by_id else position
 
 
-def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any]) -> None:
+def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any], full: bool) -> None:
     """Match messages by id (LangGraph's ``add_messages`` does), else by position."""
     by_id = all(isinstance(m, BaseMessage) and m.id for m in [*a, *b])
     old = {_key(m, i, by_id): m for i, m in enumerate(a)}
@@ -293,7 +306,9 @@ def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any]) -> None:
     changed = [(old[k], m) for k, m in new.items() if k in old and old[k] != m]
 
     def line(m: Any) -> str:
-        return message_line(m) if isinstance(m, BaseMessage) else short_text(m)
+        return (
+            message_line(m, full=full) if isinstance(m, BaseMessage) else short_text(m, full=full)
+        )
 
     d.summary = f"{len(added)} message(s) added, {len(removed)} removed, {len(changed)} changed"
     d.lines = (

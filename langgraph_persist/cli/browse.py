@@ -503,6 +503,7 @@ def show(
 @ns_option
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged channels.")
 @allow_type_option
+@full_option
 @json_option
 def diff(
     thread_id: str,
@@ -534,6 +535,7 @@ def diff(
         ta.checkpoint["channel_versions"],
         tb.checkpoint["channel_values"],
         tb.checkpoint["channel_versions"],
+        full=settings().full,
     )
     if as_json:
         echo_json(

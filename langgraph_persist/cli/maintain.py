@@ -24,6 +24,7 @@ from langgraph_persist.cli._common import (
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     iso,
@@ -244,6 +245,7 @@ def _plan_json(plan: RetentionPlan) -> list[dict[str, Any]]:
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
 @allow_type_option
+@full_option
 @json_option
 def prune(
     keep_last: int | None,

@@ -26,6 +26,7 @@ from langgraph_persist.cli._common import (
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     json_option,
@@ -281,6 +282,7 @@ def _saver(url: str | None, *, create: bool, allowed_types: tuple[str, ...]) -> 
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--skip-existing", is_flag=True, help="Leave threads the target already has.")
 @allow_type_option
+@full_option
 @json_option
 def migrate(
     source: str | None,

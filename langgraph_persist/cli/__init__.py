@@ -2,8 +2,9 @@
 
 One module per command group: ``browse`` (threads, history, show, diff),
 ``maintain`` (verify, gc, stats, prune, upgrade, backup, restore), ``edit``
-(delete, drop), ``transfer`` (export, import, inspect, migrate); ``_common``
-holds the group, shared options and exit codes.
+(delete, drop, copy, fork), ``transfer`` (export, import, inspect, migrate);
+``_common`` holds the group, shared options, exit codes and rich tables;
+``_render``, ``_fold`` and ``_tree`` turn values and histories into text.
 """
 
 from __future__ import annotations

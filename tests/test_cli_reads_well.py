@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from langchain_core.messages import HumanMessage
+from rich.cells import cell_len
 
 from langgraph_persist import PersistSaver
 from langgraph_persist.cli import cli
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LONG_ID = "customer-support-conversation-with-a-very-long-identifier-[red]0001"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(12000)
 DATA_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
+WIDE_ID = "対話スレッド-" * 6  # each of these characters takes two terminal cells
 LONG_TEXT = "\n".join(f"line {i} " + "word " * 80 for i in range(20))
 
 
@@ -42,6 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     saver = PersistSaver(path)
     chat = chat_graph().compile(checkpointer=saver)
     chat.invoke(human("hello"), cfg(LONG_ID))
+    chat.invoke(human("hello"), cfg(WIDE_ID))
     picture = HumanMessage(
         content=[
             {"type": "text", "text": "what is in this picture?"},
@@ -78,12 +81,29 @@ def ok(store: Path, *args: str, env: dict[str, str] | None = None) -> str:
 @pytest.mark.parametrize("command", [["threads"], ["history", "forked"]])
 def test_tables_fit_the_terminal_and_full_shows_everything(store: Path, command: list[str]) -> None:
     narrow = ok(store, *command, env={"COLUMNS": "70"})
-    assert narrow.strip() and all(len(line) <= 70 for line in narrow.splitlines()), narrow
+    assert narrow.strip() and all(cell_len(line) <= 70 for line in narrow.splitlines()), narrow
     assert "…" in narrow  # long cells are cut with an ellipsis...
     # ...and --full (the control: the same table uncut is wider than the terminal) shows them
     full = ok(store, *command, "--full", env={"COLUMNS": "70"})
-    assert max(len(line) for line in full.splitlines()) > 70
+    assert max(cell_len(line) for line in full.splitlines()) > 70
     assert "…" not in full
+
+
+def test_wide_characters_are_measured_in_terminal_cells(store: Path) -> None:
+    narrow = ok(store, "threads", env={"COLUMNS": "60"})
+    line = next(line for line in narrow.splitlines() if line.startswith("対話"))
+    assert "…" in line and len(line) < cell_len(line) <= 60  # len() would miscount them
+    # the next column (UPDATED: 2026-...) starts at the same cell on every row
+    assert len({cell_len(row[: row.index(" 20")]) for row in narrow.splitlines()[1:]}) == 1
+
+
+def test_fit_widths() -> None:
+    from langgraph_persist.cli._common import fit_widths
+
+    assert fit_widths([10, 36, 4], [10, 16, 4], None) == [10, 36, 4]
+    assert fit_widths([10, 36, 4], [10, 16, 4], 80) == [10, 36, 4]  # fits: unchanged
+    assert fit_widths([10, 36, 36], [10, 16, 16], 60) == [10, 23, 23]  # widest give way, evenly
+    assert fit_widths([10, 36, 36], [10, 16, 16], 30) == [10, 16, 16]  # never below the minimum
 
 
 def test_table_cells_are_text_not_markup_and_pipes_get_whole_ids(store: Path) -> None:

@@ -97,6 +97,19 @@ def test_wide_characters_are_measured_in_terminal_cells(store: Path) -> None:
     assert len({cell_len(row[: row.index(" 20")]) for row in narrow.splitlines()[1:]}) == 1
 
 
+def test_cut_ids_still_tell_checkpoints_apart(store: Path) -> None:
+    """In 100 columns the 9-column history cuts the parent and namespace, not the id:
+    the first 18 characters of a uuid6 id hold its time, and are a prefix `show` takes."""
+    text = ok(store, "history", "sub", env={"COLUMNS": "100"})
+    rows = text.splitlines()[1:]
+    assert all(cell_len(line) <= 100 for line in rows) and "…" in text
+    shown = [row.split()[0] for row in rows]
+    assert len(set(shown)) == len(shown) and all(len(cid) == 19 for cid in shown)
+    full = [r["checkpoint_id"] for r in json.loads(ok(store, "history", "sub", "--json"))]
+    assert [cid.rstrip("…") for cid in shown] == [cid[:18] for cid in full]
+    assert "checkpoint" in ok(store, "show", "sub", shown[0].rstrip("…"))
+
+
 def test_fit_widths() -> None:
     from langgraph_persist.cli._common import fit_widths
 

@@ -448,9 +448,10 @@ def iso(when: datetime | None) -> str | None:
 SHORT_CELL = 20
 """Columns whose cells are all this short are never cut (a time is 20 characters)."""
 
-ID_PREFIX = 16
-"""Narrowest a long column gets while others can give way: ``1f1ede6b-9540-6…``
-still tells uuid6 ids apart."""
+ID_PREFIX = 19
+"""Narrowest a long column gets while others can give way: ``1f1ede6b-9540-613a…``
+holds all the time bits of a uuid6 checkpoint id, so it tells ids apart (and is a
+prefix ``show``, ``diff``, ``drop`` and ``fork`` accept)."""
 
 LAST_RESORT = 6
 """Narrowest a column gets when the terminal is too narrow even for ``ID_PREFIX``."""
@@ -478,18 +479,25 @@ GAP = 2
 
 
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    right: Sequence[int] = (),
+    keep: Sequence[int] = (0,),
 ) -> None:
     """Aligned columns fitting ``output_width()``; ``right`` lists numeric columns.
 
     When a row is too wide, the widest long columns (ids, namespaces) give
-    way first, down to a telling prefix, each cut cell ending in an ellipsis;
-    columns whose cells are all short (times, numbers, sources) stay whole;
-    one row stays one line. Widths are measured in terminal cells with rich's
-    ``cell_len``/``set_cell_size`` (wide CJK characters and emoji count
-    double). Rows are formatted here rather than drawn by ``rich.table``,
-    which costs about a millisecond a row (ten seconds for 10,000 threads).
-    Cells are escaped (``printable``), never read as markup.
+    way first, down to a telling prefix (``ID_PREFIX``), each cut cell ending
+    in an ellipsis; then long columns not in ``keep`` (the row's own id is)
+    down to a stub, then every long column. Columns whose cells are all
+    short (times, numbers, sources) stay whole; one row stays one line.
+
+    Widths are terminal cells, measured with rich's ``cell_len`` and
+    ``set_cell_size`` (wide CJK characters and emoji count double). Rows are
+    formatted here rather than drawn by ``rich.table``, which costs about a
+    millisecond a row (ten seconds for 10,000 threads). Cells are escaped
+    (``printable``), never read as markup.
     """
     from rich.cells import cell_len, set_cell_size
 
@@ -501,9 +509,13 @@ def table(
     limit = output_width()
     # short cells (numbers, times, sources) stay whole; long ones (ids) keep a telling
     # prefix while anything else can give way, then a stub rather than fall off the edge
-    stage_1 = [ID_PREFIX if n > SHORT_CELL else n for n in natural]
-    stage_2 = [LAST_RESORT if n > SHORT_CELL else n for n in natural]
-    widths = fit_widths(fit_widths(natural, stage_1, limit), stage_2, limit)
+    long = [n > SHORT_CELL for n in natural]
+    stage_1 = [ID_PREFIX if x else n for n, x in zip(natural, long, strict=True)]
+    stage_2 = [m if i in keep else LAST_RESORT if long[i] else m for i, m in enumerate(stage_1)]
+    stage_3 = [LAST_RESORT if x else n for n, x in zip(natural, long, strict=True)]
+    widths = natural
+    for minimum in (stage_1, stage_2, stage_3):
+        widths = fit_widths(widths, minimum, limit)
 
     def cell(text: str, width: int, column: int) -> str:
         if cell_len(text) > width:

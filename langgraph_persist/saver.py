@@ -1,29 +1,42 @@
 """``PersistSaver``: LangGraph's checkpointer interface over the engine.
 
 One logic, two faces. Every decision lives in ``Engine`` (synchronous,
-thread-safe); the sync methods call it directly and the async ones run it
-with ``asyncio.to_thread``. Why not a separate async engine: file I/O has no
-asynchronous kernel interface in Python (aiofiles also uses threads), and one
-engine means sync and async can never disagree. Consequences users rely on:
+thread-safe); the sync methods call it, and every async method runs *the
+public sync method of the same name* (``aput`` runs ``put``...) on the saver's
+own bounded thread pool (``async_workers`` threads, default 4). Why not a
+separate async engine: file I/O has no asynchronous kernel interface in Python
+(aiofiles also uses threads), and one path means auditing, checks and
+subclass overrides never differ between the two faces. Why not the loop's
+default executor (``asyncio.to_thread``): LangGraph runs sync nodes there, so
+a slow disk would starve the user's graph, and a slow graph its checkpoints.
+Consequences users rely on:
 
-* constructing the saver touches no event loop;
+* constructing the saver touches no event loop (the pool starts no thread
+  until the first async call);
 * the sync API works from any thread, including while an event loop runs
   elsewhere (nothing is bound to a loop);
-* async calls never block the loop.
+* async calls never block the loop, and at most ``async_workers`` of them run
+  at once per saver (more wait their turn);
+* cancelling an awaiting task does not stop a write already handed to a
+  thread: it completes (or fails) on its own, atomically, and only the
+  result is lost (docs/reliability.md, "Async calls and cancellation").
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextvars
+import functools
 import heapq
 import itertools
 import os
 import random
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -35,10 +48,8 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 
-from langgraph_persist import admin, maintenance
+from langgraph_persist import admin, build, maintenance, urls
 from langgraph_persist.address import Address
 from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
 from langgraph_persist.audit import AuditLog
@@ -47,23 +58,27 @@ from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine, ShareContent, StoredWrite
-from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
+from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError, StoreError
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
 from langgraph_persist.store.local import Layout, open_local
 from langgraph_persist.store.sqlite import Durability
-from langgraph_persist.store.tiered import HotTierOptions
 from langgraph_persist.storemeta import open_meta
 from langgraph_persist.verify import Progress, VerifyReport, verify
 
 if TYPE_CHECKING:
+    from redis import Redis
+    from redis.asyncio import Redis as AsyncRedis
+
     from langgraph_persist.store.redis_cluster import ClusterTarget
+    from langgraph_persist.store.tiered import HotTierOptions
 
 _LIST_BATCH = 32
-
-
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
+ASYNC_WORKERS = 4
+"""Default size of a saver's own pool for its async methods (``async_workers``)."""
+R = TypeVar("R")
 
 
 class PersistSaver(BaseCheckpointSaver[str]):
@@ -76,9 +91,14 @@ class PersistSaver(BaseCheckpointSaver[str]):
         graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
         graph.invoke(inputs, {"configurable": {"thread_id": "user-42"}})
 
+    To name the store by a URL (``s3://``, ``redis://...?cold=DIR``...) use
+    ``PersistSaver.from_conn_string(url)``; the grammar is in ``urls.py``.
+
     Args:
-        path: the store's directory; created (mode 0700) when missing. It must
-            be empty or an existing langgraph-persist store.
+        path: the store's directory (default ``./checkpoints``), created (mode
+            0700) when missing; it must be empty or an existing langgraph-persist
+            store. A URL here is refused (``ConfigurationError``), never made a
+            directory. A ``Store`` here is the same as ``store=``.
         redis: a Redis URL (``redis://``, ``rediss://`` with TLS, user and password
             in the URL) or a ready client: adds the Redis hot tier over ``path``
             (see docs/tiers.md). Plain Redis >= 6, no modules.
@@ -86,13 +106,15 @@ class PersistSaver(BaseCheckpointSaver[str]):
             hot tier instead of a single Redis (docs/scaling.md).
         s3: an ``S3Store`` as the cold tier instead of the directory at ``path``.
         hot: how the hot tier behaves (``HotTierOptions``: write mode, TTL, ...).
-        durability: ``"fsync"`` (default): a put returns once the checkpoint
+        durability: of the local store, so not with ``s3=`` or ``store=`` (those
+            bring their own). ``"fsync"`` (default): a put returns once the checkpoint
             survives a power cut. ``"none"``: writes are still atomic (a killed
             process never leaves a torn record) but the OS decides when they
             reach the disk.
         serde: LangGraph serializer; defaults to LangGraph's ``JsonPlusSerializer``
             with its allowlists. Never pickle unless you configure it yourself.
-        store: use this ``Store`` instead of the local store at ``path``.
+        store: use this complete ``Store``; ``path``, ``durability``, ``layout`` and
+            the tier keywords are then refused rather than ignored.
         layout: the layout of a *new* local store: ``"sqlite"`` (default: one
             transactional database) or ``"files"`` (one file per record, the 0.1
             layout). An existing store keeps the layout it has.
@@ -112,17 +134,20 @@ class PersistSaver(BaseCheckpointSaver[str]):
             content is addressed per thread, so a writer cannot learn from the store's
             growth whether another thread holds a value it guesses; threads then share
             nothing. Choose it when mutually distrusting parties write one store.
+        async_workers: threads of the saver's own pool that run its async methods
+            (default 4): at most this many async calls of this saver run at once.
+            LangGraph's sync nodes keep the loop's default executor to themselves.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = "./checkpoints",
+        path: str | os.PathLike[str] | Store | None = None,
         *,
         redis: str | Redis | AsyncRedis | None = None,
         redis_cluster: ClusterTarget | None = None,
         s3: Store | None = None,
         hot: HotTierOptions | None = None,
-        durability: Durability = "fsync",
+        durability: Durability | None = None,
         layout: Layout | None = None,
         serde: SerializerProtocol | None = None,
         store: Store | None = None,
@@ -132,6 +157,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         fencing: bool = False,
         read_only: bool = False,
         share_content: ShareContent = "store",
+        async_workers: int = ASYNC_WORKERS,
     ) -> None:
         if getattr(serde, "pickle_fallback", False):
             raise ConfigurationError(
@@ -139,13 +165,20 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 "unpickle stored bytes, which can execute code"
             )
         super().__init__(serde=serde)
-        if read_only and any(x is not None for x in (redis, redis_cluster, s3, store)):
-            raise ConfigurationError("read_only opens a store directory on its own")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            # PersistSaver(store_or_path): a Store
+            if store is not None:
+                raise ConfigurationError("pass the store once: positionally or as store=")
+            path, store = None, path
+        build.refuse_ignored(
+            path, durability, layout, redis, redis_cluster, s3, store, hot, read_only
+        )
+        where = "./checkpoints" if path is None else path
         self.store: Store = (
-            open_local(path, read_only=True, layout=layout)
+            open_local(where, read_only=True, layout=layout)
             if read_only
-            else self._make_store(
-                path, redis, redis_cluster, s3, hot, durability, store, layout, encryption
+            else build.make_store(
+                where, redis, redis_cluster, s3, hot, durability, store, layout, encryption
             )
         )
         self.encryption = encryption
@@ -156,45 +189,72 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 f"share_content must be 'store' or 'thread', not {share_content!r}"
             )
         self.share_content: ShareContent = share_content
+        if (
+            not isinstance(async_workers, int)
+            or isinstance(async_workers, bool)
+            or async_workers < 1
+        ):
+            raise ConfigurationError(f"async_workers must be an int >= 1, not {async_workers!r}")
         self.engine = self._make_engine()
         self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
+        self.async_workers = async_workers
+        self._async_pool = ThreadPoolExecutor(async_workers, thread_name_prefix="lgp-async")
 
-    @staticmethod
-    def _make_store(
-        path: str | os.PathLike[str],
-        redis: str | Redis | AsyncRedis | None,
-        redis_cluster: ClusterTarget | None,
-        s3: Store | None,
-        hot: HotTierOptions | None,
-        durability: Durability,
-        store: Store | None,
-        layout: Layout | None,
+    @classmethod
+    def from_conn_string(
+        cls,
+        url: str | os.PathLike[str] | urls.StoreSpec,
+        *,
+        serde: SerializerProtocol | None = None,
         encryption: Encryption | None = None,
-    ) -> Store:
-        """The composition root: which cold tier, and which hot tier over it.
+        hot: HotTierOptions | None = None,
+        audit_log: str | os.PathLike[str] | bool | None = None,
+        audit_ids: Literal["plain", "hashed"] = "plain",
+        fencing: bool = False,
+        read_only: bool = False,
+        share_content: ShareContent = "store",
+        async_workers: int = ASYNC_WORKERS,
+    ) -> PersistSaver:
+        """A saver over the store ``url`` names (the grammar is in ``urls.py``):
 
-        A hot tier's MAC is keyed from ``encryption`` too, when there is one
-        (``store/hot_auth.py``)."""
-        if store is not None:
-            if any(x is not None for x in (redis, redis_cluster, s3)):
-                raise ConfigurationError(
-                    "store= is a complete store: no redis=, redis_cluster= or s3="
-                )
-            return store
-        if redis is not None and redis_cluster is not None:
-            raise ConfigurationError("pass redis= or redis_cluster=, not both")
-        cold = s3 if s3 is not None else open_local(path, durability=durability, layout=layout)
-        if redis is not None:
-            from langgraph_persist.store.tiered import build_tiered
+        ``./checkpoints``, ``file:///abs/dir``, ``s3://bucket/prefix``,
+        ``redis://host:6379/0?cold=./checkpoints`` (a Redis hot tier over a
+        directory), ``rediss+cluster://node:7000?cold=s3://bucket/prefix``...
 
-            return build_tiered(cold, redis, hot, encryption=encryption)
-        if redis_cluster is not None:
-            from langgraph_persist.store.redis_cluster import build_cluster_tiered
+        Usable as a context manager like LangGraph's savers (it closes the
+        store)::
 
-            return build_cluster_tiered(cold, redis_cluster, hot, encryption=encryption)
-        if hot is not None:
-            raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
-        return cold
+            with PersistSaver.from_conn_string("./checkpoints") as saver:
+                graph = builder.compile(checkpointer=saver)
+
+        ``hot`` sets hot-tier options beyond those the URL gives (``mode``,
+        ``ttl``, ``key_prefix``, ``timeout``); the URL's win. The other keywords
+        are the constructor's.
+        """
+        spec = url if isinstance(url, urls.SPEC_TYPES) else urls.parse(url)
+        url = urls.describe(spec)
+        common: dict[str, Any] = {
+            "serde": serde,
+            "encryption": encryption,
+            "audit_log": audit_log,
+            "audit_ids": audit_ids,
+            "fencing": fencing,
+            "read_only": read_only,
+            "share_content": share_content,
+            "async_workers": async_workers,
+        }
+        if read_only and not isinstance(spec, urls.LocalSpec):
+            raise ConfigurationError(f"read_only opens a store directory, not {url!r}")
+        return cls(**build.saver_kwargs(spec, hot), **common)
+
+    from_url = from_conn_string
+    """The same as ``from_conn_string`` (the name some tools look for)."""
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store's records are encrypted (its meta record says so; a saver
+        opened read-only without the key can still tell)."""
+        return bool(self.store_keys.encrypted)
 
     def flush(self, timeout: timedelta | None = None) -> None:
         """Wait until every acknowledged write is in the cold tier (write-behind mode)."""
@@ -256,6 +316,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the store and let the async pool's threads end (calls already running
+        finish first; this may itself run on one of them, from ``__aexit__``)."""
+        self._async_pool.shutdown(wait=False)
         self.store.close()
 
     def __enter__(self) -> PersistSaver:
@@ -278,7 +341,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await asyncio.to_thread(self.close)
+        await self._call(self.close)
 
     # -- sync API ---------------------------------------------------------------------------------
 
@@ -582,10 +645,25 @@ class PersistSaver(BaseCheckpointSaver[str]):
         """Counts and sizes of what is stored, per tier."""
         return maintenance.stats(self.engine)
 
-    # -- async API --------------------------------------------------------------------------------
+    # -- async API: each runs the public sync method of its name on the saver's pool ----------
+
+    async def _call(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """``fn(*args, **kwargs)`` on the saver's own pool, in a copy of the caller's
+        context (as ``asyncio.to_thread`` does: tracing and callbacks see their vars).
+
+        Cancelling the awaiting task abandons the result, not the call: see the
+        module docstring."""
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()
+        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        try:
+            future = loop.run_in_executor(self._async_pool, call)
+        except RuntimeError:  # the pool was shut down: by close()
+            raise StoreError("the saver is closed") from None
+        return await future
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.engine.get_tuple, config)
+        return await self._call(self.get_tuple, config)
 
     async def alist(
         self,
@@ -595,9 +673,9 @@ class PersistSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        it = self.engine.checkpoints(config, filter=filter, before=before, limit=limit)
+        it = await self._call(self.list, config, filter=filter, before=before, limit=limit)
 
-        def next_batch() -> list[CheckpointTuple]:
+        def next_batch() -> builtins.list[CheckpointTuple]:
             batch = []
             for item in it:
                 batch.append(item)
@@ -605,7 +683,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
                     break
             return batch
 
-        while batch := await asyncio.to_thread(next_batch):
+        while batch := await self._call(next_batch):
             for item in batch:
                 yield item
             if len(batch) < _LIST_BATCH:
@@ -618,7 +696,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await asyncio.to_thread(self.engine.put, config, checkpoint, metadata, new_versions)
+        return await self._call(self.put, config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self,
@@ -627,21 +705,21 @@ class PersistSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await asyncio.to_thread(self.engine.put_writes, config, writes, task_id, task_path)
+        await self._call(self.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
+        await self._call(self.delete_thread, thread_id)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
+        await self._call(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+        await self._call(self.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+        await self._call(self.prune, thread_ids, strategy=strategy)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return await asyncio.to_thread(self.engine.get_delta_channel_history, config, channels)
+        return await self._call(self.get_delta_channel_history, config=config, channels=channels)

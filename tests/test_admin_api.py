@@ -20,6 +20,7 @@ from langgraph.types import Command
 
 from langgraph_persist import (
     ConfigurationError,
+    Encryption,
     NotFoundError,
     PersistSaver,
     RecordError,
@@ -384,3 +385,14 @@ def test_a_redis_tier_declares_pinning(tmp_path: Path, redis_url: str) -> None:
         tiers = saver.stats().tiers
         assert tiers["cold"] == saver.store.source_of_truth().describe() and "hot" in tiers
         assert saver.stats().bytes_on_disk == saver.store.source_of_truth().disk_bytes() > 0
+
+
+def test_encrypted_tells_without_the_key(tmp_path: Path) -> None:
+    key = Encryption.from_keys({"k1": Encryption.generate_key()})
+    with PersistSaver(tmp_path / "e", encryption=key) as saver:
+        chat_graph().compile(checkpointer=saver).invoke(human("hi"), cfg("t"))
+        assert saver.encrypted
+    with PersistSaver(tmp_path / "e", read_only=True) as keyless:
+        assert keyless.encrypted  # what the CLI checks before browsing
+    with PersistSaver(tmp_path / "plain") as plain:
+        assert not plain.encrypted

@@ -34,6 +34,7 @@ from langgraph_persist.cli._common import (
     print_rich,
     settings,
     store_option,
+    store_shown,
     table,
 )
 from langgraph_persist.cli._render import (
@@ -74,7 +75,7 @@ def require_thread(saver: PersistSaver, thread_id: str) -> list[str]:
     """The thread's namespaces (``""`` is the root); ``NotFoundError`` when it has none."""
     namespaces = saver.namespaces(thread_id)
     if not namespaces:
-        raise NotFoundError(f"no thread {thread_id!r} in the store {settings().store}")
+        raise NotFoundError(f"no thread {thread_id!r} in the store {store_shown()}")
     return namespaces
 
 

@@ -168,3 +168,15 @@ def test_export_of_an_intact_thread_is_not_partial(
         and info["skipped"] == []
         and info["skipped_count"] == 0
     )
+
+
+def test_show_of_the_damaged_latest_points_to_what_still_reads(
+    latest_damaged: tuple[Path, list[str]],
+) -> None:
+    store, ids = latest_damaged
+    result = CliRunner().invoke(cli, ["--store", str(store), "show", "t"])
+    assert result.exit_code == 5 and len(result.stderr.strip().splitlines()) == 1
+    assert "history t` lists the checkpoints that still read" in result.stderr
+    assert f"drop t {ids[0]}` removes this one" in result.stderr
+    older = CliRunner().invoke(cli, ["--store", str(store), "show", "t", ids[1]])
+    assert older.exit_code == 0 and "turns" in older.stdout  # the rest of the thread reads

@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 from langgraph_persist.admin import checkpoint_time
 from langgraph_persist.cli._common import (
     BadUsage,
+    Damaged,
     ProgressBar,
     allow_type_option,
     cli,
@@ -47,7 +48,7 @@ from langgraph_persist.cli._render import (
     value_lines,
 )
 from langgraph_persist.cli._tree import fork_tree
-from langgraph_persist.errors import NotFoundError
+from langgraph_persist.errors import CorruptRecordError, NotFoundError
 from langgraph_persist.retention import summarize_thread
 from langgraph_persist.saver import PersistSaver
 
@@ -122,7 +123,14 @@ def resolve_checkpoint(
 
 
 def _get(saver: PersistSaver, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointTuple:
-    t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+    """The checkpoint's tuple; a damaged one exits 5 saying where the good ones are."""
+    try:
+        t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+    except CorruptRecordError as exc:
+        raise Damaged(
+            f"{exc}; `langgraph-persist history {thread_id}` lists the checkpoints that "
+            f"still read, `langgraph-persist drop {thread_id} {checkpoint_id}` removes this one"
+        ) from exc
     if t is None:
         raise NotFoundError(f"checkpoint {checkpoint_id} of thread {thread_id!r} is gone")
     return t

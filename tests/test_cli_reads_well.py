@@ -163,6 +163,29 @@ def test_diff_folds_too(store: Path) -> None:
     assert max(len(line) for line in full.splitlines()) > 400
 
 
+def test_messages_read_as_a_chat() -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    from langgraph_persist.cli._render import message_line, value_lines
+
+    chat = [
+        HumanMessage(content="weather in Paris?", id="h1"),
+        AIMessage(
+            content="",
+            id="a1",
+            tool_calls=[{"name": "weather", "args": {"city": "Paris"}, "id": "c1"}],
+        ),
+        ToolMessage(content="sunny\n21 C", name="weather", tool_call_id="c1", id="t1"),
+    ]
+    assert value_lines(chat) == [
+        "[human] weather in Paris?  (id h1)",
+        '[ai]   tool_calls: weather({"city": "Paris"})  (id a1)',
+        "[tool weather] sunny  (id t1)",
+        "               21 C",
+    ]
+    assert message_line(chat[2]) == "[tool weather] sunny  (id t1)  (+1 lines)"
+
+
 def test_fold_rules() -> None:
     from langgraph_persist.cli._fold import binary_summary, bytes_summary, readable
 
@@ -272,6 +295,19 @@ def test_stats_reports_bytes_on_disk(store: Path) -> None:
     text = ok(store, "stats")
     line = next(line for line in text.splitlines() if line.startswith("on disk"))
     assert line.split()[-1] in ("KiB", "MiB") and line.split()[-2] != "0"
+
+
+def test_delete_asks_first(tmp_path: Path, store: Path) -> None:
+    import shutil
+
+    mine = tmp_path / "store"
+    shutil.copytree(store, mine)
+    declined = CliRunner().invoke(cli, ["--store", str(mine), "delete", "linear"], input="n\n")
+    assert declined.exit_code == 1 and "delete thread 'linear'" in declined.output
+    assert "linear" in PersistSaver(mine).threads()  # declined: nothing deleted
+    agreed = CliRunner().invoke(cli, ["--store", str(mine), "delete", "linear"], input="y\n")
+    assert agreed.exit_code == 0 and "deleted thread 'linear'" in agreed.output
+    assert "linear" not in PersistSaver(mine).threads()
 
 
 # -- not found ---------------------------------------------------------------------------------

@@ -140,7 +140,10 @@ def content_lines(content: Any, *, full: bool = False) -> list[str]:
 def message_lines(message: BaseMessage, *, full: bool = False) -> list[str]:
     """``[role] content  tool_calls: ...  (id ...)``, further lines of content indented."""
     lines = content_lines(message.content, full=full)
-    head = f"[{message.type}] {lines[0]}"
+    role = message.type
+    if role == "tool" and getattr(message, "name", None):  # which tool answered
+        role = f"tool {message.name}"
+    head = f"[{role}] {lines[0]}"
     tool_calls = getattr(message, "tool_calls", None)
     if tool_calls:
         calls = ", ".join(
@@ -149,7 +152,7 @@ def message_lines(message: BaseMessage, *, full: bool = False) -> list[str]:
         head += f"  tool_calls: {calls}"
     if message.id:
         head += f"  (id {message.id})"
-    indent = " " * (len(message.type) + 3)
+    indent = " " * (len(role) + 3)
     return [head, *(indent + line for line in lines[1:])]
 
 

@@ -332,6 +332,12 @@ NOT_FOUND = [
     ["fork", "linear", "ffffffff", "--as", "x"],
     ["fork", "linear", "latest", "--ns", "nosuch", "--as", "x"],
     ["export", "nobody", "-o", "{tmp}/x.lgps"],
+    ["inspect", "{tmp}/nothing.lgps"],
+    ["import", "{tmp}/nothing.lgps"],
+    ["restore", "{tmp}/no-backup"],
+    ["migrate", "--from", "sqlite:///{tmp}/nothing.db"],
+    ["migrate", "--from", "{tmp}/no-store"],
+    ["--store", "{tmp}/typo", "threads"],
 ]
 
 

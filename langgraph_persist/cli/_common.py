@@ -369,6 +369,16 @@ def warn_blocked(serde: SerializerProtocol, where: str) -> None:
         echo(f"warning: if you trust this data, pass {flags}", err=True)
 
 
+def require_path(path: str, what: str, *, directory: bool = False) -> None:
+    """A file or directory the user named must exist: exit 3 like every "not found"
+    (click's own ``exists=True`` check would exit 2, as a usage error)."""
+    if not os.path.exists(path):
+        raise NotFound(f"no {what} at {path}")
+    if directory != os.path.isdir(path):
+        kind = "a directory" if directory else "a file"
+        raise BadUsage(f"{path} is not {kind}: give the {what}")
+
+
 def store_shown() -> str:
     """``--store`` fit to print in a message (passwords of a URL redacted)."""
     try:

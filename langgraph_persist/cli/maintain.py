@@ -30,6 +30,7 @@ from langgraph_persist.cli._common import (
     iso,
     json_option,
     open_store,
+    require_path,
     settings,
     store_option,
     table,
@@ -382,7 +383,7 @@ def backup(dest: str, as_json: bool) -> None:
 
 @cli.command()
 @store_option
-@click.argument("source", type=click.Path(file_okay=False, exists=True))
+@click.argument("source", type=click.Path())
 @json_option
 def restore(source: str, as_json: bool) -> None:
     """Put the backup at SOURCE back into the (new or empty) store.
@@ -391,6 +392,7 @@ def restore(source: str, as_json: bool) -> None:
     Example:
         langgraph-persist restore /backups/checkpoints-2026-12-01 --store ./checkpoints
     """
+    require_path(source, "backup", directory=True)
     with open_store(create=True) as saver, ProgressBar("restoring") as progress:
         report = saver.restore(source, progress=progress)
     if as_json:

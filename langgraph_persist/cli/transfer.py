@@ -31,6 +31,7 @@ from langgraph_persist.cli._common import (
     human_time,
     json_option,
     open_store,
+    require_path,
     settings,
     store_option,
     table,
@@ -179,7 +180,7 @@ def export(
 
 @cli.command("import")
 @store_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--as", "as_thread", metavar="THREAD", help="Restore under this thread id.")
 @allow_type_option
 @json_option
@@ -200,6 +201,7 @@ def import_(
         langgraph-persist import user-42.lgps
         langgraph-persist import user-42.lgps --as user-42-replay
     """
+    require_path(file, "snapshot file")
     with (
         open_store(create=True, allowed_types=allowed_types, on_blocked="raise") as saver,
         ProgressBar("restoring") as progress,
@@ -217,7 +219,7 @@ def import_(
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--no-verify", is_flag=True, help="Read only the header (fast).")
 @allow_type_option
 @json_option
@@ -234,6 +236,7 @@ def inspect(file: str, no_verify: bool, allowed_types: tuple[str, ...], as_json:
         langgraph-persist inspect user-42.lgps
         langgraph-persist inspect user-42.lgps --no-verify --json
     """
+    require_path(file, "snapshot file")
     blocked: BlockedTypeError | None = None
     key = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
     if no_verify:

@@ -19,12 +19,12 @@ Only parent ids are used, never the store's layout.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any
 
 from langgraph_persist.cli._render import printable
+
+if TYPE_CHECKING:  # rich is imported when a tree is drawn, not by every command
+    from rich.tree import Tree
 
 Row = Mapping[str, Any]
 
@@ -41,6 +41,9 @@ def _newest_below(rows: Sequence[Row], children: Mapping[str, list[str]]) -> dic
 def fork_tree(title: str, rows: Sequence[Row], label: Callable[[Row], str]) -> Tree:
     """A rich ``Tree`` of ``rows`` (dicts with ``checkpoint_id``, ``checkpoint_ns``,
     ``parent_id``), one branch per namespace when there are several."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     tree = Tree(Text(printable(title)))
     namespaces = sorted({r["checkpoint_ns"] for r in rows})
     for ns in namespaces:
@@ -51,6 +54,8 @@ def fork_tree(title: str, rows: Sequence[Row], label: Callable[[Row], str]) -> T
 
 
 def _draw_namespace(node: Tree, rows: Sequence[Row], label: Callable[[Row], str]) -> None:
+    from rich.text import Text
+
     by_id = {r["checkpoint_id"]: r for r in rows}
     children: dict[str, list[str]] = {}
     starts: list[str] = []

@@ -434,6 +434,7 @@ def _authenticate(
 def _info(
     path: str, header: dict[str, Any], file_size: int, authenticated: bool | None = None
 ) -> SnapshotInfo:
+    skipped = tuple(SkippedCheckpoint(*entry) for entry in header.get("skipped") or ())
     return SnapshotInfo(
         path=path,
         format_version=header["format"],
@@ -453,8 +454,8 @@ def _info(
         producer=header.get("producer", ""),
         sealed=header.get("sealed"),
         authenticated=authenticated,
-        skipped=tuple(SkippedCheckpoint(*entry) for entry in header.get("skipped") or ()),
-        skipped_count=header.get("skipped_count") or 0,
+        skipped=skipped,
+        skipped_count=max(header.get("skipped_count") or 0, len(skipped)),
     )
 
 

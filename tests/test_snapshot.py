@@ -342,6 +342,8 @@ def test_a_forged_skipped_list_is_refused(snap: bytes, tmp_path: Path, skipped: 
     )
     info = get_metadata(bad)
     assert info.partial and info.skipped_count == 3
+    bad.write_bytes(_with_header(snap, lambda h: h.update(skipped=[["", "1f0", "why"]])))
+    assert get_metadata(bad).skipped_count == 1  # a list without a count still counts
     assert [(s.checkpoint_ns, s.checkpoint_id, s.reason) for s in info.skipped] == [
         ("", "1f0", "why")
     ]

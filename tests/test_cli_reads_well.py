@@ -459,3 +459,37 @@ def test_every_hint_names_an_extra_the_package_declares() -> None:
     ]
     missing = {extra for extra, _package in OPTIONAL_DEPENDENCIES.values()} - set(declared)
     assert not missing, f"hints name extras pyproject.toml does not declare: {sorted(missing)}"
+
+
+# -- verify's hint -------------------------------------------------------------------------------
+
+
+def test_verify_suggests_repair_only_with_a_second_copy(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """`--repair` restores from the hot tier: suggest it only when the user gave one."""
+    from langgraph_persist.store.tiered import HotTierOptions
+    from tests.damage import checkpoint_key, damage
+
+    path = tmp_path / "s"
+    with PersistSaver(path, redis=redis_url, hot=HotTierOptions(key_prefix=redis_prefix)) as agent:
+        chat = chat_graph().compile(checkpointer=agent)
+        chat.invoke(human("a"), cfg("t"))
+        latest = agent.get_tuple(cfg("t"))
+        assert latest is not None
+    with PersistSaver(path) as cold_only:  # the disk copy rots; Redis still has a good one
+        damage(
+            cold_only, checkpoint_key("t", latest.config["configurable"]["checkpoint_id"]), "flip"
+        )
+    alone = run(path, "verify")
+    assert (
+        alone.exit_code == 1 and "no other copy" in alone.stderr and "--repair" not in alone.stderr
+    )
+    tier = ["--redis", redis_url, "--redis-prefix", redis_prefix]
+    tiered = run(path, *tier, "verify")
+    assert tiered.exit_code == 1 and "try `verify --repair`" in tiered.stderr
+    via_url = CliRunner().invoke(
+        cli,
+        ["--store", f"{redis_url}?cold={path}&key_prefix={redis_prefix}", "verify"],
+    )
+    assert via_url.exit_code == 1 and "try `verify --repair`" in via_url.stderr, via_url.stderr

@@ -379,6 +379,12 @@ def require_path(path: str, what: str, *, directory: bool = False) -> None:
         raise BadUsage(f"{path} is not {kind}: give the {what}")
 
 
+def store_has_hot_tier() -> bool:
+    """``--redis``, or a ``--store`` URL with a hot tier: a second copy ``verify --repair``
+    can restore from (told by what the user gave, not by reaching into the saver)."""
+    return bool(settings().redis) or isinstance(urls.parse(settings().store), urls.HotSpec)
+
+
 def store_shown() -> str:
     """``--store`` fit to print in a message (passwords of a URL redacted)."""
     try:

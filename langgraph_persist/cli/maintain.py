@@ -32,6 +32,7 @@ from langgraph_persist.cli._common import (
     open_store,
     require_path,
     settings,
+    store_has_hot_tier,
     store_option,
     table,
 )
@@ -61,7 +62,7 @@ def verify(repair: bool, as_json: bool) -> None:
     """
     with open_store(read_only=not repair) as saver, ProgressBar("verifying") as progress:
         report = saver.verify(repair=repair, progress=progress)
-        has_other_copy = saver.store.source_of_truth() is not saver.store
+    has_other_copy = store_has_hot_tier()
     remaining = [d for d in report.damaged if not d.repaired]
     if as_json:
         echo_json(

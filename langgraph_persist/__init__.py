@@ -3,9 +3,9 @@
 from langgraph_persist import PersistSaver
 graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
 
-Every public type is importable from here. The Redis and S3 ones
-(``HotTierOptions``, ``S3Store``) are loaded on first use, so importing this
-package loads neither ``redis`` nor ``boto3`` (optional extras, see extras.py).
+Every public type is importable from here. ``S3Store`` is loaded on first
+use, so importing this package loads neither ``redis`` nor ``boto3``
+(optional extras, see extras.py); ``HotTierOptions`` needs neither.
 """
 
 from __future__ import annotations
@@ -40,21 +40,20 @@ from langgraph_persist.errors import (
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.saver import PersistSaver
 from langgraph_persist.store.base import Store
+from langgraph_persist.store.tiered_options import HotTierOptions
 from langgraph_persist.verify import Damage, VerifyReport
 
 if TYPE_CHECKING:
     from langgraph_persist.store.s3 import S3Store
-    from langgraph_persist.store.tiered import HotTierOptions
 
 _LAZY = {
-    "HotTierOptions": ("langgraph_persist.store.tiered", "redis", "a Redis hot tier"),
     "S3Store": ("langgraph_persist.store.s3", "s3", "an S3 store"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """``HotTierOptions`` and ``S3Store`` on first use (PEP 562), with the install hint
-    when their extra is missing."""
+    """``S3Store`` on first use (PEP 562), with the install hint when the ``s3`` extra
+    is missing."""
     if name not in _LAZY:
         raise AttributeError(f"module 'langgraph_persist' has no attribute {name!r}")
     import importlib

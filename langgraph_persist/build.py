@@ -22,13 +22,13 @@ from langgraph_persist.extras import needs_extra
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.local import Layout, open_local
 from langgraph_persist.store.sqlite import Durability
+from langgraph_persist.store.tiered_options import HotTierOptions
 
 if TYPE_CHECKING:
     from redis import Redis
     from redis.asyncio import Redis as AsyncRedis
 
     from langgraph_persist.store.redis_cluster import ClusterTarget
-    from langgraph_persist.store.tiered import HotTierOptions
 
 
 def refuse_ignored(
@@ -101,11 +101,8 @@ def _open_s3(spec: urls.S3Spec) -> Store:
 def _hot_options(base: HotTierOptions | None, given: Mapping[str, Any]) -> HotTierOptions | None:
     if base is None and not given:
         return None
-    with needs_extra("redis", "a Redis hot tier"):
-        from langgraph_persist.store import tiered
-
     try:
-        return dataclasses.replace(base, **given) if base else tiered.HotTierOptions(**given)
+        return dataclasses.replace(base, **given) if base else HotTierOptions(**given)
     except TypeError as exc:
         raise ConfigurationError(f"hot tier options: {exc}") from None
 

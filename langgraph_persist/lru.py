@@ -1,7 +1,7 @@
 """A small thread-safe LRU bounded by total weight (bytes, or entries).
 
 The engine caches *stored bytes* and decoded records with it: immutable
-content, so a hit can never be stale (see engine.py).
+content, so a hit can never be stale (see engine/reader.py).
 """
 
 from __future__ import annotations

@@ -83,15 +83,12 @@ def _reachable(engine: Engine) -> Iterator[bytes]:
         if data is None:
             continue
         fault_point("mark")
-        location = "/".join(key)
-        rec = records.decode(
-            data, expect=kind, location=location, sealer=engine.sealer, aad=location.encode()
-        )
+        rec = engine.records.decode(data, kind, key)
         for ref in ValueCodec.record_refs(kind, rec):
             direct = ValueCodec.direct_digests(ref)
             yield from direct
             if ref is not None and ref[0] == "l":
-                segments = engine._fetch_blobs(ref[1])
+                segments = engine.reader.fetch_blobs(ref[1])
                 for seg in ref[1]:
                     yield from ValueCodec.segment_digests(segments[seg])
 
@@ -161,13 +158,7 @@ def _sweep_bookkeeping(engine: Engine, tombstone_grace: timedelta) -> int:
         data = store.read(key)
         if data is None:
             continue
-        stone = records.decode(
-            data,
-            expect=Kind.TOMBSTONE,
-            location="/".join(key),
-            sealer=engine.sealer,
-            aad="/".join(key).encode(),
-        )
+        stone = engine.records.decode(data, Kind.TOMBSTONE, key)
         if float(stone.get("at", 0)) <= cutoff:
             doomed.append(key)
     store.delete_many(doomed)
@@ -242,11 +233,8 @@ def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
             payload = data[records.HEADER_SIZE :]
             if flags & records.FLAG_ENCRYPTED and key_id_of and key_id_of(payload) == current:
                 continue
-            location = "/".join(key)
-            obj, kind = records.decode_with_kind(
-                data, location=location, sealer=sealer, aad=location.encode(), allow_plaintext=True
-            )
-            batch.append((key, records.encode(kind, obj, sealer=sealer, aad=location.encode())))
+            obj, kind = engine.records.decode_any(data, key, allow_plaintext=True)
+            batch.append((key, engine.records.encode(kind, obj, key)))
             rewritten += 1
             if len(batch) >= _REWRITE_BATCH:
                 store.write_many(batch)

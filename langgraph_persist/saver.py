@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis as AsyncRedis
 
     from langgraph_persist.store.redis_cluster import ClusterTarget
-    from langgraph_persist.store.tiered import HotTierOptions
+    from langgraph_persist.store.tiered_options import HotTierOptions
 
 _LIST_BATCH = 32
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""

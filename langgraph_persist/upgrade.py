@@ -41,7 +41,8 @@ from langgraph_persist.keys import Key
 from langgraph_persist.store.files import UPGRADE_STAGING as STAGING
 from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.local import FILES, SQLITE, layout_of
-from langgraph_persist.store.sqlite import DATABASE, MARKER, SqliteStore, marker_body
+from langgraph_persist.store.marker import MARKER
+from langgraph_persist.store.sqlite import DATABASE, SqliteStore, marker_body
 
 _OLD_TREES = (keys.THREADS, keys.BLOBS, keys.RUNS, keys.TOMBSTONES, "tmp", "trash")
 _BATCH = 500

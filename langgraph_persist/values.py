@@ -98,7 +98,7 @@ class ValueCodec:
         write ``[message]`` shares its element blob with the next checkpoint.
         ``hint`` names where the value lives, so a growing list's segmentation
         is resumed from the previous put's (segments.py). ``hash_key`` overrides
-        the codec's address key (per-thread content sharing, engine.py).
+        the codec's address key (per-thread content sharing, engine/reader.py).
         """
         key = self.hash_key if hash_key is None else hash_key
         if type(value) is list and len(value) >= split_min:

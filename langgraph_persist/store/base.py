@@ -37,6 +37,8 @@ _NO_PINS = "{method} needs a Redis hot tier (PersistSaver(..., redis=...)); {sto
 
 Names = list[str]
 Listings = list[Names]
+Children = list[list[tuple[Key, bytes]]]
+"""(key, record) pairs per prefix (``read_children``)."""
 """Child names per prefix (module-level: inside the class ``list`` is the method)."""
 
 
@@ -128,6 +130,25 @@ class Store(Protocol):
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         """``list`` for several prefixes, in one round trip where the medium allows."""
         ...
+
+    def read_children(self, prefixes: Sequence[Key]) -> Children:
+        """(key, record) of every record directly under each prefix, in name order.
+
+        What ``list_many`` then ``read_many`` give (the default), in one round
+        trip where the medium allows: a checkpoint's pending writes, or those
+        of a page of checkpoints, are read with one query. A key deleted
+        between the listing and the read is left out.
+        """
+        listings = self.list_many(prefixes)
+        flat = [(*p, n) for p, names in zip(prefixes, listings, strict=True) for n in names]
+        values = self.read_many(flat)
+        out: Children = []
+        start = 0
+        for p, names in zip(prefixes, listings, strict=True):
+            mine = values[start : start + len(names)]
+            start += len(names)
+            out.append([((*p, n), v) for n, v in zip(names, mine, strict=True) if v is not None])
+        return out
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every key under ``prefix`` (recursively) with its size and mtime; admin only."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import re
 import secrets
@@ -34,23 +33,22 @@ from langgraph_persist.errors import (
     ConfigurationError,
     InvalidIdError,
     StoreError,
-    UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.lru import LRU
 from langgraph_persist.store.base import Listings, Store
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks, os_reason
+from langgraph_persist.store.marker import MARKER, marker_body, read_marker
 
 Durability = Literal["fsync", "none"]
 
 STORE_FORMAT = 1
-_MARKER = "FORMAT"
 _TMP = "tmp"
 _TRASH = "trash"
 AUDIT_LOG = "audit.jsonl"
 UPGRADE_STAGING = "upgrade"
 """Where ``upgrade.py`` stages the SQLite copy of a version-1 store."""
-_RESERVED = frozenset({_MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, "store.db"})
+_RESERVED = frozenset({MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, "store.db"})
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.%=~-]{1,255}")
 _STALE_TMP_SECONDS = 3600.0
 _TRUST_AGE_NS = 50_000_000
@@ -151,19 +149,8 @@ class FileStore(FileLocked, Store):
 
     def _open_read_only(self) -> None:
         """Inspect a store without writing anything (a backup, a read-only mount)."""
-        marker = os.path.join(self.root, _MARKER)
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                info = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(
-                f"{self.root} is not a langgraph-persist store, or is not readable ({exc})"
-            ) from exc
-        if int(info.get("version", 0)) > STORE_FORMAT:
-            raise UnsupportedFormatError(
-                f"store {self.root} has format version {info['version']}; this release reads "
-                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
-            )
+        if read_marker(self.root, readable_up_to=STORE_FORMAT) is None:
+            raise ConfigurationError(f"{self.root} is not a langgraph-persist store")
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -180,28 +167,14 @@ class FileStore(FileLocked, Store):
             os.makedirs(root, mode=_DIR_MODE, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"cannot create checkpoint store at {root}: {exc}") from exc
-        marker = os.path.join(root, _MARKER)
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                info = json.load(fh)
-        except FileNotFoundError:
-            info = None
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
+        info = read_marker(root, readable_up_to=STORE_FORMAT)
         if info is None:
             entries = [e for e in os.listdir(root) if e not in _RESERVED]
             if entries:
                 raise ConfigurationError(
                     f"refusing to use {root}: it is not empty and is not a langgraph-persist "
-                    f"store (no {_MARKER} file); point the saver at a new or empty directory"
+                    f"store (no {MARKER} file); point the saver at a new or empty directory"
                 )
-        elif info.get("format") != "langgraph-persist":
-            raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
-        elif int(info.get("version", 0)) > STORE_FORMAT:
-            raise UnsupportedFormatError(
-                f"store {root} has format version {info['version']}; this release reads "
-                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
-            )
         for sub in (_TMP, _TRASH, LOCKS):
             try:
                 os.makedirs(os.path.join(root, sub), mode=_DIR_MODE, exist_ok=True)
@@ -219,8 +192,7 @@ class FileStore(FileLocked, Store):
                 "check permissions and that the file system is not read-only"
             ) from exc
         if info is None:
-            body = json.dumps({"format": "langgraph-persist", "version": STORE_FORMAT}).encode()
-            self._atomic_write_path(marker, body)
+            self._atomic_write_path(os.path.join(root, MARKER), marker_body(STORE_FORMAT))
         self._clean_stale()
 
     def _clean_stale(self) -> None:

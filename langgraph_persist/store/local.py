@@ -11,7 +11,6 @@ of speed and disk use (docs/operations.md).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Literal
@@ -20,7 +19,8 @@ from langgraph_persist import keys
 from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import FileStore
-from langgraph_persist.store.sqlite import MARKER, Durability, SqliteStore
+from langgraph_persist.store.marker import read_marker
+from langgraph_persist.store.sqlite import STORE_FORMAT, Durability, SqliteStore
 
 log = logging.getLogger("langgraph_persist.store")
 
@@ -31,21 +31,10 @@ FILES: Layout = "files"
 
 def layout_of(path: str | os.PathLike[str]) -> Layout | None:
     """The layout of the store at ``path``; ``None`` when there is no store there yet."""
-    marker = os.path.join(os.fspath(path), MARKER)
-    try:
-        with open(marker, encoding="utf-8") as fh:
-            info = json.load(fh)
-    except FileNotFoundError:
+    marker = read_marker(os.fspath(path), readable_up_to=STORE_FORMAT)
+    if marker is None:
         return None
-    except NotADirectoryError:
-        raise ConfigurationError(
-            f"checkpoint store path {os.fspath(path)} exists and is not a directory"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
-    if not isinstance(info, dict):
-        raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
-    return SQLITE if info.get("layout") == SQLITE else FILES
+    return SQLITE if marker.layout == SQLITE else FILES
 
 
 def open_local(

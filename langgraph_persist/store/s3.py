@@ -94,10 +94,10 @@ from langgraph_persist.errors import (
     InvalidIdError,
     StoreError,
     TierUnavailableError,
-    UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Store
+from langgraph_persist.store.marker import MARKER, marker_body, parse_marker
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -116,9 +116,8 @@ put or one thread's delete: far less)."""
 PAGE = 1000
 """Keys per ListObjectsV2 page and per DeleteObjects request (both S3 maxima)."""
 
-_MARKER = "FORMAT"
 _LOCKS = "locks"
-_RESERVED = frozenset({_MARKER, _LOCKS})
+_RESERVED = frozenset({MARKER, _LOCKS})
 _COMPONENT = re.compile(r"^[A-Za-z0-9._%=~-]{1,255}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9._=~-]+(/[A-Za-z0-9._=~-]+)*$")
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -238,7 +237,7 @@ class S3Store(Store):
         the server honours ``If-None-Match``: one that ignored it would make creates
         non-atomic and locks unsafe, so we refuse it rather than find out later.
         """
-        marker = self._base + _MARKER
+        marker = self._base + MARKER
         try:
             found = self.client.get_object(Bucket=self.bucket, Key=marker)
             body = found["Body"].read()
@@ -265,7 +264,7 @@ class S3Store(Store):
         if body:
             self._check_marker(body)
         else:
-            body = json.dumps({"format": "langgraph-persist", "version": STORE_FORMAT}).encode()
+            body = marker_body(STORE_FORMAT)
             with self._mapped("LIST", self._base):
                 listed = self.client.list_objects_v2(
                     Bucket=self.bucket, Prefix=self._base, MaxKeys=1
@@ -274,7 +273,7 @@ class S3Store(Store):
                 # (a marker that appeared meanwhile: another process created the store)
                 raise ConfigurationError(
                     f"refusing to use {self.describe()}: the prefix holds objects but no "
-                    f"{_MARKER} marker, so it is not a langgraph-persist store; "
+                    f"{MARKER} marker, so it is not a langgraph-persist store; "
                     "choose an empty prefix"
                 )
             self._put_if_absent(marker, body)
@@ -286,17 +285,7 @@ class S3Store(Store):
             )
 
     def _check_marker(self, body: bytes) -> None:
-        try:
-            info = json.loads(body)
-        except ValueError:
-            raise ConfigurationError(f"{self.describe()}/{_MARKER} is not a store marker") from None
-        if not isinstance(info, dict) or info.get("format") != "langgraph-persist":
-            raise ConfigurationError(f"{self.describe()} is not a langgraph-persist store")
-        if int(info.get("version", 0)) > STORE_FORMAT:
-            raise UnsupportedFormatError(
-                f"store {self.describe()} has format version {info['version']}; this release "
-                f"reads up to {STORE_FORMAT}: upgrade langgraph-persist"
-            )
+        parse_marker(body, f"{self.describe()}/{MARKER}", readable_up_to=STORE_FORMAT)
 
     def _where(self) -> str:
         return self.endpoint or "AWS S3"

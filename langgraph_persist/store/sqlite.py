@@ -44,14 +44,11 @@ cut may lose the last commits, never the database.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from langgraph_persist.errors import (
@@ -62,8 +59,12 @@ from langgraph_persist.errors import (
     UnsupportedFormatError,
 )
 from langgraph_persist.keys import Key
-from langgraph_persist.store.base import Listings, Names, Store
+from langgraph_persist.store import marker
+from langgraph_persist.store.base import Children, Listings, Names, Store
+from langgraph_persist.store.group_commit import GroupCommit, Work
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
+from langgraph_persist.store.marker import MARKER
+from langgraph_persist.store.sqlite_salvage import salvage_database
 
 AUDIT_LOG = "audit.jsonl"
 
@@ -71,7 +72,6 @@ Durability = Literal["fsync", "none"]
 
 LAYOUT = "sqlite"
 STORE_FORMAT = 2
-MARKER = "FORMAT"
 DATABASE = "store.db"
 APPLICATION_ID = 0x4C475053  # "LGPS": identifies our databases to `file` and to us
 _SCHEMA_VERSION = 1
@@ -88,13 +88,10 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 """
 
-Work = Callable[[sqlite3.Connection], None]
-"""One call's share of a group commit: statements run inside a savepoint."""
-
 
 def marker_body() -> bytes:
-    info = {"format": "langgraph-persist", "version": STORE_FORMAT, "layout": LAYOUT}
-    return json.dumps(info).encode()
+    """The ``FORMAT`` marker of an SQLite store (store/marker.py)."""
+    return marker.marker_body(STORE_FORMAT, LAYOUT)
 
 
 def _split(key: Key) -> tuple[str, str]:
@@ -140,14 +137,6 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
     return any(word in str(exc).lower() for word in _CORRUPT_WORDS)
 
 
-@dataclass
-class _Call:
-    work: Work
-    sync: bool = True
-    done: bool = False
-    error: BaseException | None = None
-
-
 class SqliteStore(FileLocked, Store):
     """A ``Store`` in one SQLite database in a directory (see module docstring)."""
 
@@ -167,17 +156,11 @@ class SqliteStore(FileLocked, Store):
         self.read_only = read_only
         self.database = os.path.join(self.root, DATABASE)
         self._locks = FileLocks(self.root, read_only=read_only)
-        self._cv = threading.Condition()
-        self._queue: list[_Call] = []
-        self._leading = False
+        self._commits = GroupCommit(self._writer_for, self._error)
         self._local = threading.local()
         self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._write_conn: _Conn | None = None
         self._sync_level = ""
-        self.calls = 0
-        """Write calls committed by this process (``commit``, deletes, links)."""
-        self.transactions = 0
-        """Transactions that committed them: fewer than ``calls`` when calls were grouped."""
         self._pid = os.getpid()
         self._closed = False
         if read_only:
@@ -192,27 +175,14 @@ class SqliteStore(FileLocked, Store):
     # -- set-up -------------------------------------------------------------------------------
 
     def _check_marker(self, *, required: bool) -> bool:
-        marker = os.path.join(self.root, MARKER)
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                info = json.load(fh)
-        except FileNotFoundError:
+        found = marker.read_marker(self.root, readable_up_to=STORE_FORMAT)
+        if found is None:
             if required:
-                raise ConfigurationError(f"{self.root} is not a langgraph-persist store") from None
+                raise ConfigurationError(f"{self.root} is not a langgraph-persist store")
             return False
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot read store marker {marker}: {exc}") from exc
-        if not isinstance(info, dict) or info.get("format") != "langgraph-persist":
-            raise ConfigurationError(f"{marker} does not describe a langgraph-persist store")
-        if int(info.get("version", 0)) > STORE_FORMAT:
-            raise UnsupportedFormatError(
-                f"store {self.root} has format version {info['version']}; this release reads "
-                f"up to {STORE_FORMAT}: upgrade langgraph-persist"
-            )
-        if info.get("layout") != LAYOUT:
+        if found.layout != LAYOUT:
             raise ConfigurationError(
-                f"{self.root} holds a store in the {info.get('layout', 'files')!r} layout, "
-                "not an SQLite one"
+                f"{self.root} holds a store in the {found.layout!r} layout, not an SQLite one"
             )
         return True
 
@@ -362,9 +332,7 @@ class SqliteStore(FileLocked, Store):
             self._pid = os.getpid()
             self._local = threading.local()
             self._all = weakref.WeakSet()
-            self._cv = threading.Condition()
-            self._queue = []
-            self._leading = False
+            self._commits.reset()
             self._write_conn = None
             self._sync_level = ""
 
@@ -493,6 +461,26 @@ class SqliteStore(FileLocked, Store):
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
+
+    def read_children(self, prefixes: Sequence[Key]) -> Children:
+        """One range scan per prefix, in one read transaction (one state of the store)."""
+        if not prefixes:
+            return []
+        conn = self._reader()
+        out: Children = []
+        with self._translate("read"):
+            conn.execute("BEGIN")
+            try:
+                for p in prefixes:
+                    rows = conn.execute(
+                        "SELECT name, value FROM entries "
+                        "WHERE dir = ? AND value IS NOT NULL ORDER BY name",
+                        (_dir_of(p),),
+                    ).fetchall()
+                    out.append([((*p, name), bytes(value)) for name, value in rows])
+            finally:
+                conn.execute("COMMIT")
+        return out
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every record under ``prefix`` with its size (SQLite keeps no mtime: 0.0)."""
@@ -637,72 +625,28 @@ class SqliteStore(FileLocked, Store):
 
         self._transact(work, "delete")
 
+    @property
+    def calls(self) -> int:
+        """Write calls committed by this process (``commit``, deletes, links)."""
+        return self._commits.calls
+
+    @property
+    def transactions(self) -> int:
+        """Transactions that committed them: fewer than ``calls`` when calls were grouped."""
+        return self._commits.transactions
+
     def _transact(self, work: Work, doing: str, *, sync: bool = True) -> None:
-        """Run ``work`` in a group commit (see module docstring); raise its own error."""
+        """Run ``work`` in a group commit (group_commit.py); raise its own error."""
         if self.read_only:
             raise StoreError(f"checkpoint store {self.root} was opened read-only")
         self._fork_check()
-        call = _Call(work, sync)
-        with self._cv:
-            self._queue.append(call)
-            while self._leading and not call.done:
-                self._cv.wait()
-            if not call.done:
-                self._leading = True
-                batch, self._queue = self._queue, []
-                self.calls += len(batch)
-                self.transactions += 1
-            else:
-                batch = []
-        if batch:
-            try:
-                self._run(batch, doing)
-            finally:
-                with self._cv:
-                    for c in batch:
-                        c.done = True
-                    self._leading = False
-                    self._cv.notify_all()
-        if call.error is not None:
-            raise call.error
+        self._commits.run(work, doing, sync=sync)
 
-    def _run(self, batch: Sequence[_Call], doing: str) -> None:
-        """One transaction for the whole batch; a savepoint per call isolates failures."""
-        try:
-            conn = self._writer()
-            self._set_sync(conn, any(c.sync for c in batch))
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            error = self._error(exc, doing)
-            for c in batch:
-                c.error = error
-            return
-        try:
-            if len(batch) == 1:  # alone: the transaction itself isolates the call
-                try:
-                    batch[0].work(conn)
-                except BaseException as exc:
-                    conn.execute("ROLLBACK")
-                    batch[0].error = (
-                        self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
-                    )
-                    return
-            else:
-                for c in batch:
-                    conn.execute("SAVEPOINT call")
-                    try:
-                        c.work(conn)
-                    except BaseException as exc:
-                        conn.execute("ROLLBACK TO call")
-                        c.error = self._error(exc, doing) if isinstance(exc, sqlite3.Error) else exc
-                    conn.execute("RELEASE call")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            error = self._error(exc, doing)
-            for c in batch:
-                c.error = c.error or error
+    def _writer_for(self, sync: bool) -> sqlite3.Connection:
+        """The write connection, set to sync its next commit (``sync``) or not."""
+        conn = self._writer()
+        self._set_sync(conn, sync)
+        return conn
 
     def _set_sync(self, conn: sqlite3.Connection, sync: bool) -> None:
         """FULL for a batch with a call that must be power-safe now, else NORMAL."""
@@ -745,45 +689,11 @@ class SqliteStore(FileLocked, Store):
         return [] if problems == ["ok"] else problems
 
     def salvage(self) -> int:
-        """Rebuild a damaged database from every row that can still be read.
-
-        Rows are copied by rowid range into a new database; a range that fails
-        is halved until single rows, so one damaged page costs only its rows.
-        The damaged file is kept beside the store (``store.db.damaged-<time>``),
-        never deleted. Run it with the store's writers stopped: the database is
-        replaced under this process's (closed) connections. What the rows held is
-        not trusted: ``verify`` checks every record afterwards.
-        """
+        """Rebuild a damaged database from every row that can still be read
+        (sqlite_salvage.py); returns the rows kept. Run it with the store's writers
+        stopped: the database is replaced under this process's (closed) connections."""
         self.close()
-        old = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
-        target = self.database + ".salvage"
-        for leftover in (target, target + "-wal", target + "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
-        new = sqlite3.connect(target, isolation_level=None)
-        kept = 0
-        try:
-            new.execute("PRAGMA journal_mode = WAL")
-            new.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            new.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            new.execute(_SCHEMA)
-            try:
-                top = int(old.execute("SELECT max(rowid) FROM entries").fetchone()[0] or 0)
-            except sqlite3.Error:  # the table's root is damaged: no row is smaller than 16 bytes
-                top = max(1, os.path.getsize(self.database) // 16)
-            new.execute("BEGIN")
-            kept = _copy_rows(old, new, 1, top)
-            new.execute("COMMIT")
-            new.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            new.close()
-            old.close()
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        os.replace(self.database, f"{self.database}.damaged-{stamp}")
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(self.database + suffix, f"{self.database}.damaged-{stamp}{suffix}")
-        os.replace(target, self.database)
+        kept = salvage_database(self.database, self._create_schema)
         self._closed = False
         self._local = threading.local()
         self._write_conn = None
@@ -832,21 +742,6 @@ class _Conn:
         # threads): close it now, not at the next garbage collection, so it holds no
         # WAL snapshot open and the last close can still checkpoint and remove the WAL.
         self.close()
-
-
-def _copy_rows(old: sqlite3.Connection, new: sqlite3.Connection, low: int, high: int) -> int:
-    """Copy the readable rows with rowid in [low, high]; halve ranges that fail to read."""
-    try:
-        rows = old.execute(
-            "SELECT dir, name, value FROM entries WHERE rowid BETWEEN ? AND ?", (low, high)
-        ).fetchall()
-    except sqlite3.Error:
-        if low >= high:
-            return 0  # this row's page is gone
-        mid = (low + high) // 2
-        return _copy_rows(old, new, low, mid) + _copy_rows(old, new, mid + 1, high)
-    new.executemany("INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, ?)", rows)
-    return len(rows)
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

@@ -1,7 +1,11 @@
 """``TieredStore``: a durable cold store with a Redis hot tier in front, itself a ``Store``.
 
-This module decides *which tier* serves or receives what; ``redis.py`` knows
-how the hot tier lays out keys. ``docs/tiers.md`` states the semantics; in
+This module decides *which tier* serves or receives what (routing); the hot
+tier itself is a ``HotTier`` (``hot/port.py``: ``RedisStore`` or
+``RedisClusterStore``). Its neighbours hold one idea each: whether the hot
+tier is trusted now (``tiered_health.py``), what Redis must forget when it
+comes back (``tiered_journal.py``), and the write-behind queue and flusher
+(``tiered_writebehind.py``). ``docs/tiers.md`` states the semantics; in
 short:
 
 * **write-through** (default): a write goes to the cold tier (durable) and
@@ -16,9 +20,9 @@ short:
   the tag's generation token. Every write-back to Redis is conditional on the
   token its reader observed, so a reader that fetched a record from the cold
   tier just before a delete can never resurrect it in Redis.
-* **faults**: any Redis error switches to the cold tier (one warning per
-  outage, counters in ``stats()``); a background probe resumes the hot tier
-  and first invalidates what changed meanwhile.
+* **faults**: any hot-tier failure (``TierUnavailableError``) switches to the
+  cold tier (one warning per outage, counters in ``stats()``); a background
+  probe resumes the hot tier and first invalidates what changed meanwhile.
 
 The hot tier holds *records* (``records.py``), each sealed under a keyed MAC
 bound to its key and to this store (``hot_auth.py``; the key comes from the
@@ -31,136 +35,39 @@ not, can never overwrite what is there.
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import logging
-import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
-from redis.exceptions import RedisError
 
 from langgraph_persist import keys, records
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.errors import (
-    ConfigurationError,
-    InvalidIdError,
-    PersistError,
-    StoreError,
-    TierUnavailableError,
-)
+from langgraph_persist.errors import ConfigurationError, StoreError, TierUnavailableError
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Names, Store
+from langgraph_persist.store.hot.layout import Tag
+from langgraph_persist.store.hot.port import HotTier
 from langgraph_persist.store.hot_auth import HotAuth
-from langgraph_persist.store.redis import (
-    Fetched,
-    PendingEntry,
-    RedisKeys,
-    RedisStore,
-    Tag,
-    Written,
-    check_prefix,
-    decode_entry,
-    encode_entry,
-)
+from langgraph_persist.store.redis import RedisStore
+from langgraph_persist.store.tiered_health import Counters, Health, HotDown
+from langgraph_persist.store.tiered_journal import Journal, replay
+from langgraph_persist.store.tiered_options import HotTierOptions, Mode
+from langgraph_persist.store.tiered_writebehind import WriteBehind
+
+__all__ = ["HotTierOptions", "Mode", "TieredStore", "build_tiered"]
 
 log = logging.getLogger("langgraph_persist.tiered")
 
 T = TypeVar("T")
-Mode = Literal["write-through", "write-behind"]
-
-_JOURNAL_LIMIT = 100_000
-"""Tags remembered while Redis is unreachable; beyond this every tag is invalidated on resume."""
-
-_GEN_CACHE = 65_536
-"""Generations remembered for fencing write-through writes (one round trip saved per put)."""
-
-_COLD_ONLY = frozenset({keys.TOMBSTONES, keys.META})
-"""Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
-on every put and almost never exist: Redis cannot answer a miss, so asking it
-first would only add a round trip per put. Written synchronously in both modes,
-so a deleted thread's tombstone is durable before the delete proceeds. The store's
-own records (``meta/store``, storemeta.py, and the hot tier's secret,
-``keys.hot_secret``) are the trust anchor: never in Redis."""
-
-_WRITER = re.compile(r"[0-9a-f]{32}")
-"""What a writer id looks like (``secrets.token_hex(16)``); other names in the writer
-set were not put there by a process of ours."""
-
-_REJECTED_LIMIT = 4096
-"""Writers whose queue failed authentication, remembered so each is logged once."""
-
-
-def _replaced_in_place(key: Key) -> bool:
-    """Whether the engine rewrites ``key`` through ``commit``: a namespace's head
-    (``keys.head``, updated by every put and put_writes). The only key a flush
-    may overwrite; everything else the queue carries is created once."""
-    return len(key) == 5 and key[0] == keys.THREADS and key == keys.head(key[1], key[3])
-
-
-_WARN_EVERY = 60.0
-"""Seconds between two "Redis unavailable" warnings when Redis flaps."""
-
-_FLUSH_FAILURES_RAISE = 3
-"""Consecutive cold-tier failures after which ``flush()`` raises instead of waiting."""
-
-
-@dataclass(frozen=True)
-class HotTierOptions:
-    """How the Redis hot tier behaves (see ``docs/tiers.md``).
-
-    Attributes:
-        mode: ``"write-through"`` (a put is durable when it returns) or
-            ``"write-behind"`` (a put returns once Redis has it; the cold
-            write follows in the background).
-        ttl: how long an untouched record stays in Redis; every read
-            extends it. Pinned threads and unflushed records never expire.
-        key_prefix: prepended to every Redis key, so several stores can share
-            one Redis; ``[A-Za-z0-9_.:-]``, at most 64 characters. Not
-            isolation: give each application its own ACL user restricted to
-            its prefix (``docs/tiers.md``, "Trust and isolation").
-        timeout: connect and socket timeout for URLs: how long an operation
-            waits for an unresponsive Redis before using the cold tier.
-        probe_interval: how often an unavailable Redis is tried again.
-        flush_lease: how long a write-behind writer may be silent before
-            another process takes over its queue (its flusher renews it).
-        max_pending_bytes: write-behind bytes not yet in the cold tier before
-            puts wait for the flusher (bounds memory and loss exposure).
-    """
-
-    mode: Mode = "write-through"
-    ttl: timedelta = timedelta(days=1)
-    key_prefix: str = "lgp:"
-    timeout: timedelta = timedelta(seconds=2)
-    probe_interval: timedelta = timedelta(seconds=1)
-    flush_lease: timedelta = timedelta(seconds=10)
-    max_pending_bytes: int = 64 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("write-through", "write-behind"):
-            raise ConfigurationError(
-                f"mode must be 'write-through' or 'write-behind', not {self.mode!r}"
-            )
-        for name in ("ttl", "timeout", "probe_interval", "flush_lease"):
-            value = getattr(self, name)
-            if not isinstance(value, timedelta):
-                raise ConfigurationError(f"{name} must be a datetime.timedelta, not {value!r}")
-            if value < timedelta(milliseconds=10):
-                raise ConfigurationError(f"{name} must be at least 10 ms, not {value}")
-        check_prefix(self.key_prefix)
-        if not isinstance(self.max_pending_bytes, int) or self.max_pending_bytes <= 0:
-            raise ConfigurationError(
-                f"max_pending_bytes must be a positive int, not {self.max_pending_bytes!r}"
-            )
 
 
 def build_tiered(
@@ -188,126 +95,13 @@ def build_tiered(
 _intact = records.intact
 """Whether a cold copy can go to Redis (digest only: encrypted records verify too)."""
 
-
-class _HotDown(Exception):
-    """Internal: Redis is unavailable for this call; the caller uses the cold tier."""
-
-
-@dataclass
-class _Pending:
-    """A write-behind call not yet in the cold tier, kept in memory by its writer.
-
-    ``entry`` is the queue entry as Redis holds it (sealed); ``digests`` the sha1
-    of each item's bytes in Redis (what the ack compares).
-    """
-
-    entry: bytes
-    items: list[tuple[Key, bytes]]
-    digests: list[str]
-    gens: dict[Tag, str]
-    epoch: str
-    size: int = 0
-
-
-@dataclass
-class _Counters:
-    hits: int = 0
-    misses: int = 0
-    corrupt: int = 0
-    backfills: int = 0
-    fenced: int = 0
-    errors: int = 0
-    outages: int = 0
-    flushed: int = 0
-    recovered: int = 0
-    compensated: int = 0
-    rejected: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **deltas: int) -> None:
-        with self.lock:
-            for name, delta in deltas.items():
-                setattr(self, name, getattr(self, name) + delta)
-
-
-class HotTier(Store, Protocol):
-    """What ``TieredStore`` uses of its hot tier: the port plus fenced primitives.
-
-    ``RedisStore`` (redis.py) and ``RedisClusterStore`` (redis_cluster.py) both
-    implement it; mypy checks each against it.
-    """
-
-    keys: RedisKeys
-    ttl: timedelta | None
-    auth: HotAuth | None
-
-    def ping(self) -> None: ...
-
-    def fetch(
-        self,
-        keys: Sequence[Key],
-        *,
-        refresh: bool = True,
-        all_gens: bool = False,
-        digests: bool = False,
-    ) -> Fetched: ...
-
-    def gens(self, tags: Iterable[Tag]) -> dict[Tag, str]: ...
-
-    def put(
-        self,
-        items: Sequence[tuple[Key, bytes]],
-        *,
-        old: Sequence[str] | str = "*",
-        fence: Mapping[Tag, str] | None = None,
-        pending: PendingEntry | None = None,
-    ) -> Written: ...
-
-    def invalidate(
-        self,
-        *,
-        keys: Sequence[Key] = (),
-        prefixes: Sequence[Key] = (),
-        tags: Iterable[Tag] = (),
-        keep_pending: bool = False,
-    ) -> int: ...
-
-    def ack(
-        self,
-        writer: str,
-        entry: bytes,
-        flushed: Sequence[tuple[Key, str]],
-        gens: Mapping[Tag, str],
-        epoch: str,
-    ) -> list[Key]: ...
-
-    def pin(self, tag: Tag, pinned: bool) -> None: ...
-
-    def pinned(self, tag: Tag) -> bool: ...
-
-    def children(self, prefix: Key, *, pending_only: bool = False) -> list[str]: ...
-
-    def children_many(self, prefixes: Sequence[Key], *, pending_only: bool = False) -> Listings: ...
-
-    def pending_flags(self, keys: Sequence[Key]) -> list[bool]: ...
-
-    def pending_keys(self, prefix: Key) -> Iterator[Key]: ...
-
-    def pending_under(self, prefixes: Sequence[Key]) -> list[list[Key]]: ...
-
-    def all_tags(self, prefix: Key = ()) -> list[Tag]: ...
-
-    def writers(self) -> list[str]: ...
-
-    def queue_head(self, writer: str, count: int) -> list[bytes]: ...
-
-    def queue_length(self, writer: str) -> int: ...
-
-    def take_lease(self, writer: str, holder: str, lease: timedelta) -> bool: ...
-
-    def release_lease(self, writer: str, holder: str) -> None: ...
-
-    def forget_writer(self, writer: str) -> bool: ...
+_COLD_ONLY = frozenset({keys.TOMBSTONES, keys.META})
+"""Roots served by the cold tier alone. Tombstones (``keys.tombstone``) are read
+on every put and almost never exist: Redis cannot answer a miss, so asking it
+first would only add a round trip per put. Written synchronously in both modes,
+so a deleted thread's tombstone is durable before the delete proceeds. The store's
+own records (``meta/store``, storemeta.py, and the hot tier's secret,
+``keys.hot_secret``) are the trust anchor: never in Redis."""
 
 
 class TieredStore(Store):
@@ -344,159 +138,64 @@ class TieredStore(Store):
         self.options = options
         self._wb = options.mode == "write-behind"
         self._writer = secrets.token_hex(16)
-        self._seq = itertools.count()
-        self._counters = _Counters()
-        # health: flipped under _health_lock; read without it (a bool read is atomic)
-        self._degraded = False
-        self._degraded_since: float | None = None
-        self._next_probe = 0.0
-        self._last_warning = -_WARN_EVERY
-        self._health_lock = threading.RLock()
-        self._journal: set[Tag] = set()
-        self._journal_all = 0
-        """Requests to invalidate every tag (journal overflow, whole-store deletes); a counter
-        so a request made while a replay runs is not cleared by that replay."""
-        self._gens: OrderedDict[Tag, str] = OrderedDict()
-        self._gens_lock = threading.Lock()
-        # write-behind buffer: what this process acknowledged and has not yet flushed
-        self._buffer: deque[_Pending] = deque()
-        self._buffer_bytes = 0
-        self._unacked: deque[_Pending] = deque()
-        self._cv = threading.Condition()
-        self._flush_lock = threading.Lock()
-        self._flush_failures = 0
-        self._flush_error: BaseException | None = None
-        self._orphan_lock = threading.Lock()
-        self._rejected: set[str] = set()
+        self._counters = Counters()
+        self._journal = Journal()
+        self._health = Health(
+            hot,
+            cold,
+            self._journal,
+            self._counters,
+            probe_interval=options.probe_interval.total_seconds(),
+            on_reconnect=self._on_reconnect,
+            write_behind=self._wb,
+        )
+        self._behind = WriteBehind(
+            hot,
+            cold,
+            auth,
+            self._health,
+            self._counters,
+            writer=self._writer,
+            lease=options.flush_lease,
+            max_pending_bytes=options.max_pending_bytes,
+        )
         self._stop = threading.Event()
         self._closed = False
-        self._start_hot()
+        self._health.start()
         self._worker = threading.Thread(
             target=self._work, name=f"lgp-hot-tier-{self._writer[:8]}", daemon=True
         )
         self._worker.start()
 
-    def _start_hot(self) -> None:
-        try:
-            self.hot.ping()
-            if self._wb:
-                self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
-        except RedisError as exc:
-            self._mark_down(exc)
+    def _on_reconnect(self) -> None:
+        """Redis answers (at start or after an outage): lease our write-behind queue."""
+        if self._wb:
+            self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
 
-    # -- health --------------------------------------------------------------------------------
+    # -- health and journal (tiered_health.py, tiered_journal.py) -------------------------------
 
     def _hot(self, op: Callable[[], T]) -> T:
-        """Run a Redis operation, or raise ``_HotDown`` (and go degraded) if Redis fails.
+        """Run a hot-tier operation, or raise ``HotDown`` (and go degraded) if it fails."""
+        return self._health.call(op)
 
-        Any ``RedisError`` counts, not only connection errors: an OOM, READONLY
-        replica or a damaged key under our prefix all mean "do not trust the hot
-        tier for now", and the journal replay on resume repairs what we skipped.
-        """
-        if self._degraded:
-            raise _HotDown
-        try:
-            return op()
-        except RedisError as exc:
-            self._mark_down(exc)
-            raise _HotDown from exc
-
-    def _mark_down(self, exc: BaseException) -> None:
-        self._counters.add(errors=1)
-        with self._health_lock:
-            self._next_probe = time.monotonic() + self.options.probe_interval.total_seconds()
-            if self._degraded:
-                return
-            self._degraded = True
-            self._degraded_since = time.time()
-        self._counters.add(outages=1)
-        now = time.monotonic()
-        # One warning per outage; a flapping Redis (say, OOM on every write) gets one
-        # per _WARN_EVERY at most. Every outage still shows in stats()["outages"].
-        quiet = now - self._last_warning < _WARN_EVERY
-        self._last_warning = now if not quiet else self._last_warning
-        (log.debug if quiet else log.warning)(
-            "Redis hot tier %s unavailable (%s: %s); serving from the cold tier %s until it "
-            "answers again (probing every %.1fs)%s",
-            self.hot.describe(),
-            type(exc).__name__,
-            exc,
-            self.cold.describe(),
-            self.options.probe_interval.total_seconds(),
-            "; write-behind falls back to write-through" if self._wb else "",
-        )
+    @property
+    def _degraded(self) -> bool:
+        return self._health.degraded
 
     def _probe(self) -> None:
-        """Try Redis again; on success replay what changed meanwhile, then resume."""
-        with self._health_lock:
-            if not self._degraded or time.monotonic() < self._next_probe:
-                return
-            try:
-                self.hot.ping()
-                if self._wb:
-                    self.hot.take_lease(self._writer, self._writer, self.options.flush_lease)
-                while True:
-                    with self._gens_lock:
-                        self._gens.clear()  # observed before the outage: no longer trusted
-                        tags, every = set(self._journal), self._journal_all
-                        if not tags and not every:
-                            # Flipped under the journal lock: a caller that finds us
-                            # degraded journals before this; any later one invalidates
-                            # inline (see _journal_add). Nothing falls in between.
-                            since = self._degraded_since or time.time()
-                            self._degraded = False
-                            self._degraded_since = None
-                            break
-                    self._replay(tags, bool(every))  # on failure the journal keeps them
-                    with self._gens_lock:
-                        self._journal -= tags
-                        if self._journal_all == every:
-                            self._journal_all = 0
-            except RedisError as exc:
-                self._counters.add(errors=1)
-                self._next_probe = time.monotonic() + self.options.probe_interval.total_seconds()
-                log.debug("Redis hot tier still unavailable: %s", exc)
-                return
-        log.info(
-            "Redis hot tier %s is available again after %.1fs; resuming",
-            self.hot.describe(),
-            time.time() - since,
-        )
-        self._retry_acks()
-
-    def _replay(self, tags: set[Tag], every: bool) -> None:
-        """Invalidate what this process changed in the cold tier while Redis was away.
-
-        Pending (unflushed write-behind) values are spared: they are newer than
-        anything we did, and acknowledged.
-        """
-        targets = self.hot.all_tags() if every else sorted(tags)
-        for start in range(0, len(targets), 256):
-            self.hot.invalidate(tags=targets[start : start + 256], keep_pending=True)
+        if self._health.probe():
+            self._behind.retry_acks()
 
     def _journal_add(self, tags: set[Tag], every: bool = False) -> None:
         """Remember tags changed in the cold tier only; replayed when Redis is back."""
-        with self._gens_lock:
-            if self._degraded:
-                self._journal |= tags
-                if every or len(self._journal) > _JOURNAL_LIMIT:
-                    self._journal_all += 1
-                    self._journal.clear()
-                return
+        if self._journal.record(tags, every, lambda: self._health.degraded):
+            return
         # Redis came back between our failed call and now: invalidate right away.
         try:
-            self._replay(tags, every)
-        except RedisError as exc:
-            self._mark_down(exc)
+            replay(self.hot, tags, every)
+        except TierUnavailableError as exc:
+            self._health.mark_down(exc)
             self._journal_add(tags, every)
-
-    def _observe(self, gens: dict[Tag, str]) -> None:
-        with self._gens_lock:
-            for tag, gen in gens.items():
-                self._gens[tag] = gen
-                self._gens.move_to_end(tag)
-            while len(self._gens) > _GEN_CACHE:
-                self._gens.popitem(last=False)
 
     def _fence_for(self, tags: set[Tag]) -> dict[Tag, str]:
         """A generation observed (now or earlier) for each tag; fetched if unknown.
@@ -504,12 +203,11 @@ class TieredStore(Store):
         Observed *before* the cold write, so a delete that runs between our cold
         write and our Redis write changes it, and the Redis write is skipped.
         """
-        with self._gens_lock:
-            known = {t: self._gens[t] for t in tags if t in self._gens}
+        known = self._journal.known(tags)
         unknown = tags - known.keys()
         if unknown:
             fetched = self._hot(lambda: self.hot.gens(unknown))
-            self._observe(fetched)
+            self._journal.observe(fetched)
             known.update(fetched)
         return known
 
@@ -531,7 +229,7 @@ class TieredStore(Store):
             return self._split_read(keys)
         try:
             fetched = self._hot(lambda: self.hot.fetch(keys))
-        except _HotDown:
+        except HotDown:
             self._drain()
             return self.cold.read_many(keys)
         values = list(fetched.values)
@@ -547,7 +245,7 @@ class TieredStore(Store):
             if unseen:
                 try:
                     fence = {**fetched.gens, **self._hot(lambda: self.hot.gens(unseen))}
-                except _HotDown:
+                except HotDown:
                     fence = None  # no write-back without an observed generation
             log.warning(
                 "ignored %d record(s) in the Redis hot tier that fail verification (damaged, or "
@@ -569,10 +267,10 @@ class TieredStore(Store):
                 fill_olds.append(olds[i])
         if fill and fence is not None:
             try:
-                written = self._hot(lambda: self.hot.put(fill, old=fill_olds, fence=fence))
-            except _HotDown:
+                written = self._hot(lambda: self.hot.put_values(fill, old=fill_olds, fence=fence))
+            except HotDown:
                 return values
-            self._observe(written.gens)
+            self._journal.observe(written.gens)
             skipped = sum(1 for k, _ in fill if self.hot.keys.tag_of(k) in written.fenced)
             self._counters.add(backfills=len(fill) - skipped, fenced=skipped)
         return values
@@ -594,7 +292,7 @@ class TieredStore(Store):
                 # a planted flag would make the engine skip writing content to disk
                 good = self._verified(flagged)
                 pending = [p and k in good for k, p in zip(keys, pending, strict=True)]
-        except _HotDown:
+        except HotDown:
             self._drain()
             return self.cold.exists_many(keys)
         # pending first, cold second: a record flushed in between is in the cold tier
@@ -603,7 +301,7 @@ class TieredStore(Store):
         return [True if p else next(in_cold) for p in pending]
 
     def _verified(self, keys: list[Key]) -> set[Key]:
-        """Which of ``keys`` have a value in Redis that verifies (raises ``_HotDown``)."""
+        """Which of ``keys`` have a value in Redis that verifies (raises ``HotDown``)."""
         fetched = self._hot(lambda: self.hot.fetch(keys, refresh=False))
         if fetched.damaged:
             self._counters.add(corrupt=len(fetched.damaged))
@@ -622,7 +320,7 @@ class TieredStore(Store):
         if self._wb:
             try:
                 pending = self._hot(lambda: list(self.hot.pending_keys(prefix)))
-            except _HotDown:
+            except HotDown:
                 self._drain()
         seen: set[Key] = set()
         for item in self.cold.walk(prefix):
@@ -701,11 +399,11 @@ class TieredStore(Store):
         if self._wb and queue:
             try:
                 if create:
-                    self._write_behind(create, True)
+                    self._behind.enqueue(create, True)
                 if write:
-                    self._write_behind(write, False)
+                    self._behind.enqueue(write, False)
                 return
-            except _HotDown:
+            except HotDown:
                 self._drain()  # what we acknowledged earlier reaches the cold tier first
         elif self._wb:
             self._drain()  # a replacement lands after what this process queued before it
@@ -715,7 +413,7 @@ class TieredStore(Store):
         stale = {self.hot.keys.tag_of(k) for k, _ in write}
         try:
             fence: dict[Tag, str] | None = self._fence_for(tags)
-        except _HotDown:
+        except HotDown:
             fence = None
         self.cold.commit(create=create, write=write, defer_sync=defer_sync)
         if fence is None:
@@ -724,32 +422,14 @@ class TieredStore(Store):
             return
         old = ["-"] * len(create) + ["*"] * len(write)
         try:
-            written = self._hot(lambda: self.hot.put(items, old=old, fence=fence))
-        except _HotDown:
+            written = self._hot(lambda: self.hot.put_values(items, old=old, fence=fence))
+        except HotDown:
             if stale:
                 self._journal_add(stale)
             return
-        self._observe(written.gens)
+        self._journal.observe(written.gens)
         if written.fenced:
             self._counters.add(fenced=len(written.fenced))
-
-    def _write_behind(self, items: list[tuple[Key, bytes]], create: bool) -> None:
-        size = sum(len(v) for _, v in items)
-        while self._buffer_bytes + size > self.options.max_pending_bytes and self._buffer:
-            self._flush_step()  # back-pressure: help the flusher instead of growing
-        entry = self.auth.seal_entry(
-            self._writer, encode_entry(next(self._seq), create, [k for k, _ in items])
-        )
-        written = self._hot(
-            lambda: self.hot.put(
-                items, old="-" if create else "*", pending=PendingEntry(self._writer, entry)
-            )
-        )
-        pending = _Pending(entry, items, list(written.digests), written.gens, written.epoch, size)
-        with self._cv:
-            self._buffer.append(pending)
-            self._buffer_bytes += size
-            self._cv.notify_all()
 
     def link(self, items: Sequence[tuple[Key, Key]]) -> None:
         """Link in the cold tier, drop stale destinations from Redis.
@@ -814,122 +494,23 @@ class TieredStore(Store):
                 self._hot(lambda: self.hot.invalidate(keys=keys, prefixes=deep))
             for prefix in short:
                 self._hot(partial(self.hot.delete_tree, prefix))
-        except _HotDown:
+        except HotDown:
             tags = {self.hot.keys.tag_of(k) for k in [*keys, *deep]}
             self._journal_add(tags, every=bool(short))
             return
-        with self._gens_lock:
-            for key in [*keys, *deep]:
-                self._gens.pop(self.hot.keys.tag_of(key), None)
+        self._journal.forget(self.hot.keys.tag_of(key) for key in [*keys, *deep])
 
-    # -- write-behind flushing -------------------------------------------------------------------
+    # -- write-behind (tiered_writebehind.py) -------------------------------------------------
 
     def flush(self, timeout: timedelta | None = None) -> None:
-        """Wait until every write-behind record this process acknowledged is in the cold tier.
-
-        The caller helps flush (in order), so this returns as fast as the cold
-        tier allows. Raises ``StoreError`` if the cold tier keeps failing (the
-        records stay queued in Redis and in memory) or ``timeout`` passes.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
-        failures = 0
-        while self._buffer:
-            if self._flush_step():
-                failures = 0
-                continue
-            if self._flush_error is not None:
-                failures += 1
-                if failures >= _FLUSH_FAILURES_RAISE:
-                    raise StoreError(
-                        f"write-behind flush to {self.cold.describe()} keeps failing "
-                        f"({len(self._buffer)} records waiting): {self._flush_error}"
-                    ) from self._flush_error
-            if deadline is not None and time.monotonic() > deadline:
-                raise StoreError(f"flush timed out with {len(self._buffer)} records waiting")
-            time.sleep(0.05 * failures)
+        """Wait until every write-behind record this process acknowledged is in the
+        cold tier (``WriteBehind.flush``: raises ``StoreError`` if it keeps failing)."""
+        self._behind.flush(timeout)
 
     def _drain(self) -> None:
         """Write-behind with Redis gone: flush the buffer so the cold tier is complete."""
-        if self._wb and self._buffer:
-            self.flush()
-
-    def _flush_step(self) -> bool:
-        """Flush the oldest buffered call, ack it in Redis; False if nothing was done."""
-        with self._flush_lock:
-            with self._cv:
-                if not self._buffer:
-                    return False
-                pending = self._buffer[0]
-            try:
-                self._cold_write(pending.items)
-            except PersistError as exc:
-                self._flush_failures += 1
-                self._flush_error = exc
-                if self._flush_failures == 1:
-                    log.error(
-                        "write-behind flush to %s failed (will retry): %s",
-                        self.cold.describe(),
-                        exc,
-                    )
-                return False
-            self._flush_failures = 0
-            self._flush_error = None
-            self._ack(pending)
-            with self._cv:
-                self._buffer.popleft()
-                self._buffer_bytes -= pending.size
-                self._cv.notify_all()
-            self._counters.add(flushed=len(pending.items))
-            return True
-
-    def _cold_write(self, items: list[tuple[Key, bytes]]) -> None:
-        """A flush's cold write: create-only, deliberately outside the maintenance lock.
-
-        Create-only: what goes through the queue has new keys (checkpoints,
-        pending writes, content, thread info, run index: the engine never
-        rewrites those in place), and replacements are written through
-        (``write_many``: ``reencrypt``, re-sealed copies, rebuilt heads). So a
-        flush, whatever a queue names, never overwrites a checkpoint, write,
-        blob or segment the cold tier holds. The one exception is a namespace's
-        head, which each put rewrites in the same ``commit`` as its checkpoint
-        (``_replaced_in_place``); tombstones and ``meta`` are cold-only.
-
-        Outside the lock: gc takes it exclusively and then deletes through this
-        store, which drains the buffer first: a flush waiting for the lock would
-        deadlock it. Nor is the lock needed: the records being flushed are
-        pending, ``walk`` reports pending records (so gc marks what they
-        reference), and new pending records come only from puts, which gc's
-        lock keeps out.
-        """
-        self.cold.commit(
-            create=[(k, v) for k, v in items if not _replaced_in_place(k)],
-            write=[(k, v) for k, v in items if _replaced_in_place(k)],
-        )
-
-    def _ack(self, pending: _Pending) -> None:
-        if self._degraded:
-            self._unacked.append(pending)
-            return
-        try:
-            flushed = [(k, d) for (k, _), d in zip(pending.items, pending.digests, strict=True)]
-            again = self._hot(
-                lambda: self.hot.ack(
-                    self._writer, pending.entry, flushed, pending.gens, pending.epoch
-                )
-            )
-        except _HotDown:
-            self._unacked.append(pending)
-            return
-        if again:
-            self.cold.delete_many(again)
-            self._counters.add(compensated=len(again))
-
-    def _retry_acks(self) -> None:
-        while self._unacked and not self._degraded:
-            pending = self._unacked.popleft()
-            self._ack(pending)
-            if self._degraded:
-                break
+        if self._wb:
+            self._behind.drain()
 
     def recover_orphans(self) -> int:
         """Finish the flush of write-behind writers that died; returns records flushed.
@@ -940,105 +521,7 @@ class TieredStore(Store):
         it never flushes a queue); callable directly (e.g. before a backup).
         Only entries, and the values they name, whose MAC verifies are flushed.
         """
-        try:
-            return self._recover_orphans()
-        except _HotDown as exc:
-            raise TierUnavailableError(
-                f"Redis hot tier {self.hot.describe()} is unavailable"
-            ) from exc.__cause__
-
-    def _recover_orphans(self) -> int:
-        if self._degraded or not self._wb:
-            return 0
-        flushed = 0
-        with self._orphan_lock:
-            for writer in self._hot(self.hot.writers):
-                if writer == self._writer or writer in self._rejected:
-                    continue
-                if not _WRITER.fullmatch(writer):
-                    self._reject(writer, "is not a writer id")
-                    continue
-                lease = partial(self.hot.take_lease, writer, self._writer, self.options.flush_lease)
-                if not self._hot(lease):
-                    continue
-                try:
-                    flushed += self._flush_queue(writer)
-                finally:
-                    self._hot(partial(self.hot.release_lease, writer, self._writer))
-                    self._hot(partial(self.hot.forget_writer, writer))
-        if flushed:
-            self._counters.add(recovered=flushed)
-            log.info(
-                "completed the write-behind flush of %d record(s) left by dead writers", flushed
-            )
-        return flushed
-
-    def _flush_queue(self, writer: str) -> int:
-        """Flush a queue from Redis's current values, entry by entry, in order.
-
-        Only what verifies: an entry whose MAC fails stops the queue, which is
-        left as it is and not taken over again by this process (``_reject``); a
-        named value that fails is not flushed. The cold write only creates.
-        """
-        flushed = 0
-        while True:
-            batch = self._hot(lambda: self.hot.queue_head(writer, 32))
-            if not batch:
-                return flushed
-            for raw in batch:
-                entry = self.auth.open_entry(writer, raw)
-                try:
-                    if entry is None:
-                        raise InvalidIdError("its MAC does not verify")
-                    _create, entry_keys = decode_entry(entry)
-                except InvalidIdError as exc:
-                    self._reject(writer, f"holds an entry that fails authentication ({exc})")
-                    return flushed
-                fetched = self._hot(
-                    partial(self.hot.fetch, entry_keys, refresh=False, all_gens=True, digests=True)
-                )
-                present: list[tuple[Key, bytes]] = []
-                digests: list[tuple[Key, str]] = []
-                for i, (key, value) in enumerate(zip(entry_keys, fetched.values, strict=True)):
-                    digest = fetched.digests[i] if fetched.digests else None
-                    if i in fetched.damaged:
-                        self._counters.add(corrupt=1)
-                        log.error(
-                            "unflushed record %s fails verification in Redis; not flushed",
-                            "/".join(key),
-                        )
-                    elif value is not None and digest is not None:
-                        present.append((key, value))
-                        digests.append((key, digest))
-                if present:
-                    self._cold_write(present)
-                again = self._hot(
-                    partial(self.hot.ack, writer, raw, digests, fetched.gens, fetched.epoch)
-                )
-                if again:
-                    self.cold.delete_many(again)
-                    self._counters.add(compensated=len(again))
-                flushed += len(present)
-            self._hot(lambda: self.hot.take_lease(writer, self._writer, self.options.flush_lease))
-
-    def _reject(self, writer: str, why: str) -> None:
-        """A queue not ours to flush (forged, or from a store with another key): left alone.
-
-        Logged once per writer; counted in ``stats()["rejected"]`` each time.
-        """
-        self._counters.add(rejected=1)
-        if writer in self._rejected:
-            return
-        if len(self._rejected) >= _REJECTED_LIMIT:
-            self._rejected.clear()
-        self._rejected.add(writer)
-        log.error(
-            "write-behind queue %r in %s %s: not flushed (not written by a process of this "
-            "store, or altered in Redis); check who else can write under this key prefix",
-            writer[:40],
-            self.hot.describe(),
-            why,
-        )
+        return self._required(self._behind.recover_orphans) if self._wb else 0
 
     def _work(self) -> None:
         """Background: flush (write-behind), renew the lease, adopt orphans, probe Redis."""
@@ -1054,27 +537,24 @@ class TieredStore(Store):
                 if self._degraded:
                     self._probe()
                 if self._wb:
-                    worked = self._flush_step()
+                    worked = self._behind.step()
                 if not self._degraded and self._wb and now >= next_lease:
                     next_lease = now + lease_every
-                    self._hot(
-                        lambda: self.hot.take_lease(
-                            self._writer, self._writer, self.options.flush_lease
-                        )
-                    )
+                    self._behind.renew()
                 if not self._degraded and self._wb and now >= next_orphans:
                     next_orphans = now + orphans_every
-                    self._recover_orphans()
-                if not self._degraded and self._unacked:
-                    self._retry_acks()
-            except _HotDown:
-                pass  # already counted and logged by _mark_down
+                    self._behind.recover_orphans()
+                if not self._degraded:
+                    self._behind.retry_acks()
+            except HotDown:
+                pass  # already counted and logged by Health.mark_down
             except Exception:  # a background thread must never die silently: log and go on
                 log.exception("hot-tier background work failed")
             if not worked:
-                with self._cv:
-                    if not (self._wb and self._buffer and self._flush_failures == 0):
-                        self._cv.wait(tick)
+                behind = self._behind
+                with behind.cv:
+                    if not (self._wb and behind.buffer and behind.failures == 0):
+                        behind.cv.wait(tick)
 
     # -- pinning, stats, recovery, lifecycle ---------------------------------------------------
 
@@ -1093,53 +573,35 @@ class TieredStore(Store):
 
     def _pin(self, thread_name: str, pinned: bool) -> None:
         tag = Tag(keys.THREADS, thread_name)
-        try:
-            self._hot(lambda: self.hot.pin(tag, pinned))
-        except _HotDown as exc:
-            raise TierUnavailableError(
-                f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
-                f"Redis hot tier {self.hot.describe()} is unavailable"
-            ) from exc.__cause__
+        what = f"cannot {'pin' if pinned else 'unpin'} thread {thread_name!r}: "
+        self._required(lambda: self.hot.pin(tag, pinned), what)
 
     def is_pinned(self, thread_name: str) -> bool:
         tag = Tag(keys.THREADS, thread_name)
+        return self._required(lambda: self.hot.pinned(tag))
+
+    def _required(self, op: Callable[[], T], what: str = "") -> T:
+        """A hot-tier operation with no cold-tier fallback: ``TierUnavailableError``
+        while Redis is unavailable."""
         try:
-            return self._hot(lambda: self.hot.pinned(tag))
-        except _HotDown as exc:
+            return self._hot(op)
+        except HotDown as exc:
             raise TierUnavailableError(
-                f"Redis hot tier {self.hot.describe()} is unavailable"
+                f"{what}Redis hot tier {self.hot.describe()} is unavailable"
             ) from exc.__cause__
 
     def stats(self) -> dict[str, Any]:
         """Counters since construction; ``degraded`` is True while Redis is unavailable."""
-        c = self._counters
-        with c.lock:
-            counters = {
-                name: getattr(c, name)
-                for name in (
-                    "hits",
-                    "misses",
-                    "corrupt",
-                    "backfills",
-                    "fenced",
-                    "errors",
-                    "outages",
-                    "flushed",
-                    "recovered",
-                    "compensated",
-                    "rejected",
-                )
-            }
         return {
             "cold": self.cold.describe(),
             "hot": self.hot.describe(),
             "mode": self.options.mode,
             "ttl_seconds": self.options.ttl.total_seconds(),
             "degraded": self._degraded,
-            "degraded_since": self._degraded_since,
-            "pending": len(self._buffer),
-            "pending_bytes": self._buffer_bytes,
-            **counters,
+            "degraded_since": self._health.since,
+            "pending": len(self._behind.buffer),
+            "pending_bytes": self._behind.buffer_bytes,
+            **self._counters.snapshot(),
         }
 
     def scrub(self) -> None:
@@ -1189,7 +651,7 @@ class TieredStore(Store):
             )
             hot_value, gens = fetched.values[0], fetched.gens
             hot_sha = fetched.damaged.get(0) or (fetched.digests[0] if fetched.digests else None)
-        except _HotDown:
+        except HotDown:
             pass
         cold_value = self.cold.read(key)
         hot_ok = hot_value is not None and good(hot_value)  # verified (MAC) before good()
@@ -1200,8 +662,8 @@ class TieredStore(Store):
         if cold_ok and hot_sha is not None and not hot_ok and cold_value is not None:
             sha = hot_sha
             try:
-                self._hot(lambda: self.hot.put([(key, cold_value)], old=sha, fence=gens))
-            except _HotDown:
+                self._hot(lambda: self.hot.put_values([(key, cold_value)], old=sha, fence=gens))
+            except HotDown:
                 return False
             return True
         return False
@@ -1225,19 +687,13 @@ class TieredStore(Store):
         except StoreError as exc:
             error = exc
         self._stop.set()
-        with self._cv:
-            self._cv.notify_all()
+        with self._behind.cv:
+            self._behind.cv.notify_all()
         self._worker.join(timeout=10)
         if self._wb and error is None and not self._degraded:
-            try:
-                self._retry_acks()
-                # entries acked nowhere (Redis was away when we flushed): flush from Redis
-                if self._hot(lambda: self.hot.queue_length(self._writer)):
-                    self._flush_queue(self._writer)
-                self._hot(lambda: self.hot.release_lease(self._writer, self._writer))
-                self._hot(lambda: self.hot.forget_writer(self._writer))
-            except _HotDown:
-                pass  # the queue stays in Redis; another process completes it
+            # on HotDown the queue stays in Redis; another process completes it
+            with contextlib.suppress(HotDown):
+                self._behind.close()
         self.hot.close()
         self.cold.close()
         if error is not None:
@@ -1263,12 +719,12 @@ class TieredStore(Store):
             return self.cold.list_many(prefixes)
         try:
             return self._with_pending(prefixes)
-        except _HotDown:
+        except HotDown:
             self._drain()
             return self.cold.list_many(prefixes)
 
     def _with_pending(self, prefixes: list[Key]) -> Listings:
-        """The cold tier's listings plus the names of unflushed records (raises ``_HotDown``).
+        """The cold tier's listings plus the names of unflushed records (raises ``HotDown``).
 
         Pending keys are read from Redis *before* the cold listing, so a record
         flushed in between is found in the cold tier. A name the cold tier lacks

@@ -26,11 +26,11 @@ from langgraph.checkpoint.base import DeltaChannelHistory, PendingWrite, get_che
 
 from langgraph_persist import keys
 from langgraph_persist.address import Address
-from langgraph_persist.records import Kind
+from langgraph_persist.engine.shapes import CheckpointRecord
 from langgraph_persist.values import Ref
 
 if TYPE_CHECKING:
-    from langgraph_persist.engine import Engine, RawWrite
+    from langgraph_persist.engine.reader import RawWrite, Reader
 
 
 def seed_hints(
@@ -57,7 +57,7 @@ def seed_hints(
 
 
 def channel_history(
-    engine: Engine, config: RunnableConfig, channels: Sequence[str]
+    reader: Reader, config: RunnableConfig, channels: Sequence[str]
 ) -> Mapping[str, DeltaChannelHistory]:
     """Walk parent records (small: no values) instead of decoding whole ancestors.
 
@@ -66,22 +66,22 @@ def channel_history(
     """
     if not channels:
         return {}
-    a = engine.address_of(config)
-    target_id = get_checkpoint_id(config) or engine.latest_id(a)
+    a = reader.address_of(config)
+    target_id = get_checkpoint_id(config) or reader.latest_id(a)
     collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
     seeds: dict[str, Ref] = {}
     remaining = set(channels)
-    target = engine._read_checkpoint(a, target_id) if target_id else None
-    ancestors = _prefetch_ancestors(engine, a, target_id, target, channels) if target else {}
-    path_writes = _prefetch_writes(engine, a, ancestors)
+    target = reader.checkpoint_record(a, target_id) if target_id else None
+    ancestors = _prefetch_ancestors(reader, a, target_id, target, channels) if target else {}
+    path_writes = _prefetch_writes(reader, a, ancestors)
     cursor = target["parent"] if target else None
     while cursor and remaining:
-        rec = ancestors.get(cursor) or engine._read_checkpoint(a, cursor)
+        rec = ancestors.get(cursor) or reader.checkpoint_record(a, cursor)
         if rec is None:
             break
-        raw = path_writes[cursor] if cursor in path_writes else engine._raw_writes(a, cursor)
+        raw = path_writes[cursor] if cursor in path_writes else reader.raw_writes(a, cursor)
         on_path = [w for w in raw if w.channel in remaining]
-        for write in reversed(engine._decode_writes(a, on_path)):
+        for write in reversed(reader.decode_writes(a, on_path)):
             collected[write[1]].append(write)
         for channel in list(remaining):
             entry = rec["refs"].get(channel)
@@ -89,7 +89,7 @@ def channel_history(
                 seeds[channel] = entry[1]
                 remaining.discard(channel)
         cursor = rec["parent"]
-    seed_values = engine.codec.decode_many(seeds, engine.fetch_for(a))
+    seed_values = reader.values.decode_many(seeds, reader.fetch_for(a))
     result: dict[str, DeltaChannelHistory] = {}
     for channel in channels:
         entry_h: DeltaChannelHistory = {"writes": list(reversed(collected[channel]))}
@@ -100,12 +100,12 @@ def channel_history(
 
 
 def _prefetch_ancestors(
-    engine: Engine,
+    reader: Reader,
     a: Address,
     target_id: str | None,
     target: Mapping[str, Any],
     channels: Sequence[str],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CheckpointRecord]:
     """Every record between the oldest seed hint and the target, in one batched read.
 
     Checkpoint ids sort by creation time and a parent is always older than its
@@ -116,37 +116,37 @@ def _prefetch_ancestors(
     if not target_id or not channels or not all(ch in hints for ch in channels):
         return {}
     oldest = min(hints[ch] for ch in channels)
-    store = engine.store
+    store = reader.store
     ids = [c for c in store.list(keys.checkpoints_dir(a.t, a.n)) if oldest <= c < target_id]
     rec_keys = [keys.checkpoint(a.t, a.n, c) for c in ids]
-    out: dict[str, dict[str, Any]] = {}
-    for cid, key, data in zip(ids, rec_keys, store.read_many(rec_keys), strict=True):
+    out: dict[str, CheckpointRecord] = {}
+    for cid, data in zip(ids, store.read_many(rec_keys), strict=True):
         if data is not None:
-            out[cid] = engine._decode(data, Kind.CHECKPOINT, key)
+            out[cid] = reader.decode_checkpoint(a, cid, data)
     return out
 
 
 def _prefetch_writes(
-    engine: Engine, a: Address, ancestors: Mapping[str, Mapping[str, Any]]
+    reader: Reader, a: Address, ancestors: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, list[RawWrite]]:
     """Pending writes of the prefetched ancestors: one listing batch, one read batch."""
     if not ancestors:
         return {}
     ids = list(ancestors)
-    listings = engine.store.list_many([keys.writes_dir(a.t, a.n, c) for c in ids])
+    listings = reader.store.list_many([keys.writes_dir(a.t, a.n, c) for c in ids])
     wkeys = [
         (cid, keys.write(a.t, a.n, cid, n))
         for cid, names in zip(ids, listings, strict=True)
         for n in names
     ]
-    blobs = engine.store.read_many([k for _c, k in wkeys])
+    blobs = reader.store.read_many([k for _c, k in wkeys])
     by_id: dict[str, list[tuple[keys.Key, bytes | None]]] = {c: [] for c in ids}
     for (cid, key), data in zip(wkeys, blobs, strict=True):
         by_id[cid].append((key, data))
-    return {cid: engine._merge_writes(a, cid, items) for cid, items in by_id.items()}
+    return {cid: reader.merge_writes(a, cid, items) for cid, items in by_id.items()}
 
 
-def safe_chain(engine: Engine, a: Address, checkpoint_id: str) -> set[str]:
+def safe_chain(reader: Reader, a: Address, checkpoint_id: str) -> set[str]:
     """The checkpoint plus the ancestors its ``DeltaChannel`` state is rebuilt from.
 
     A delta channel that was not snapshotted at ``checkpoint_id`` is listed in
@@ -156,15 +156,15 @@ def safe_chain(engine: Engine, a: Address, checkpoint_id: str) -> set[str]:
     a delta channel.
     """
     keep = {checkpoint_id}
-    rec = engine._read_checkpoint(a, checkpoint_id)
+    rec = reader.checkpoint_record(a, checkpoint_id)
     if rec is None:
         return keep
-    metadata = engine.serde.loads_typed(tuple(rec["meta"]))
+    metadata = reader.serde.loads_typed(tuple(rec["meta"]))
     counters = metadata.get("counters_since_delta_snapshot") or {}
     needing = {ch for ch in counters if (rec["refs"].get(ch) or [None, None])[1] is None}
     cursor = rec["parent"]
     while needing and cursor:
-        anc = engine._read_checkpoint(a, cursor)
+        anc = reader.checkpoint_record(a, cursor)
         if anc is None:
             break
         keep.add(cursor)

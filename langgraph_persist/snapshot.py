@@ -26,8 +26,11 @@ The header map: ``format``, ``thread_id``, ``created`` (unix seconds),
 stored), ``digest`` ("blake2b-256:" + hex
 of the *uncompressed* body, so two files with the same content have the same
 digest whatever their compression or creation time), ``description``,
-``agent_id``, ``serde`` (class of the serializer that wrote the values) and
-``producer``.
+``agent_id``, ``serde`` (class of the serializer that wrote the values),
+``producer`` and, only in the snapshot of a damaged thread
+(``skip_damaged=True``), ``skipped``: ``[[namespace, checkpoint id, why],
+...]``, the checkpoints that could not be read and are not in the file
+(at most ``MAX_SKIPPED_LISTED`` named, ``skipped_count`` of them in all).
 
 The body map::
 
@@ -88,13 +91,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
 import lz4.frame
-from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist import bounded, keys, records
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     BlockedTypeError,
+    CorruptRecordError,
     PersistError,
     RecordError,
     SnapshotError,
@@ -105,10 +109,13 @@ from langgraph_persist.migrate import (
     CheckpointCopy,
     Progress,
     WriteCopy,
+    delta_ancestors,
+    read_checkpoints,
     read_thread,
     write_thread,
 )
 from langgraph_persist.records import Kind
+from langgraph_persist.saver import PersistSaver
 from langgraph_persist.untrusted import AllowedTypes, blocked_error, blocked_of, untrusted_serde
 
 MAGIC = b"LGPSNAP"
@@ -131,9 +138,24 @@ MAX_HEADER_SIZE = 1024 * 1024
 MAX_TIMESTAMP = 253402300799.0
 """9999-12-31T23:59:59Z, the last second ``datetime`` can represent."""
 
+MAX_SKIPPED_LISTED = 1000
+"""Most skipped checkpoints a header names (each with a reason of at most
+``MAX_SKIP_REASON`` characters); ``skipped_count`` has the full count."""
+
+MAX_SKIP_REASON = 300
+
 _DIGEST = re.compile(r"^blake2b-256:[0-9a-f]{64}$")
 _MAC = re.compile(r"[0-9a-f]{64}")
 _SEAL_AAD = b"lgp-snapshot-body"
+
+
+@dataclass(frozen=True)
+class SkippedCheckpoint:
+    """A checkpoint of the thread that a snapshot does not hold, because it was damaged."""
+
+    checkpoint_ns: str
+    checkpoint_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -161,11 +183,22 @@ class SnapshotInfo:
     authenticated: bool | None = None
     """True: the keyed MAC verified with the key given. None: no MAC, or no key given,
     so only accidents were checked (digests anyone can recompute)."""
+    skipped: tuple[SkippedCheckpoint, ...] = ()
+    """Damaged checkpoints of the thread left out of the file (``skip_damaged=True``)."""
+    skipped_count: int = 0
+    """How many were left out (``skipped`` names at most ``MAX_SKIPPED_LISTED``)."""
+
+    @property
+    def partial(self) -> bool:
+        """True when the thread had damaged checkpoints that are not in the file."""
+        return self.skipped_count > 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json``)."""
         out = dict(self.__dict__)
         out["created"] = self.created.isoformat()
+        out["skipped"] = [s.__dict__ for s in self.skipped]
+        out["partial"] = self.partial
         return out
 
 
@@ -251,8 +284,17 @@ def snapshot(
     agent_id: str | None = None,
     encryption: Encryption | None = None,
     decrypt: bool = False,
+    skip_damaged: bool = False,
 ) -> SnapshotInfo:
     """Write one thread of any saver to a snapshot file (replacing ``path`` atomically).
+
+    A damaged checkpoint (a flipped byte, missing content) fails the snapshot
+    with ``CorruptRecordError``, unless ``skip_damaged=True`` (a
+    ``PersistSaver`` only): then every checkpoint that reads is written, the
+    damaged ones are named with the reason in the header (``skipped``), and
+    the result's ``partial`` is True. A child of a skipped checkpoint becomes
+    a root in the file, as with ``latest``. With ``latest=True`` the newest
+    checkpoint that reads is the one kept.
 
     ``latest=True`` keeps only the newest checkpoint of each namespace plus
     the ancestors its delta channels need: enough to resume, not to replay
@@ -265,7 +307,13 @@ def snapshot(
     its digests. ``encryption`` seals a snapshot of any saver the same way;
     ``decrypt=True`` writes a plaintext file on purpose (no MAC either).
     """
-    items = read_thread(saver, thread_id, latest=latest)
+    skipped: list[SkippedCheckpoint] = []
+    try:
+        items = read_thread(saver, thread_id, latest=latest)
+    except CorruptRecordError:
+        if not (skip_damaged and isinstance(saver, PersistSaver)):
+            raise
+        items, skipped = _read_what_is_good(saver, thread_id, latest=latest)
     raw = records.pack(_encode_body(items, saver.serde))
     if len(raw) > MAX_SNAPSHOT_SIZE:
         raise SnapshotError(
@@ -301,6 +349,12 @@ def snapshot(
         "serde": _serde_name(saver.serde),
         "producer": _producer(),
     }
+    if skipped:
+        header["skipped_count"] = len(skipped)
+        header["skipped"] = [
+            [c.checkpoint_ns, c.checkpoint_id, c.reason[:MAX_SKIP_REASON]]
+            for c in skipped[:MAX_SKIPPED_LISTED]
+        ]
     if key is not None:
         header["sealed"] = key.current
         header["mac_key"] = key.current
@@ -310,6 +364,43 @@ def snapshot(
     target = os.fspath(path)
     _write_atomically(target, data)
     return _info(target, header, len(data), authenticated=key is not None or None)
+
+
+def _read_what_is_good(
+    saver: PersistSaver, thread_id: str, *, latest: bool
+) -> tuple[list[CheckpointCopy], list[SkippedCheckpoint]]:
+    """Every checkpoint that reads, and the damaged ones (``PersistSaver.history``).
+
+    With ``latest``, per namespace the newest checkpoint that reads plus the
+    ancestors its delta channels need (``migrate.delta_ancestors``). A record
+    of a newer format is not damage: it still fails the snapshot
+    (``UnsupportedFormatError``), as does a thread with nothing readable.
+    """
+    good: dict[str, dict[str, CheckpointTuple]] = {}
+    skipped: list[SkippedCheckpoint] = []
+    first_error: RecordError | None = None
+    for entry in saver.history(thread_id):
+        conf = entry.config["configurable"]
+        ns, checkpoint_id = str(conf.get("checkpoint_ns", "")), str(conf["checkpoint_id"])
+        if entry.tuple is not None:
+            good.setdefault(ns, {})[checkpoint_id] = entry.tuple
+            continue
+        if not isinstance(entry.error, CorruptRecordError):
+            raise entry.error or RecordError(f"thread {thread_id!r}: unreadable checkpoint")
+        first_error = first_error or entry.error
+        skipped.append(SkippedCheckpoint(ns, checkpoint_id, str(entry.error)))
+    if not good:
+        raise first_error or RecordError(f"thread {thread_id!r} has no readable checkpoint")
+    selection: list[tuple[str, str]] = []
+    for ns, by_id in good.items():
+        if latest:
+            tip = max(by_id)
+            selection.append((ns, tip))
+            selection.extend((ns, cid) for cid in delta_ancestors(by_id[tip], by_id))
+        else:
+            selection.extend((ns, cid) for cid in by_id)
+    items = read_checkpoints(saver, thread_id, selection)
+    return items, sorted(skipped, key=lambda c: (c.checkpoint_ns, c.checkpoint_id))
 
 
 def _mac(header: Mapping[str, Any], encryption: Encryption, key_id: str) -> str:
@@ -343,6 +434,7 @@ def _authenticate(
 def _info(
     path: str, header: dict[str, Any], file_size: int, authenticated: bool | None = None
 ) -> SnapshotInfo:
+    skipped = tuple(SkippedCheckpoint(*entry) for entry in header.get("skipped") or ())
     return SnapshotInfo(
         path=path,
         format_version=header["format"],
@@ -362,6 +454,8 @@ def _info(
         producer=header.get("producer", ""),
         sealed=header.get("sealed"),
         authenticated=authenticated,
+        skipped=skipped,
+        skipped_count=max(header.get("skipped_count") or 0, len(skipped)),
     )
 
 
@@ -373,6 +467,22 @@ def _is_text(value: Any, limit: int, *, optional: bool = False) -> bool:
     if value is None:
         return optional
     return isinstance(value, str) and len(value) <= limit
+
+
+def _is_skipped_list(value: Any) -> bool:
+    """``[[namespace, checkpoint id, reason], ...]``, bounded like every other field."""
+    return (
+        isinstance(value, list)
+        and 0 < len(value) <= MAX_SKIPPED_LISTED
+        and all(
+            isinstance(entry, list)
+            and len(entry) == 3
+            and _is_text(entry[0], keys.MAX_ID_BYTES)
+            and _is_text(entry[1], keys.MAX_ID_BYTES)
+            and _is_text(entry[2], MAX_SKIP_REASON)
+            for entry in value
+        )
+    )
 
 
 def _check_header(path: str, header: Any) -> dict[str, Any]:
@@ -404,6 +514,9 @@ def _check_header(path: str, header: Any) -> dict[str, Any]:
         "mac_key": _is_text(header.get("mac_key"), 255, optional=True),
         "mac": header.get("mac") is None
         or (isinstance(header["mac"], str) and bool(_MAC.fullmatch(header["mac"]))),
+        "skipped_count": header.get("skipped_count") is None
+        or _is_int(header["skipped_count"], 1, MAX_SNAPSHOT_ITEMS),
+        "skipped": header.get("skipped") is None or _is_skipped_list(header["skipped"]),
     }
     bad = [field for field, ok in checks.items() if not ok]
     if bad:

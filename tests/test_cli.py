@@ -302,7 +302,7 @@ def test_damaged_and_newer_snapshots(store: Path, tmp_path: Path) -> None:
     newer = PREFIX.pack(b"LGPSNAP", 9) + records.encode(Kind.SNAPSHOT_ENTRY, header)
     (tmp_path / "new.lgps").write_bytes(newer + data[start + records.HEADER_SIZE + length :])
     assert "upgrade" in fails(6, None, "inspect", str(tmp_path / "new.lgps"))
-    assert fails(2, None, "inspect", str(tmp_path / "missing.lgps")).startswith("Error")
+    assert "no snapshot file at" in fails(3, None, "inspect", str(tmp_path / "missing.lgps"))
     nowhere = tmp_path / "no-such-dir" / "t.lgps"
     assert "No such file or directory" in fails(7, store, "export", "user-42", "-o", str(nowhere))
 
@@ -495,7 +495,7 @@ def test_real_processes(built: Path) -> None:
     assert missing.returncode == 3
     assert (
         missing.stdout == ""
-        and missing.stderr.strip() == f"error: no thread 'nobody' in sqlite:{built}"
+        and missing.stderr.strip() == f"error: no thread 'nobody' in the store {built}"
     )
 
 

@@ -87,3 +87,96 @@ def test_delete_a_thread_from_the_cli(damaged: tuple[Path, list[str], str]) -> N
     assert saver.threads() == ["bystander"]
     assert saver.verify().ok
     assert run(store, "delete", "t", "--yes")[0] == 3  # not found
+
+
+@pytest.fixture(params=["sqlite", "files"])
+def latest_damaged(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A 3-turn thread whose latest checkpoint has one flipped byte, and an intact twin."""
+    store = tmp_path / "s"
+    saver = PersistSaver(store, layout=request.param)
+    graph = chat_graph().compile(checkpointer=saver)
+    for thread in ("t", "intact"):
+        for turn in range(3):
+            graph.invoke(human(f"turn {turn}"), cfg(thread))
+    ids = [s.config["configurable"]["checkpoint_id"] for s in graph.get_state_history(cfg("t"))]
+    damage(saver, checkpoint_key("t", ids[0]), "flip")
+    saver.close()
+    return store, ids
+
+
+def test_export_of_a_damaged_thread_keeps_what_is_good_and_names_what_is_not(
+    latest_damaged: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    from langgraph_persist.snapshot import snapshot
+
+    store, ids = latest_damaged
+    victim = ids[0]
+    out = tmp_path / "t.lgps"
+    with pytest.raises(CorruptRecordError):  # the library fails unless asked to skip
+        snapshot(PersistSaver(store), "t", tmp_path / "strict.lgps")
+    result = CliRunner().invoke(cli, ["--store", str(store), "export", "t", "-o", str(out)])
+    assert result.exit_code == 9, (result.stdout, result.stderr)  # "partial", documented
+    warnings = [line for line in result.stderr.splitlines() if victim in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: checkpoint")
+    assert "damaged and not in the snapshot" in warnings[0] and "digest" in warnings[0]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"warning: {out} is partial")
+    # inspect names the skipped checkpoint and the reason; the file itself verifies (exit 0)
+    code, text = run(store, "inspect", str(out), "--json")
+    info = json.loads(text)
+    assert code == 0 and info["verified"] and info["partial"]
+    assert [s["checkpoint_id"] for s in info["skipped"]] == [victim]
+    assert info["skipped_count"] == 1 and info["checkpoint_count"] == len(ids) - 1
+    code, text = run(store, "inspect", str(out))
+    assert code == 0 and f"skipped      {victim}: corrupt record" in text
+    # import restores every good checkpoint and repeats the warning
+    result = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "other"), "import", str(out), "--as", "t2"]
+    )
+    assert result.exit_code == 0 and victim in result.stderr
+    saver = PersistSaver(tmp_path / "other")
+    restored = [t.config["configurable"]["checkpoint_id"] for t in saver.list(cfg("t2"))]
+    assert restored == ids[1:]
+    state = chat_graph().compile(checkpointer=saver).get_state(cfg("t2"))
+    assert state.values["turns"] == 3  # the newest good checkpoint: turn 3 done, input pending
+    # --latest keeps the newest checkpoint that reads
+    result = CliRunner().invoke(
+        cli, ["--store", str(store), "export", "t", "--latest", "-o", str(tmp_path / "l.lgps")]
+    )
+    assert result.exit_code == 9
+    code, text = run(store, "inspect", str(tmp_path / "l.lgps"), "--json")
+    assert json.loads(text)["checkpoint_count"] == 1
+    restored_latest = PersistSaver(tmp_path / "latest")
+    assert run(tmp_path / "latest", "import", str(tmp_path / "l.lgps"))[0] == 0
+    assert [t.config["configurable"]["checkpoint_id"] for t in restored_latest.list(cfg("t"))] == [
+        ids[1]
+    ]
+
+
+def test_export_of_an_intact_thread_is_not_partial(
+    latest_damaged: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """Negative control: the same store, the thread without damage exports whole, exit 0."""
+    store, _ids = latest_damaged
+    out = tmp_path / "intact.lgps"
+    result = CliRunner().invoke(cli, ["--store", str(store), "export", "intact", "-o", str(out)])
+    assert result.exit_code == 0 and result.stderr == ""
+    code, text = run(store, "inspect", str(out), "--json")
+    info = json.loads(text)
+    assert (
+        code == 0
+        and info["partial"] is False
+        and info["skipped"] == []
+        and info["skipped_count"] == 0
+    )
+
+
+def test_show_of_the_damaged_latest_points_to_what_still_reads(
+    latest_damaged: tuple[Path, list[str]],
+) -> None:
+    store, ids = latest_damaged
+    result = CliRunner().invoke(cli, ["--store", str(store), "show", "t"])
+    assert result.exit_code == 5 and len(result.stderr.strip().splitlines()) == 1
+    assert "history t` lists the checkpoints that still read" in result.stderr
+    assert f"drop t {ids[0]}` removes this one" in result.stderr
+    older = CliRunner().invoke(cli, ["--store", str(store), "show", "t", ids[1]])
+    assert older.exit_code == 0 and "turns" in older.stdout  # the rest of the thread reads

@@ -302,3 +302,48 @@ def test_newer_format_is_refused_with_upgrade_hint(snap: bytes, tmp_path: Path) 
     (tmp_path / "new.lgps").write_bytes(newer)
     with pytest.raises(SnapshotVersionError, match="upgrade"):
         get_metadata(tmp_path / "new.lgps")
+
+
+def _with_header(snap: bytes, change: Any) -> bytes:
+    """The same file with its header edited (and re-framed, so its digest is valid)."""
+    start = PREFIX.size
+    length = struct.unpack_from("<I", snap, start + 8)[0]
+    header = records.decode(snap[start : start + records.HEADER_SIZE + length])
+    change(header)
+    edited = PREFIX.pack(b"LGPSNAP", 1) + records.encode(Kind.SNAPSHOT_ENTRY, header)
+    return edited + snap[start + records.HEADER_SIZE + length :]
+
+
+@pytest.mark.parametrize(
+    "skipped",
+    [
+        "not a list",
+        [["", "1f0"]],  # two fields, not three
+        [["", "1f0", 42]],  # a reason that is not text
+        [["", "1f0", "x" * 10_000]],  # a reason over the limit
+        [["", "1f0", "why"]] * 1001,  # more entries than a header names
+        [],
+    ],
+    ids=["not-a-list", "short-entry", "reason-type", "long-reason", "too-many", "empty"],
+)
+def test_a_forged_skipped_list_is_refused(snap: bytes, tmp_path: Path, skipped: Any) -> None:
+    """The damaged-checkpoint list of a partial snapshot is untrusted input like any field."""
+
+    def forge(header: dict[str, Any]) -> None:
+        header["skipped"], header["skipped_count"] = skipped, 1
+
+    bad = tmp_path / "bad.lgps"
+    bad.write_bytes(_with_header(snap, forge))
+    with pytest.raises(SnapshotError, match="invalid skipped"):
+        get_metadata(bad)
+    # control: the same edit with a well-formed list is read back as written
+    bad.write_bytes(
+        _with_header(snap, lambda h: h.update(skipped=[["", "1f0", "why"]], skipped_count=3))
+    )
+    info = get_metadata(bad)
+    assert info.partial and info.skipped_count == 3
+    bad.write_bytes(_with_header(snap, lambda h: h.update(skipped=[["", "1f0", "why"]])))
+    assert get_metadata(bad).skipped_count == 1  # a list without a count still counts
+    assert [(s.checkpoint_ns, s.checkpoint_id, s.reason) for s in info.skipped] == [
+        ("", "1f0", "why")
+    ]

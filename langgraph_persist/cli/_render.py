@@ -26,6 +26,8 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
+from langgraph_persist.cli._fold import binary_summary, fold_line, fold_lines, readable
+
 
 def _escapes() -> dict[int, str]:
     table = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}  # C0, DEL, C1
@@ -99,29 +101,83 @@ def is_message_list(value: Any) -> bool:
     )
 
 
-def message_line(message: BaseMessage) -> str:
-    content = message.content if isinstance(message.content, str) else as_text(message.content)
-    line = f"[{message.type}] {content}"
+def short_text(value: Any, *, full: bool = False) -> str:
+    """``as_text`` with binary summarized and long text folded (``_fold.readable``)."""
+    if isinstance(value, str):
+        return as_text(binary_summary(value) or fold_line(value, full=full))
+    return json.dumps(readable(to_jsonable(value), full=full), ensure_ascii=False, default=str)
+
+
+def text_lines(text: str, *, full: bool = False) -> list[str]:
+    """A text as the lines a person reads: binary summarized, long or many lines folded."""
+    summary = binary_summary(text)
+    if summary is not None:
+        return [summary]
+    return fold_lines(text.splitlines() or [""], full=full)
+
+
+def content_lines(content: Any, *, full: bool = False) -> list[str]:
+    """A message's content: text as lines; content blocks (images, files) one line each."""
+    if isinstance(content, str):
+        return text_lines(content, full=full)
+    if isinstance(content, list):
+        out: list[str] = []
+        for block in content:
+            if isinstance(block, str):
+                out.extend(text_lines(block, full=full))
+            elif (
+                isinstance(block, Mapping)
+                and block.get("type") == "text"
+                and isinstance(block.get("text"), str)
+            ):
+                out.extend(text_lines(block["text"], full=full))
+            else:
+                out.append(short_text(block, full=full))
+        return out or [""]
+    return [short_text(content, full=full)]
+
+
+def message_lines(message: BaseMessage, *, full: bool = False) -> list[str]:
+    """``[role] content  tool_calls: ...  (id ...)``, further lines of content indented."""
+    lines = content_lines(message.content, full=full)
+    role = message.type
+    if role == "tool" and getattr(message, "name", None):  # which tool answered
+        role = f"tool {message.name}"
+    head = f"[{role}] {lines[0]}"
     tool_calls = getattr(message, "tool_calls", None)
     if tool_calls:
-        calls = ", ".join(f"{c['name']}({as_text(c.get('args', {}))})" for c in tool_calls)
-        line += f"  tool_calls: {calls}"
+        calls = ", ".join(
+            f"{c['name']}({short_text(c.get('args', {}), full=full)})" for c in tool_calls
+        )
+        head += f"  tool_calls: {calls}"
     if message.id:
-        line += f"  (id {message.id})"
-    return line
+        head += f"  (id {message.id})"
+    indent = " " * (len(role) + 3)
+    return [head, *(indent + line for line in lines[1:])]
+
+
+def message_line(message: BaseMessage, *, full: bool = False) -> str:
+    """One line per message (diffs): the first line of ``message_lines`` and how many follow."""
+    more = len(content_lines(message.content, full=True)) - 1
+    return message_lines(message, full=full)[0] + (f"  (+{more} lines)" if more else "")
 
 
 ONE_LINE = 100
 """Values whose JSON is longer than this are pretty-printed over several lines."""
 
 
-def value_lines(value: Any) -> list[str]:
-    """Human lines for a channel value: one per message, pretty JSON for structures."""
+def value_lines(value: Any, *, full: bool = False) -> list[str]:
+    """Human lines for a channel value: messages as a chat, text as lines, pretty JSON."""
     if is_message_list(value):
-        return [message_line(m) for m in value]
-    line = as_text(value)
+        return [line for m in value for line in message_lines(m, full=full)]
+    if isinstance(value, str) and "\n" in value.strip("\n"):
+        return text_lines(value, full=full)
+    if isinstance(value, str):
+        return [short_text(value, full=full)]
+    shown = readable(to_jsonable(value), full=full)
+    line = json.dumps(shown, ensure_ascii=False, default=str)
     if len(line) > ONE_LINE and isinstance(value, (dict, list, tuple)):
-        return json.dumps(to_jsonable(value), ensure_ascii=False, indent=2, default=str).split("\n")
+        return json.dumps(shown, ensure_ascii=False, indent=2, default=str).split("\n")
     return [line]
 
 
@@ -172,36 +228,46 @@ def diff_channels(
     versions_a: Mapping[str, Any],
     values_b: Mapping[str, Any],
     versions_b: Mapping[str, Any],
+    *,
+    full: bool = False,
 ) -> list[ChannelDiff]:
-    """Channel-by-channel differences from checkpoint A to checkpoint B, sorted by channel."""
+    """Channel-by-channel differences from checkpoint A to checkpoint B, sorted by channel.
+
+    ``lines`` and ``summary`` (human output) fold long values unless ``full``;
+    ``detail`` (``--json``) is exact.
+    """
     out = []
     for channel in sorted({*values_a, *values_b}):
         a = values_a.get(channel, _MISSING)
         b = values_b.get(channel, _MISSING)
         d = ChannelDiff(channel, "unchanged", versions_a.get(channel), versions_b.get(channel))
         if a is _MISSING:
-            d.status, d.lines, d.detail = "added", value_lines(b), {"after": to_jsonable(b)}
+            d.status, d.lines, d.detail = (
+                "added",
+                value_lines(b, full=full),
+                {"after": to_jsonable(b)},
+            )
         elif b is _MISSING:
             d.status, d.detail = "removed", {"before": to_jsonable(a)}
         elif a != b:
             d.status = "changed"
-            _describe_change(d, a, b)
+            _describe_change(d, a, b, full)
         out.append(d)
     return out
 
 
-def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
+def _describe_change(d: ChannelDiff, a: Any, b: Any, full: bool) -> None:
     if isinstance(a, list) and isinstance(b, list) and (is_message_list(a) or is_message_list(b)):
-        _diff_messages(d, a, b)
+        _diff_messages(d, a, b, full)
     elif isinstance(a, list) and isinstance(b, list) and b[: len(a)] == a:
         appended = b[len(a) :]
         d.summary = f"{len(appended)} item(s) appended"
-        d.lines = [f"+ {as_text(v)}" for v in appended]
+        d.lines = [f"+ {short_text(v, full=full)}" for v in appended]
         d.detail = {"appended": to_jsonable(appended)}
     elif isinstance(a, list) and isinstance(b, list) and a[: len(b)] == b:
         gone = a[len(b) :]
         d.summary = f"{len(gone)} item(s) removed from the end"
-        d.lines = [f"- {as_text(v)}" for v in gone]
+        d.lines = [f"- {short_text(v, full=full)}" for v in gone]
         d.detail = {"removed_tail": to_jsonable(gone)}
     elif isinstance(a, dict) and isinstance(b, dict):
         added = {k: b[k] for k in b if k not in a}
@@ -209,9 +275,12 @@ def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
         changed = {k: (a[k], b[k]) for k in a if k in b and a[k] != b[k]}
         d.summary = f"{len(added)} key(s) added, {len(removed)} removed, {len(changed)} changed"
         d.lines = (
-            [f"+ {k}: {as_text(v)}" for k, v in added.items()]
+            [f"+ {k}: {short_text(v, full=full)}" for k, v in added.items()]
             + [f"- {k}" for k in removed]
-            + [f"~ {k}: {as_text(x)} -> {as_text(y)}" for k, (x, y) in changed.items()]
+            + [
+                f"~ {k}: {short_text(x, full=full)} -> {short_text(y, full=full)}"
+                for k, (x, y) in changed.items()
+            ]
         )
         d.detail = {
             "added_keys": to_jsonable(added),
@@ -222,7 +291,7 @@ def _describe_change(d: ChannelDiff, a: Any, b: Any) -> None:
             },
         }
     else:
-        d.summary = f"{as_text(a)} -> {as_text(b)}"
+        d.summary = f"{short_text(a, full=full)} -> {short_text(b, full=full)}"
         d.detail = {"before": to_jsonable(a), "after": to_jsonable(b)}
 
 
@@ -230,7 +299,7 @@ def _key(message: Any, position: int, by_id: bool) -> Any:
     return message.id if by_id else position
 
 
-def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any]) -> None:
+def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any], full: bool) -> None:
     """Match messages by id (LangGraph's ``add_messages`` does), else by position."""
     by_id = all(isinstance(m, BaseMessage) and m.id for m in [*a, *b])
     old = {_key(m, i, by_id): m for i, m in enumerate(a)}
@@ -240,7 +309,9 @@ def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any]) -> None:
     changed = [(old[k], m) for k, m in new.items() if k in old and old[k] != m]
 
     def line(m: Any) -> str:
-        return message_line(m) if isinstance(m, BaseMessage) else as_text(m)
+        return (
+            message_line(m, full=full) if isinstance(m, BaseMessage) else short_text(m, full=full)
+        )
 
     d.summary = f"{len(added)} message(s) added, {len(removed)} removed, {len(changed)} changed"
     d.lines = (

@@ -10,41 +10,46 @@ never pickle): a refused value is shown as its raw arguments, with a warning.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 
-from langgraph_persist import keys
-from langgraph_persist.address import Address
+from langgraph_persist.admin import checkpoint_time
 from langgraph_persist.cli._common import (
     BadUsage,
+    Damaged,
     ProgressBar,
     allow_type_option,
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     iso,
     json_option,
     open_store,
+    print_rich,
+    settings,
     store_option,
+    store_shown,
     table,
 )
 from langgraph_persist.cli._render import (
-    as_text,
     diff_channels,
     is_message_list,
+    short_text,
     short_version,
     to_jsonable,
     unwrap_seed,
     value_lines,
 )
-from langgraph_persist.errors import NotFoundError
-from langgraph_persist.retention import all_threads, checkpoint_time, summarize_thread
+from langgraph_persist.cli._tree import fork_tree
+from langgraph_persist.errors import CorruptRecordError, NotFoundError
+from langgraph_persist.retention import summarize_thread
 from langgraph_persist.saver import PersistSaver
 
 ns_option = click.option(
@@ -63,11 +68,22 @@ def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> Runnab
     return {"configurable": configurable}
 
 
-def require_thread(saver: PersistSaver, thread_id: str) -> list[Address]:
-    addresses = saver.engine.namespaces(thread_id)
-    if not addresses:
-        raise NotFoundError(f"no thread {thread_id!r} in {saver.store.describe()}")
-    return addresses
+def thread_exists(saver: PersistSaver, thread_id: str) -> bool:
+    return bool(saver.namespaces(thread_id))
+
+
+def require_thread(saver: PersistSaver, thread_id: str) -> list[str]:
+    """The thread's namespaces (``""`` is the root); ``NotFoundError`` when it has none."""
+    namespaces = saver.namespaces(thread_id)
+    if not namespaces:
+        raise NotFoundError(f"no thread {thread_id!r} in the store {store_shown()}")
+    return namespaces
+
+
+def require_namespace(thread_id: str, namespaces: Sequence[str], namespace: str | None) -> None:
+    """``--ns`` names one of the thread's namespaces, or every command exits 3 alike."""
+    if namespace is not None and namespace not in namespaces:
+        raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace!r}")
 
 
 def resolve_checkpoint(
@@ -78,23 +94,27 @@ def resolve_checkpoint(
     Without ``--ns``, ``latest`` means the root namespace and an id is looked
     up in every namespace, so ids copied from ``history`` just work.
     """
-    addresses = require_thread(saver, thread_id)
+    namespaces = require_thread(saver, thread_id)
+    require_namespace(thread_id, namespaces, namespace)
     if namespace is not None:
-        addresses = [a for a in addresses if a.checkpoint_ns == namespace]
+        namespaces = [namespace]
     elif ref in (None, "latest"):
-        addresses = [a for a in addresses if a.checkpoint_ns == ""]
-    if not addresses:
+        namespaces = [ns for ns in namespaces if ns == ""]
+    if not namespaces:
         raise NotFoundError(f"thread {thread_id!r} has no namespace {namespace or ''!r}")
     candidates: list[tuple[str, str]] = []
-    for a in addresses:
-        ids = saver.store.list(keys.checkpoints_dir(a.t, a.n))
+    for ns in namespaces:
+        ids = saver.checkpoint_ids(thread_id, checkpoint_ns=ns)  # newest first, lazily
         if ref in (None, "latest"):
-            if ids:
-                candidates.append((a.checkpoint_ns, ids[-1]))
-        elif ref in ids:
-            return a.checkpoint_ns, ref
-        else:
-            candidates.extend((a.checkpoint_ns, i) for i in ids if ref and i.startswith(ref))
+            newest = next(iter(ids), None)
+            if newest is not None:
+                candidates.append((ns, newest))
+            continue
+        for cid in ids:
+            if cid == ref:
+                return ns, cid
+            if ref and cid.startswith(ref):
+                candidates.append((ns, cid))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -103,7 +123,14 @@ def resolve_checkpoint(
 
 
 def _get(saver: PersistSaver, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointTuple:
-    t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+    """The checkpoint's tuple; a damaged one exits 5 saying where the good ones are."""
+    try:
+        t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+    except CorruptRecordError as exc:
+        raise Damaged(
+            f"{exc}; `langgraph-persist history {thread_id}` lists the checkpoints that "
+            f"still read, `langgraph-persist drop {thread_id} {checkpoint_id}` removes this one"
+        ) from exc
     if t is None:
         raise NotFoundError(f"checkpoint {checkpoint_id} of thread {thread_id!r} is gone")
     return t
@@ -145,6 +172,7 @@ def _parse_filters(filters: Sequence[str]) -> dict[str, Any]:
 @click.option("--reverse", is_flag=True, help="Reverse the order.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many threads.")
 @allow_type_option
+@full_option
 @json_option
 def threads(
     filters: tuple[str, ...],
@@ -172,7 +200,7 @@ def threads(
         open_store(read_only=True, allowed_types=allowed_types) as saver,
         ProgressBar("scanning threads") as progress,
     ):
-        ids = all_threads(saver)
+        ids = saver.threads()
         summaries = []
         for done, thread_id in enumerate(ids, 1):
             progress(done, len(ids))
@@ -180,10 +208,7 @@ def threads(
             if not summary.checkpoints:
                 continue
             if wanted:
-                root = saver.engine.address(thread_id)
-                latest_id = saver.engine.latest_id(root)
-                found = saver.engine.metadata(root, latest_id) if latest_id else None
-                metadata: dict[str, Any] = found or {}
+                metadata = saver.thread_info(thread_id).latest_metadata
                 if not all(metadata.get(k, object()) == v for k, v in wanted.items()):
                     continue
             summaries.append(summary)
@@ -230,26 +255,22 @@ def threads(
 # -- history -----------------------------------------------------------------------------------
 
 
-def _record_bytes(saver: PersistSaver, thread_id: str) -> dict[tuple[str, str], int]:
-    """(encoded namespace, checkpoint id) -> bytes of its record plus its write records."""
-    sizes: dict[tuple[str, str], int] = {}
-    for key, size, _mtime in saver.store.walk(keys.thread_dir(saver.engine.name(thread_id))):
-        if len(key) >= 6 and key[2] == "ns" and key[4] in ("c", "w"):
-            sizes[(key[3], key[5])] = sizes.get((key[3], key[5]), 0) + size
-    return sizes
-
-
 @cli.command()
 @store_option
 @click.argument("thread_id", metavar="THREAD")
 @ns_option
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many checkpoints.")
+@click.option(
+    "--tree", is_flag=True, help="Draw checkpoints by their parent links: forks as branches."
+)
 @allow_type_option
+@full_option
 @json_option
 def history(
     thread_id: str,
     namespace: str | None,
     limit: int | None,
+    tree: bool,
     allowed_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -257,19 +278,20 @@ def history(
 
     Columns: checkpoint id, namespace (when the thread has subgraphs),
     creation time, step, source, parent id, run id, pending writes, and the
-    bytes of the checkpoint's record plus its write records.
+    bytes of the checkpoint's record plus its write records. --tree draws
+    them oldest first by their parent links instead, so a fork (a run
+    resumed from an older checkpoint) shows as a branch.
 
     \b
     Example:
         langgraph-persist history user-42 --limit 5
+        langgraph-persist history user-42 --tree
         langgraph-persist history user-42 --ns "child:1f0..." --json
     """
     with open_store(read_only=True, allowed_types=allowed_types) as saver:
-        addresses = require_thread(saver, thread_id)
-        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        if namespace is not None:
-            config["configurable"]["checkpoint_ns"] = namespace
-        sizes = _record_bytes(saver, thread_id)
+        namespaces = require_thread(saver, thread_id)
+        require_namespace(thread_id, namespaces, namespace)
+        sizes = saver.record_sizes(thread_id)
         rows = []
         # history(), not list(): one damaged checkpoint is marked, the rest still listed
         for entry in saver.history(thread_id, checkpoint_ns=namespace, limit=limit):
@@ -279,7 +301,7 @@ def history(
                 "checkpoint_id": cid,
                 "checkpoint_ns": ns,
                 "created": iso(checkpoint_time(cid)),
-                "bytes": sizes.get((saver.engine.name(ns), cid), 0),
+                "bytes": sizes.get((ns, cid), 0),
             }
             t = entry.tuple
             if t is None:
@@ -299,7 +321,11 @@ def history(
     if as_json:
         echo_json(rows)
         return
-    with_ns = len(addresses) > 1 and namespace is None
+    if tree:
+        print_rich(fork_tree(f"thread {thread_id}", rows, _tree_label))
+        _warn_damaged(thread_id, rows)
+        return
+    with_ns = len(namespaces) > 1 and namespace is None
     headers = [
         "CHECKPOINT",
         *(["NS"] if with_ns else []),
@@ -329,6 +355,10 @@ def history(
         ],
         right=tuple(i + (1 if with_ns else 0) for i in (2, 6, 7)),
     )
+    _warn_damaged(thread_id, rows)
+
+
+def _warn_damaged(thread_id: str, rows: Sequence[dict[str, Any]]) -> None:
     damaged = [r for r in rows if "damaged" in r]
     if damaged:
         echo(
@@ -336,6 +366,14 @@ def history(
             f"`langgraph-persist drop {thread_id} CHECKPOINT`",
             err=True,
         )
+
+
+def _tree_label(row: Mapping[str, Any]) -> str:
+    when = human_time(checkpoint_time(row["checkpoint_id"]))
+    if "damaged" in row:
+        return f"{row['checkpoint_id']}  DAMAGED ({row['damaged']})"
+    writes = f"  {row['pending_writes']} write(s)" if row["pending_writes"] else ""
+    return f"{row['checkpoint_id']}  step {row['step']}  {row['source']}  {when}{writes}"
 
 
 def _delta_histories(
@@ -369,6 +407,7 @@ def _delta_histories(
 @ns_option
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
 @allow_type_option
+@full_option
 @json_option
 def show(
     thread_id: str,
@@ -383,8 +422,10 @@ def show(
     CHECKPOINT is an id, a unique prefix of one, or `latest`. Values are
     decoded strictly: LangGraph's safe types plus --allow-type; a value of
     any other type is shown as its raw arguments, with a warning, and
-    nothing it names is run. Pickle is never used. Messages are printed one
-    per line.
+    nothing it names is run. Pickle is never used. Messages are printed as
+    a chat, one per line; text longer than 300 characters or 8 lines is
+    folded (--full shows it whole) and binary or base64 content (images) is
+    summarized, e.g. <image/png base64, 12.3 KiB> (--json has the bytes).
 
     \b
     Example:
@@ -429,7 +470,7 @@ def show(
             }
         )
         return
-    meta = t.metadata
+    meta, full = t.metadata, settings().full
     echo(f"thread      {thread_id}")
     echo(f"checkpoint  {cid}" + (f"  (namespace {ns})" if ns else ""))
     echo(f"parent      {parent or '-'}")
@@ -444,20 +485,20 @@ def show(
         value = values[channel]
         note = f"  ({len(value)} messages)" if is_message_list(value) else ""
         echo(f"  {channel}  v{short_version(versions.get(channel))}{note}")
-        for line in value_lines(value):
+        for line in value_lines(value, full=full):
             echo(f"    {line}")
     for channel, h in deltas.items():
         echo(
             f"  {channel}  v{short_version(versions.get(channel))}  (delta channel: "
             f"seed + {len(h['writes'])} write(s) replayed by the graph's reducer)"
         )
-        echo(f"    seed: {as_text(unwrap_seed(h.get('seed')))}")
+        echo(f"    seed: {short_text(unwrap_seed(h.get('seed')), full=full)}")
         for w in h["writes"]:
-            echo(f"    + {as_text(w[2])}")
+            echo(f"    + {short_text(w[2], full=full)}")
     if writes:
         echo(f"pending writes ({len(writes)}):")
         for task, ch, v in writes:
-            echo(f"  {ch} = {as_text(v)}  (task {task})")
+            echo(f"  {ch} = {short_text(v, full=full)}  (task {task})")
 
 
 # -- diff --------------------------------------------------------------------------------------
@@ -471,6 +512,7 @@ def show(
 @ns_option
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged channels.")
 @allow_type_option
+@full_option
 @json_option
 def diff(
     thread_id: str,
@@ -502,6 +544,7 @@ def diff(
         ta.checkpoint["channel_versions"],
         tb.checkpoint["channel_values"],
         tb.checkpoint["channel_versions"],
+        full=settings().full,
     )
     if as_json:
         echo_json(

@@ -1,8 +1,11 @@
-"""Commands that remove data from a store: ``delete`` a thread, ``drop`` one checkpoint.
+"""Commands that change threads: ``delete`` a thread, ``drop`` one checkpoint, ``copy``
+a thread, ``fork`` one from a checkpoint.
 
-Both ask before they act (``--yes`` skips the question, for scripts), are
-written to the audit log by the library, and are the remedies ``verify`` and
-``history`` point to when a record is damaged and no other copy exists.
+``delete`` and ``drop`` ask before they act (``--yes`` skips the question,
+for scripts), are written to the audit log by the library, and are the
+remedies ``verify`` and ``history`` point to when a record is damaged and no
+other copy exists. ``copy`` and ``fork`` only add a thread, never replace
+one: an existing target is a conflict (exit 4).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import click
 
 from langgraph_persist.cli._common import (
+    Conflict,
     cli,
     echo,
     echo_json,
@@ -17,7 +21,13 @@ from langgraph_persist.cli._common import (
     open_store,
     store_option,
 )
-from langgraph_persist.cli.browse import ns_option, require_thread, resolve_checkpoint
+from langgraph_persist.cli.browse import (
+    ns_option,
+    require_thread,
+    resolve_checkpoint,
+    thread_exists,
+)
+from langgraph_persist.saver import PersistSaver
 
 yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 
@@ -77,3 +87,69 @@ def drop(thread_id: str, checkpoint: str, namespace: str | None, yes: bool, as_j
     echo(f"dropped checkpoint {checkpoint_id} of thread {thread_id!r}")
     for child in broken:
         echo(f"  child {child} no longer reads without it", err=True)
+
+
+as_option = click.option(
+    "--as", "new_thread", required=True, metavar="NEW", help="The new thread's id (must be free)."
+)
+
+
+def _require_free(saver: PersistSaver, thread_id: str) -> None:
+    if thread_exists(saver, thread_id):
+        raise Conflict(f"thread {thread_id!r} already exists; choose another --as")
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@as_option
+@json_option
+def copy(thread_id: str, new_thread: str, as_json: bool) -> None:
+    """Copy a thread, with every checkpoint, namespace and pending write, to a new id.
+
+    Cheap: records are linked, content is shared (an encrypted store
+    re-seals each record for its new place). Exits 4 if NEW exists.
+
+    \b
+    Example:
+        langgraph-persist copy user-42 --as user-42-experiment
+    """
+    with open_store() as saver:
+        require_thread(saver, thread_id)
+        _require_free(saver, new_thread)
+        saver.copy_thread(thread_id, new_thread)
+    if as_json:
+        echo_json({"copied": thread_id, "as": new_thread})
+    else:
+        echo(f"copied thread {thread_id!r} to {new_thread!r}")
+
+
+@cli.command()
+@store_option
+@click.argument("thread_id", metavar="THREAD")
+@click.argument("checkpoint", metavar="CHECKPOINT")
+@as_option
+@ns_option
+@json_option
+def fork(
+    thread_id: str, checkpoint: str, new_thread: str, namespace: str | None, as_json: bool
+) -> None:
+    """Start a new thread from one checkpoint of a thread (time travel without rewriting).
+
+    The new thread holds CHECKPOINT, its pending writes (an interrupt there
+    can be resumed in the fork) and its ancestors; the original thread is
+    untouched. CHECKPOINT is an id, a unique prefix or `latest`. Exits 4 if
+    NEW exists.
+
+    \b
+    Example:
+        langgraph-persist fork user-42 1f0a3c --as user-42-retry
+    """
+    with open_store() as saver:
+        ns, checkpoint_id = resolve_checkpoint(saver, thread_id, namespace, checkpoint)
+        _require_free(saver, new_thread)
+        saver.fork(thread_id, checkpoint_id, new_thread, checkpoint_ns=ns)
+    if as_json:
+        echo_json({"forked": thread_id, "checkpoint_id": checkpoint_id, "as": new_thread})
+    else:
+        echo(f"forked thread {thread_id!r} at checkpoint {checkpoint_id} as {new_thread!r}")

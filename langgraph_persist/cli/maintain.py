@@ -24,12 +24,15 @@ from langgraph_persist.cli._common import (
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     iso,
     json_option,
     open_store,
+    require_path,
     settings,
+    store_has_hot_tier,
     store_option,
     table,
 )
@@ -59,7 +62,7 @@ def verify(repair: bool, as_json: bool) -> None:
     """
     with open_store(read_only=not repair) as saver, ProgressBar("verifying") as progress:
         report = saver.verify(repair=repair, progress=progress)
-        has_other_copy = saver.store.source_of_truth() is not saver.store
+    has_other_copy = store_has_hot_tier()
     remaining = [d for d in report.damaged if not d.repaired]
     if as_json:
         echo_json(
@@ -149,6 +152,8 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 def stats(as_json: bool) -> None:
     """Counts and sizes of what is stored, per tier (hot-tier hit rate when there is one).
 
+    "total size" counts the records' bytes; "on disk" is what the store
+    takes on the local disk (database, write-ahead log, file system blocks).
     Pass --redis to see the hot tier. Its hit and miss counters are those of
     the process asking (this command), not of the agents.
 
@@ -167,6 +172,10 @@ def stats(as_json: bool) -> None:
         ("write records", s.write_records),
         ("blobs", f"{s.blobs} ({human_bytes(s.bytes_blobs)})"),
         ("total size", human_bytes(s.bytes_total)),
+        (
+            "on disk",
+            "- (not on a local disk)" if s.bytes_on_disk is None else human_bytes(s.bytes_on_disk),
+        ),
     ]
     rows += [(f"tier {k}", v) for k, v in _flatten("", s.tiers)]
     hits, misses = s.tiers.get("hits"), s.tiers.get("misses")
@@ -238,6 +247,7 @@ def _plan_json(plan: RetentionPlan) -> list[dict[str, Any]]:
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
 @allow_type_option
+@full_option
 @json_option
 def prune(
     keep_last: int | None,
@@ -374,7 +384,7 @@ def backup(dest: str, as_json: bool) -> None:
 
 @cli.command()
 @store_option
-@click.argument("source", type=click.Path(file_okay=False, exists=True))
+@click.argument("source", type=click.Path())
 @json_option
 def restore(source: str, as_json: bool) -> None:
     """Put the backup at SOURCE back into the (new or empty) store.
@@ -383,6 +393,7 @@ def restore(source: str, as_json: bool) -> None:
     Example:
         langgraph-persist restore /backups/checkpoints-2026-12-01 --store ./checkpoints
     """
+    require_path(source, "backup", directory=True)
     with open_store(create=True) as saver, ProgressBar("restoring") as progress:
         report = saver.restore(source, progress=progress)
     if as_json:

@@ -20,15 +20,18 @@ from langgraph_persist.cli._common import (
     ENV_KEY,
     Conflict,
     Damaged,
+    Partial,
     ProgressBar,
     allow_type_option,
     cli,
     echo,
     echo_json,
+    full_option,
     human_bytes,
     human_time,
     json_option,
     open_store,
+    require_path,
     settings,
     store_option,
     table,
@@ -46,6 +49,20 @@ from langgraph_persist.snapshot import (
 from langgraph_persist.untrusted import untrusted_serde
 
 
+def warn_skipped(info: SnapshotInfo) -> None:
+    """One stderr line per damaged checkpoint a snapshot left out, then the count."""
+    for c in info.skipped:
+        where = f" (namespace {c.checkpoint_ns})" if c.checkpoint_ns else ""
+        echo(
+            f"warning: checkpoint {c.checkpoint_id}{where} of thread {info.thread_id!r} "
+            f"is damaged and not in the snapshot: {c.reason}",
+            err=True,
+        )
+    unnamed = info.skipped_count - len(info.skipped)
+    if unnamed > 0:
+        echo(f"warning: and {unnamed} more damaged checkpoint(s) not in the snapshot", err=True)
+
+
 def _print_info(info: SnapshotInfo) -> None:
     rows = [
         ("file", f"{info.path} ({human_bytes(info.file_size)})"),
@@ -53,6 +70,12 @@ def _print_info(info: SnapshotInfo) -> None:
         ("thread", info.thread_id),
         ("created", human_time(info.created)),
         ("checkpoints", f"{info.checkpoint_count}" + (" (latest only)" if info.latest else "")),
+        (
+            "partial",
+            f"yes: {info.skipped_count} damaged checkpoint(s) of the thread are not in it"
+            if info.partial
+            else "no",
+        ),
         ("writes", info.write_count),
         ("namespaces", info.namespace_count),
         ("size", f"{human_bytes(info.uncompressed_size)} -> {human_bytes(info.compressed_size)}"),
@@ -71,6 +94,9 @@ def _print_info(info: SnapshotInfo) -> None:
     ]
     for k, v in rows:
         echo(f"{k:<12} {v}")
+    for c in info.skipped:
+        where = f" (namespace {c.checkpoint_ns})" if c.checkpoint_ns else ""
+        echo(f"{'skipped':<12} {c.checkpoint_id}{where}: {c.reason}")
 
 
 @cli.command()
@@ -109,6 +135,10 @@ def export(
     snapshot of an encrypted store is sealed with the store's key and carries
     a keyed MAC, unless --decrypt.
 
+    A damaged checkpoint does not stop the export: every checkpoint that
+    reads is written, each damaged one is named on stderr and in the file
+    (`inspect` lists them), and the command exits 9 ("partial").
+
     \b
     Example:
         langgraph-persist export user-42 -o user-42.lgps
@@ -125,6 +155,7 @@ def export(
             description=description,
             agent_id=agent_id,
             decrypt=decrypt,
+            skip_damaged=True,
         )
         if saver.encryption is not None and decrypt:
             echo(
@@ -134,16 +165,22 @@ def export(
             )
     if as_json:
         echo_json(info.as_dict())
-        return
-    echo(
-        f"exported thread {thread_id!r}: {info.checkpoint_count} checkpoints, "
-        f"{info.write_count} writes -> {output} ({human_bytes(info.file_size)})"
-    )
+    else:
+        echo(
+            f"exported thread {thread_id!r}: {info.checkpoint_count} checkpoints, "
+            f"{info.write_count} writes -> {output} ({human_bytes(info.file_size)})"
+        )
+    if info.partial:
+        warn_skipped(info)
+        raise Partial(
+            f"{output} is partial: {info.skipped_count} damaged checkpoint(s) of thread "
+            f"{thread_id!r} were left out (listed above; see `langgraph-persist verify`)"
+        )
 
 
 @cli.command("import")
 @store_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--as", "as_thread", metavar="THREAD", help="Restore under this thread id.")
 @allow_type_option
 @json_option
@@ -164,6 +201,7 @@ def import_(
         langgraph-persist import user-42.lgps
         langgraph-persist import user-42.lgps --as user-42-replay
     """
+    require_path(file, "snapshot file")
     with (
         open_store(create=True, allowed_types=allowed_types, on_blocked="raise") as saver,
         ProgressBar("restoring") as progress,
@@ -172,15 +210,16 @@ def import_(
     target = as_thread or info.thread_id
     if as_json:
         echo_json({**info.as_dict(), "restored_as": target})
-        return
-    echo(
-        f"imported thread {info.thread_id!r} as {target!r}: "
-        f"{info.checkpoint_count} checkpoints, {info.write_count} writes"
-    )
+    else:
+        echo(
+            f"imported thread {info.thread_id!r} as {target!r}: "
+            f"{info.checkpoint_count} checkpoints, {info.write_count} writes"
+        )
+    warn_skipped(info)  # the file is whole; the thread it came from was not
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--no-verify", is_flag=True, help="Read only the header (fast).")
 @allow_type_option
 @json_option
@@ -197,6 +236,7 @@ def inspect(file: str, no_verify: bool, allowed_types: tuple[str, ...], as_json:
         langgraph-persist inspect user-42.lgps
         langgraph-persist inspect user-42.lgps --no-verify --json
     """
+    require_path(file, "snapshot file")
     blocked: BlockedTypeError | None = None
     key = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
     if no_verify:
@@ -245,6 +285,7 @@ def _saver(url: str | None, *, create: bool, allowed_types: tuple[str, ...]) -> 
 @click.option("--thread", "only", multiple=True, metavar="THREAD", help="Only these threads.")
 @click.option("--skip-existing", is_flag=True, help="Leave threads the target already has.")
 @allow_type_option
+@full_option
 @json_option
 def migrate(
     source: str | None,

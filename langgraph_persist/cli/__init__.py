@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from langgraph_persist.cli import browse, edit, maintain, transfer
+from langgraph_persist.cli import serve as serve  # the web UI command (needs the ui extra)
 from langgraph_persist.cli._common import EXIT_CODES, cli
 
 __all__ = ["EXIT_CODES", "browse", "cli", "edit", "main", "maintain", "transfer"]

@@ -1,0 +1,110 @@
+"""``langgraph-persist serve``: the web UI (``langgraph_persist.ui``) over ``--store``.
+
+The store is opened exactly as the other commands open it (``open_store``:
+strict decoding, ``--allow-type``, the key from ``LANGGRAPH_PERSIST_KEY`` or
+``--key``), read-only unless ``--allow-writes``. It binds 127.0.0.1; any
+other address gets a token (``--token``, or one generated and printed) that
+every request must carry.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+
+import click
+
+from langgraph_persist.cli._common import (
+    ENV_KEY,
+    BadUsage,
+    allow_type_option,
+    cli,
+    echo,
+    open_store,
+    settings,
+    store_option,
+)
+
+ENV_TOKEN = "LANGGRAPH_PERSIST_UI_TOKEN"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost`` only; names that resolve elsewhere are not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command()
+@store_option
+@click.argument("store_path", required=False, metavar="[STORE]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--token",
+    envvar=ENV_TOKEN,
+    metavar="TOKEN",
+    help=f"Require this token on every request (or set {ENV_TOKEN}). Generated when binding "
+    "a non-loopback address without one.",
+)
+@click.option(
+    "--key",
+    metavar="ID:HEXKEY,...",
+    help=f"The keys of an encrypted store (prefer the {ENV_KEY} environment variable: "
+    "a command line is visible to other users).",
+)
+@click.option(
+    "--allow-writes",
+    is_flag=True,
+    help="Offer 'delete thread' (asks to retype the id; written to the audit log). "
+    "Default: read-only.",
+)
+@allow_type_option
+def serve(
+    store_path: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    key: str | None,
+    allow_writes: bool,
+    allowed_types: tuple[str, ...],
+) -> None:
+    """Browse the store in a web browser: threads, history, state, diffs, health.
+
+    Needs the ui extra (pip install 'langgraph-persist[ui]'). Read-only unless
+    --allow-writes. Binds 127.0.0.1; binding any other address requires a
+    token, generated and printed unless --token gives one.
+
+    \b
+    Example:
+        langgraph-persist serve ./checkpoints
+        langgraph-persist serve --host 0.0.0.0 --port 8080 --token "$TOKEN"
+    """
+    try:
+        import uvicorn
+
+        from langgraph_persist.ui import create_app
+    except ImportError:
+        raise BadUsage("serve needs the ui extra: pip install 'langgraph-persist[ui]'") from None
+    if store_path is not None:
+        settings().store = store_path
+    if key is not None:
+        os.environ[ENV_KEY] = key  # open_store reads the keys from there, like every command
+    if not is_loopback(host) and not token:
+        token = secrets.token_urlsafe(24)
+    with open_store(read_only=not allow_writes, allowed_types=allowed_types) as saver:
+        app = create_app(
+            saver, token=token, allow_writes=allow_writes, store_label=settings().store
+        )
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        shown = f"[{host}]" if ":" in host else host
+        address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+        echo(f"serving {settings().store} at {address}")
+        echo("read-only" if not allow_writes else "writes allowed: delete is offered")
+        echo("press Ctrl-C to stop")
+        server.run()

@@ -4,6 +4,7 @@ from langgraph_persist import PersistSaver
 graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
 """
 
+from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
     BlockedTypeError,
@@ -36,6 +37,7 @@ __all__ = [
     "DanglingReferenceError",
     "Encryption",
     "FencedWriterError",
+    "HistoryEntry",
     "InvalidIdError",
     "MigrationError",
     "MissingThreadIdError",
@@ -47,8 +49,10 @@ __all__ = [
     "SnapshotError",
     "SnapshotVersionError",
     "StoreError",
+    "StoreStats",
     "ThreadDeletedError",
     "ThreadExistsError",
+    "ThreadInfo",
     "TierUnavailableError",
     "UnsupportedFormatError",
     "WriteRejectedError",

@@ -568,6 +568,11 @@ class Engine:
             for w, (_task, _channel, value) in zip(raw, decoded, strict=True)
         ]
 
+    def pending_channels(self, a: Address, checkpoint_id: str) -> list[str]:
+        """The channels a checkpoint's pending writes go to, decoding no value
+        (``thread_info``'s "waits at an interrupt" reads one record, not its content)."""
+        return [w.channel for w in self._raw_writes(a, checkpoint_id)]
+
     def metadata(self, a: Address, checkpoint_id: str) -> dict[str, Any] | None:
         """A checkpoint's metadata, decoding no channel value (cheap listings, filters)."""
         rec = self._read_checkpoint(a, checkpoint_id)

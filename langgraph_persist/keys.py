@@ -201,6 +201,18 @@ def write(t: str, n: str, checkpoint_id: str, seq: str) -> Key:
     return (*writes_dir(t, n, checkpoint_id), seq)
 
 
+def record_of(key: Key) -> tuple[str, str] | None:
+    """(encoded namespace, checkpoint id) of a checkpoint or pending-write record key,
+    ``None`` for any other key (info, head, blobs...). Inverts ``checkpoint``/``write``,
+    so code that walks a thread never parses keys by position itself."""
+    match key:
+        case (root, _t, "ns", n, "c", cid) if root == THREADS:
+            return n, cid
+        case (root, _t, "ns", n, "w", cid, _seq) if root == THREADS:
+            return n, cid
+    return None
+
+
 def blobs_root() -> Key:
     return (BLOBS,)
 

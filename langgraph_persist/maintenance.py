@@ -28,9 +28,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from langgraph_persist import keys, records
+from langgraph_persist.admin import StoreStats
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine
 from langgraph_persist.errors import (
@@ -57,17 +57,6 @@ class GcReport:
     bytes_freed: int
     bookkeeping_deleted: int = 0
     """Run index entries of deleted threads and expired tombstones removed."""
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    threads: int
-    checkpoints: int
-    write_records: int
-    blobs: int
-    bytes_total: int
-    bytes_blobs: int
-    tiers: dict[str, Any]
 
 
 def fault_point(where: str) -> None:
@@ -222,6 +211,7 @@ def stats(engine: Engine) -> StoreStats:
         bytes_total=total,
         bytes_blobs=blob_bytes,
         tiers=tier_stats() if callable(tier_stats) else {"cold": engine.store.describe()},
+        bytes_on_disk=engine.store.source_of_truth().disk_bytes(),
     )
 
 

@@ -56,9 +56,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-    writes_sort_key,
 )
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph_persist.errors import (
@@ -68,22 +66,29 @@ from langgraph_persist.errors import (
     StoreError,
     ThreadExistsError,
 )
+from langgraph_persist.readers import WriteCopy, reader_for
 from langgraph_persist.saver import PersistSaver
 
 AnySaver = BaseCheckpointSaver[Any]
+__all__ = [
+    "AnySaver",
+    "CheckpointCopy",
+    "CopyCounts",
+    "MigrationReport",
+    "Progress",
+    "WriteCopy",
+    "compare_threads",
+    "copy_thread_between",
+    "migrate_all",
+    "open_saver",
+    "read_checkpoints",
+    "read_thread",
+    "redact_url",
+    "thread_ids",
+    "write_thread",
+]
 Progress = Callable[[int, int], None]
 """``progress(done, total)``, as in ``maintenance.py``."""
-
-
-@dataclass(frozen=True)
-class WriteCopy:
-    """One pending write, with everything ``put_writes`` and ordering need."""
-
-    task_id: str
-    channel: str
-    value: Any
-    task_path: str = ""
-    idx: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,56 +149,20 @@ def thread_ids(saver: AnySaver) -> list[str]:
     """Every thread id a saver holds, sorted.
 
     LangGraph's saver interface has no "list threads"; ``list(None)`` decodes
-    every checkpoint of every thread. Savers whose storage we can enumerate
-    cheaply are asked directly; any other saver falls back to ``list(None)``.
+    every checkpoint of every thread. Savers with a registered reader
+    (``readers.py``) are asked directly; any other saver falls back to ``list(None)``.
     """
-    found: Iterable[Any] | None
-    if isinstance(saver, PersistSaver):
-        names = (saver.engine.thread_id_of(t) for t in saver.engine.thread_names())
-        found = [t for t in names if t is not None]
-    elif isinstance(saver, InMemorySaver):
-        found = [t for t, namespaces in saver.storage.items() if any(namespaces.values())]
-    else:
-        found = _sql_thread_ids(saver)
-    if found is None:
-        found = {t.config["configurable"]["thread_id"] for t in saver.list(None)}
-    return sorted({str(t) for t in found})
-
-
-def _sql_thread_ids(saver: AnySaver) -> list[Any] | None:
-    """``SELECT DISTINCT thread_id`` on LangGraph's SQL savers (same table name in both)."""
-    query = "SELECT DISTINCT thread_id FROM checkpoints"
-    cursor = getattr(saver, "cursor", None) or getattr(saver, "_cursor", None)
-    if cursor is None or type(saver).__name__ not in ("SqliteSaver", "PostgresSaver"):
-        return None
-    with cursor() as cur:
-        cur.execute(query)
-        rows = cur.fetchall()
-    return [row["thread_id"] if isinstance(row, Mapping) else row[0] for row in rows]
+    reader = reader_for(saver).thread_ids
+    if reader is not None:
+        return sorted(set(reader(saver)))
+    return sorted({str(t.config["configurable"]["thread_id"]) for t in saver.list(None)})
 
 
 def _writes_of(saver: AnySaver, t: CheckpointTuple) -> tuple[WriteCopy, ...]:
     """A checkpoint's pending writes, with ``task_path`` and ``idx`` where the saver keeps them."""
-    ns, checkpoint_id, _parent = _ids(t)
-    thread_id = str(t.config["configurable"]["thread_id"])
-    if isinstance(saver, PersistSaver):
-        return tuple(
-            WriteCopy(w.task, w.channel, w.value, w.path, w.idx)
-            for w in saver.engine.stored_writes(saver.engine.address(thread_id, ns), checkpoint_id)
-        )
-    if isinstance(saver, InMemorySaver):
-        stored = saver.writes.get((thread_id, ns, checkpoint_id), {})
-        order = sorted(stored, key=lambda k: writes_sort_key(stored[k][3], *k))
-        return tuple(
-            WriteCopy(
-                task,
-                stored[(task, idx)][1],
-                saver.serde.loads_typed(stored[(task, idx)][2]),
-                stored[(task, idx)][3],
-                idx,
-            )
-            for task, idx in order
-        )
+    reader = reader_for(saver).writes
+    if reader is not None:
+        return reader(saver, t)
     positions: dict[str, int] = {}
     out = []
     for task, channel, value in t.pending_writes or ():
@@ -243,14 +212,35 @@ def read_thread(saver: AnySaver, thread_id: str, *, latest: bool = False) -> lis
     history that still resumes exactly. Raises ``NotFoundError`` for a thread
     with no checkpoints.
     """
-    if latest and isinstance(saver, PersistSaver):
-        tuples = _latest_persist(saver, thread_id)
+    fast_latest = reader_for(saver).latest if latest else None
+    if fast_latest is not None:
+        tuples = fast_latest(saver, thread_id)
     else:
         tuples = list(saver.list({"configurable": {"thread_id": thread_id}}))
         if latest:
             tuples = _latest_generic(tuples)
     if not tuples:
         raise NotFoundError(f"thread {thread_id!r} has no checkpoints")
+    return order_parents_first(_self_contained([_copy_of(saver, t) for t in tuples]))
+
+
+def read_checkpoints(
+    saver: AnySaver, thread_id: str, selection: Iterable[tuple[str, str]]
+) -> list[CheckpointCopy]:
+    """Some checkpoints of a thread, given as (namespace, checkpoint id), parents first.
+
+    What ``read_thread`` returns, for a chosen part of the thread (a fork, see
+    ``PersistSaver.fork``). ``NotFoundError`` when one of them is not there.
+    """
+    tuples = []
+    for ns, checkpoint_id in selection:
+        t = saver.get_tuple(_config(thread_id, ns, checkpoint_id))
+        if t is None:
+            raise NotFoundError(
+                f"checkpoint {checkpoint_id!r} of thread {thread_id!r} (namespace {ns!r}) "
+                "is not in the store"
+            )
+        tuples.append(t)
     return order_parents_first(_self_contained([_copy_of(saver, t) for t in tuples]))
 
 
@@ -276,20 +266,6 @@ def _latest_generic(tuples: list[CheckpointTuple]) -> list[CheckpointTuple]:
         keep.append(tip)
         keep.extend(by_id[cid] for cid in delta_ancestors(tip, by_id))
     return keep
-
-
-def _latest_persist(saver: PersistSaver, thread_id: str) -> list[CheckpointTuple]:
-    """``latest`` without decoding the rest of the thread: the engine knows the chain."""
-    out: list[CheckpointTuple] = []
-    for address in saver.engine.namespaces(thread_id):
-        tip = saver.engine.latest_id(address)
-        if tip is None:
-            continue
-        for checkpoint_id in sorted(saver.engine.delta_safe_chain(address, tip)):
-            t = saver.get_tuple(_config(thread_id, address.checkpoint_ns, checkpoint_id))
-            if t is not None:
-                out.append(t)
-    return out
 
 
 def order_parents_first(items: Iterable[CheckpointCopy]) -> list[CheckpointCopy]:

@@ -28,36 +28,34 @@ is reclaimed by ``gc``.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from langgraph_persist import keys
-from langgraph_persist.address import Address
+from langgraph_persist.admin import checkpoint_time
 from langgraph_persist.saver import PersistSaver
 
-_GREGORIAN_TO_UNIX_100NS = 0x01B21DD213814000
+__all__ = [
+    "RetentionPlan",
+    "RetentionResult",
+    "ThreadPlan",
+    "ThreadSummary",
+    "all_threads",
+    "apply_retention",
+    "checkpoint_time",
+    "plan_retention",
+    "summarize_thread",
+]
 
 Progress = Callable[[int, int], None]
 
 
-def checkpoint_time(checkpoint_id: str) -> datetime | None:
-    """When a checkpoint was created, from its uuid6 id; ``None`` for other ids."""
-    try:
-        u = uuid.UUID(checkpoint_id)
-    except ValueError:
-        return None
-    if u.version != 6:
-        return None
-    ticks = ((u.int >> 80) << 12) | ((u.int >> 64) & 0x0FFF)  # time_high+mid, time_low
-    return datetime.fromtimestamp((ticks - _GREGORIAN_TO_UNIX_100NS) / 1e7, tz=timezone.utc)
-
-
 @dataclass(frozen=True)
 class ThreadSummary:
-    """What listing a thread's directories tells, without decoding a checkpoint."""
+    """What retention decides by: a thread's checkpoint ids per namespace, its size and
+    its last update, all read through ``PersistSaver``'s admin API (``thread_info``,
+    ``checkpoint_ids``). New code that only lists threads wants ``thread_infos``."""
 
     thread_id: str
     namespaces: dict[str, list[str]]
@@ -65,6 +63,7 @@ class ThreadSummary:
     bytes: int
     """Size of the thread's records (checkpoints, writes); shared content is in ``stats``."""
     last_update: datetime | None
+    """Of the newest checkpoint in any namespace (a subgraph's work counts as activity)."""
 
     @property
     def checkpoints(self) -> int:
@@ -77,42 +76,23 @@ class ThreadSummary:
 
 
 def summarize_thread(saver: PersistSaver, thread_id: str) -> ThreadSummary:
-    """Counts by listing directories, bytes by one walk, time from the newest id."""
-    engine, store = saver.engine, saver.store
+    """Ids by listing, bytes from ``thread_info``, time from the newest id (uuid6) or,
+    for other ids, from the latest checkpoint's ``ts``."""
+    info = saver.thread_info(thread_id)
     namespaces = {
-        x.checkpoint_ns: store.list(keys.checkpoints_dir(x.t, x.n))
-        for x in engine.namespaces(thread_id)
+        ns: list(reversed(list(saver.checkpoint_ids(thread_id, checkpoint_ns=ns))))
+        for ns in info.namespaces
     }
-    size = store.size_of(keys.thread_dir(engine.name(thread_id)))
-    times = [_time_of(saver, thread_id, ns, ids[-1]) for ns, ids in namespaces.items() if ids]
+    times = [checkpoint_time(ids[-1]) for ids in namespaces.values() if ids]
     known = [t for t in times if t is not None]
-    return ThreadSummary(thread_id, namespaces, size, max(known) if known else None)
-
-
-def _time_of(saver: PersistSaver, thread_id: str, ns: str, checkpoint_id: str) -> datetime | None:
-    when = checkpoint_time(checkpoint_id)
-    if when is not None:
-        return when
-    t = saver.get_tuple(
-        {
-            "configurable": {
-                "thread_id": thread_id,
-                "checkpoint_ns": ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
-    )
-    ts = t.checkpoint.get("ts") if t else None
-    try:
-        return datetime.fromisoformat(ts) if ts else None
-    except ValueError:
-        return None
+    if len(known) < len(times) and info.latest_time is not None:
+        known.append(info.latest_time)
+    return ThreadSummary(thread_id, namespaces, info.stored_bytes, max(known) if known else None)
 
 
 def all_threads(saver: PersistSaver) -> list[str]:
     """Every thread id in the store, sorted."""
-    names = (saver.engine.thread_id_of(t) for t in saver.engine.thread_names())
-    return sorted(t for t in names if t is not None)
+    return list(saver.threads())
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -173,10 +153,9 @@ def _plan_thread(
         if len(ids) <= keep_last:
             continue
         recent = ids[-keep_last:]
-        address = saver.engine.address(thread_id, ns)
         keep = set(recent)
         for checkpoint_id in recent:
-            keep |= saver.engine.delta_safe_chain(address, checkpoint_id)
+            keep |= saver.delta_safe_chain(thread_id, checkpoint_id, checkpoint_ns=ns)
         drop.extend((ns, cid) for cid in ids if cid not in keep)
         for_delta.extend((ns, cid) for cid in ids[:-keep_last] if cid in keep)
     if not drop:
@@ -257,19 +236,5 @@ def _drop(saver: PersistSaver, thread_id: str, doomed: set[tuple[str, str]]) -> 
     for ns, cid in sorted(doomed):
         by_ns.setdefault(ns, []).append(cid)
     for ns, ids in by_ns.items():
-        _delete_checkpoints(saver, saver.engine.address(thread_id, ns), ids)
+        saver.drop_checkpoints(thread_id, ids, checkpoint_ns=ns, strategy="retention")
     return len(doomed)
-
-
-def _delete_checkpoints(saver: PersistSaver, address: Address, ids: Sequence[str]) -> None:
-    """Records first, then their writes (the engine's crash-safe order); audited like
-    the saver's own ``prune``."""
-    saver.engine.delete_checkpoints(address, ids)
-    if saver.audit is not None:
-        saver.audit.record(
-            "prune",
-            thread_id=address.thread_id,
-            checkpoint_ns=address.checkpoint_ns,
-            checkpoint_ids=list(ids),
-            strategy="retention",
-        )

@@ -15,6 +15,7 @@ engine means sync and async can never disagree. Consequences users rely on:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import heapq
 import itertools
 import os
@@ -22,7 +23,7 @@ import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -37,16 +38,17 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from langgraph_persist import maintenance
+from langgraph_persist import admin, maintenance
 from langgraph_persist.address import Address
+from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
 from langgraph_persist.audit import AuditLog
 from langgraph_persist.backup import BackupReport
 from langgraph_persist.backup import backup as backup_store
 from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.engine import Engine, ShareContent
+from langgraph_persist.engine import Engine, ShareContent, StoredWrite
 from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
-from langgraph_persist.maintenance import GcReport, StoreStats
+from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
 from langgraph_persist.store.local import Layout, open_local
@@ -59,14 +61,6 @@ if TYPE_CHECKING:
     from langgraph_persist.store.redis_cluster import ClusterTarget
 
 _LIST_BATCH = 32
-
-
-class HistoryEntry(NamedTuple):
-    """One checkpoint of ``PersistSaver.history``: its tuple, or why it cannot be read."""
-
-    config: RunnableConfig
-    tuple: CheckpointTuple | None
-    error: RecordError | None
 
 
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
@@ -449,6 +443,36 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self._audit("drop_checkpoint", thread_id=thread_id, checkpoint_id=checkpoint_id)
         return [cid for cid in children if not self._reads(a, cid)]
 
+    def drop_checkpoints(
+        self,
+        thread_id: str,
+        checkpoint_ids: Sequence[str],
+        *,
+        checkpoint_ns: str = "",
+        strategy: str = "drop",
+    ) -> None:
+        """Delete several checkpoints of one namespace and their pending writes, in the
+        engine's crash-safe order (records, then writes), audited as a ``prune`` with
+        ``strategy``. Callers keep what must stay (``delta_safe_chain``); retention does."""
+        a = self.engine.address(str(thread_id), checkpoint_ns)
+        ids = list(checkpoint_ids)
+        self.engine.delete_checkpoints(a, ids)
+        self._audit(
+            "prune",
+            thread_id=a.thread_id,
+            checkpoint_ns=checkpoint_ns,
+            checkpoint_ids=ids,
+            strategy=strategy,
+        )
+
+    def delta_safe_chain(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> set[str]:
+        """The checkpoint plus every ancestor its ``DeltaChannel`` values are rebuilt
+        from: what must be kept for it to read the same (see delta.py)."""
+        a = self.engine.address(str(thread_id), checkpoint_ns)
+        return self.engine.delta_safe_chain(a, checkpoint_id)
+
     def _reads(self, a: Address, checkpoint_id: str) -> bool:
         try:
             self.engine.get_tuple(a.config(checkpoint_id))
@@ -463,10 +487,83 @@ class PersistSaver(BaseCheckpointSaver[str]):
             return None
         return None if rec is None else rec.get("parent")
 
+    # -- reading for tools (admin.py holds the types and the logic) -------------------------------
+
     def threads(self) -> Sequence[str]:
         """Every thread id in the store, sorted (names the store cannot map back are skipped)."""
-        ids = (self.engine.thread_id_of(t) for t in self.engine.thread_names())
-        return sorted(i for i in ids if i is not None)
+        return admin.thread_ids(self.engine)
+
+    def thread_info(self, thread_id: str) -> ThreadInfo:
+        """Counts, size, namespaces and the latest checkpoint's time, step and metadata of
+        one thread, decoding no channel value (see ``ThreadInfo``). A damaged latest
+        checkpoint does not raise: what can be read is filled. ``NotFoundError`` for a
+        thread the store does not hold."""
+        return admin.thread_info(self.engine, thread_id)
+
+    def thread_infos(self, *, prefix: str | None = None) -> builtins.list[ThreadInfo]:
+        """``thread_info`` of every thread whose id starts with ``prefix`` (all when
+        ``None``), newest activity (``latest_time``) first."""
+        return admin.thread_infos(self.engine, prefix)
+
+    def namespaces(self, thread_id: str) -> builtins.list[str]:
+        """A thread's checkpoint namespaces, sorted: ``""`` (the root) and its subgraphs'."""
+        return admin.namespaces(self.engine, thread_id)
+
+    def checkpoint_ids(self, thread_id: str, *, checkpoint_ns: str = "") -> Iterator[str]:
+        """One namespace's checkpoint ids, newest first, read lazily in pages (no decode)."""
+        return admin.checkpoint_ids(self.engine, thread_id, checkpoint_ns)
+
+    def stored_writes(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> builtins.list[StoredWrite]:
+        """A checkpoint's pending writes with everything stored: task path and index
+        too, which ``get_tuple``'s ``pending_writes`` drop (LangGraph's shape); copies
+        (migration, snapshots) keep them so a copy replays in the same order."""
+        return self.engine.stored_writes(
+            self.engine.address(str(thread_id), checkpoint_ns), checkpoint_id
+        )
+
+    def record_sizes(self, thread_id: str) -> dict[tuple[str, str], int]:
+        """(namespace, checkpoint id) -> bytes of its checkpoint record plus its write
+        records (shared content is counted in ``stats``, not here)."""
+        return admin.record_sizes(self.engine, thread_id)
+
+    def chain(
+        self, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = ""
+    ) -> builtins.list[str]:
+        """Ids from ``checkpoint_id`` back to the root of its namespace by parent links
+        (stopping at a parent no longer stored). ``NotFoundError`` for an unknown one."""
+        return admin.chain(self.engine, thread_id, checkpoint_id, checkpoint_ns)
+
+    def fork(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        new_thread_id: str,
+        *,
+        checkpoint_ns: str = "",
+    ) -> None:
+        """Copy a thread up to and including one checkpoint into a new thread.
+
+        Like ``copy_thread`` from a checkpoint: the fork's latest checkpoint is
+        ``checkpoint_id`` (with its pending writes, so an interrupt there can be
+        resumed in the fork). The whole ancestor chain comes along, so
+        ``DeltaChannel`` values read the same (see ``admin.fork_selection``).
+        Raises ``ThreadExistsError`` when ``new_thread_id`` has checkpoints and
+        ``NotFoundError`` for an unknown checkpoint; nothing is written then.
+        """
+        from langgraph_persist.migrate import read_checkpoints, write_thread  # migrate uses us
+
+        picked = admin.fork_selection(self.engine, thread_id, checkpoint_id, checkpoint_ns)
+        items = read_checkpoints(self, str(thread_id), picked)
+        write_thread(self, str(new_thread_id), items, all_channels=True)
+        self._audit(
+            "fork",
+            thread_id=thread_id,
+            checkpoint_id=checkpoint_id,
+            checkpoint_ns=checkpoint_ns,
+            new_thread_id=new_thread_id,
+        )
 
     def backup(
         self, dest: str | os.PathLike[str], *, progress: Progress | None = None

@@ -226,3 +226,36 @@ def test_postgres_to_persist_and_back(postgres_url: str, tmp_path: Path) -> None
         back = approval_graph().compile(checkpointer=pg).get_state(cfg("hitl-back"))
         resumed = approval_graph().compile(checkpointer=ours).get_state(cfg("hitl"))
         assert back.values == resumed.values and back.values["decision"] == "ok"
+
+
+def test_readers_are_found_by_class_not_by_name(tmp_path: Path) -> None:
+    """A saver class that merely shares a name with a known one gets no reader of it;
+    a reader registered for a class serves its subclasses."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langgraph_persist.readers import SaverReader, reader_for, register_reader
+
+    class SqliteSaver(InMemorySaver):  # the name of LangGraph's, not its class
+        pass
+
+    impostor = SqliteSaver()
+    chat_graph().compile(checkpointer=impostor).invoke(human("hi"), cfg("t"))
+    assert reader_for(impostor) is reader_for(InMemorySaver())  # by MRO: the in-memory reader
+    assert thread_ids(impostor) == ["t"]
+
+    class Custom(InMemorySaver):
+        pass
+
+    class CustomChild(Custom):
+        pass
+
+    seen: list[str] = []
+
+    def listing(saver: Any) -> list[str]:
+        seen.append(type(saver).__name__)
+        return ["listed-by-reader"]
+
+    register_reader(Custom, SaverReader(thread_ids=listing))
+    assert thread_ids(CustomChild()) == ["listed-by-reader"]
+    assert seen == ["CustomChild"]
+    assert thread_ids(impostor) == ["t"]  # a registration never leaks to unrelated classes

@@ -150,6 +150,11 @@ class Store(Protocol):
         """Bytes of every value under ``prefix`` (a thread's size); admin path."""
         return sum(size for _key, size, _mtime in self.walk(prefix))
 
+    def disk_bytes(self) -> int | None:
+        """What the store takes on the local disk, medium overhead included (admin
+        path: ``stats``); ``None`` for a store that is not on a local disk."""
+        return None
+
     def source_of_truth(self) -> Store:
         """The store that holds the durable copy: itself, or a tiered store's cold tier.
 

@@ -330,6 +330,22 @@ class FileStore(FileLocked, Store):
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
 
+    def disk_bytes(self) -> int:
+        """Every file under the store's root; a file linked into several threads
+        (``copy_thread``) is counted once, as the disk holds it once."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue  # removed while walking
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        return total
+
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         base = self.path(prefix)
         for dirpath, dirs, files in os.walk(base):

@@ -512,6 +512,15 @@ class SqliteStore(FileLocked, Store):
             parts = tuple(row_dir.split("/")) if row_dir else ()
             yield (*parts, name), int(size), 0.0
 
+    def disk_bytes(self) -> int:
+        """The database file and its write-ahead log (which holds committed pages until
+        a checkpoint copies them back, so both count)."""
+        total = 0
+        for path in (self.database, self.database + "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(path).st_size
+        return total
+
     def size_of(self, prefix: Key) -> int:
         """One aggregate over the key range: no row leaves SQLite."""
         d = _dir_of(prefix)

@@ -89,7 +89,11 @@ def tool_chat_graph() -> StateGraph[Any]:
 
 
 def build_store(saver: PersistSaver, *, bulk: int = BULK) -> dict[str, Any]:
-    """Write the threads above; returns facts the tests assert on."""
+    """Write the threads above (the bulk ones first: the others are the newest, on page 1);
+    returns facts the tests assert on."""
+    echo = chat_graph().compile(checkpointer=saver)
+    for n in range(bulk):
+        echo.invoke(human(f"hello {n}"), {"configurable": {"thread_id": f"bulk-{n:02d}"}})
     chat = tool_chat_graph().compile(checkpointer=saver)
     cfg: Any = {"configurable": {"thread_id": "chat-alice"}, "metadata": {"user": "alice"}}
     chat.invoke(human("what is the answer?"), cfg)
@@ -119,9 +123,6 @@ def build_store(saver: PersistSaver, *, bulk: int = BULK) -> dict[str, Any]:
     scfg: Any = {"configurable": {"thread_id": "subgraph-1"}, "metadata": {"user": "carol"}}
     sub.invoke({"items": []}, scfg)
 
-    echo = chat_graph().compile(checkpointer=saver)
-    for n in range(bulk):
-        echo.invoke(human(f"hello {n}"), {"configurable": {"thread_id": f"bulk-{n:02d}"}})
     return {"fork_from": fork_from["configurable"]["checkpoint_id"], "bulk": bulk}
 
 

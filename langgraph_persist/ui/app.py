@@ -178,7 +178,7 @@ class UI:
         self.env = _templates()
         self.health = views.HealthCache()
 
-    def call(self, fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self.lock:
             return fn(self.saver, *args, **kwargs)
 

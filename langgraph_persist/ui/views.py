@@ -310,6 +310,12 @@ def checkpoint_view(
         {"task_id": task, "channel": ch, "value": to_jsonable(v)}
         for task, ch, v in t.pending_writes or ()
     ]
+    for w, (_task, _ch, v) in zip(writes, t.pending_writes or (), strict=True):
+        if w["channel"] == INTERRUPT:  # LangGraph's Interrupt objects: what the graph asks
+            w["questions"] = [
+                {"id": getattr(i, "id", None), "value": to_jsonable(getattr(i, "value", i))}
+                for i in (v if isinstance(v, (list, tuple)) else [v])
+            ]
     return {
         "thread_id": thread_id,
         "checkpoint_ns": ns,
@@ -352,7 +358,7 @@ def diff_view(saver: PersistSaver, thread_id: str, a: str, b: str, ns: str = "")
         messages = d.detail.get("messages")
         whole = va.get(d.channel) if d.status == "removed" else vb.get(d.channel)
         if d.status in ("added", "removed") and is_message_list(whole):
-            shown = [message_view(m) for m in whole]
+            shown = [message_view(m) for m in whole or ()]
             entry["messages"] = {"added": [], "removed": [], "changed": []}
             entry["messages"][d.status] = shown
         elif isinstance(messages, Mapping):

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from langgraph_persist import PersistSaver  # noqa: E402
-from langgraph_persist.snapshot import verify_snapshot  # noqa: E402
-from langgraph_persist.ui import create_app  # noqa: E402
-from langgraph_persist.ui.views import PAGE_SIZE  # noqa: E402
-from tests.ui_store import LONG, SCRIPT, build_store  # noqa: E402
+from langgraph_persist import PersistSaver
+from langgraph_persist.snapshot import verify_snapshot
+from langgraph_persist.ui import create_app
+from langgraph_persist.ui.views import PAGE_SIZE
+from tests.ui_store import LONG, SCRIPT, build_store
 
 LOCAL = "http://127.0.0.1"
 
@@ -110,7 +110,7 @@ def test_thread_namespaces_navigable(client: TestClient) -> None:
 
 def test_checkpoint_messages_tool_calls_images_writes_interrupts(client: TestClient) -> None:
     thread = client.get("/api/thread", params={"id": "chat-alice"}).json()
-    main = [r for r in thread["timeline"] if r["lane"] == 1][0]  # newest of the first line
+    main = next(r for r in thread["timeline"] if r["lane"] == 1)  # newest of the first line
     data = client.get(
         "/api/checkpoint", params={"thread": "chat-alice", "id": main["checkpoint_id"]}
     ).json()
@@ -175,7 +175,7 @@ def test_snapshot_download_is_a_valid_lgps(client: TestClient, tmp_path: Path) -
 
 def test_script_in_a_message_is_escaped_in_the_html(client: TestClient) -> None:
     rows = client.get("/api/thread", params={"id": "chat-alice"}).json()["timeline"]
-    tip = [r for r in rows if r["lane"] == 1][0]["checkpoint_id"]  # the line with the script
+    tip = next(r for r in rows if r["lane"] == 1)["checkpoint_id"]  # the line with the script
     html = client.get("/checkpoint", params={"thread": "chat-alice", "id": tip}).text
     assert "&lt;script&gt;document.title=" in html
     assert SCRIPT not in html

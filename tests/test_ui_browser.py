@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,11 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
 from langgraph_persist import PersistSaver  # noqa: E402
 from langgraph_persist.ui import create_app  # noqa: E402
-from tests.ui_store import SCRIPT, build_store  # noqa: E402
+from tests.ui_store import SCRIPT, build_store, free_port, wait_ready  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ui"
@@ -37,24 +34,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "ui"
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="needs Debian's chromium (.ci/run installs it)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_ready(url: str, *, attempts: int = 400) -> None:
-    """Poll until the server answers (no fixed sleep: each try is a real request)."""
-    for _ in range(attempts):
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.025)
-    raise AssertionError(f"{url} never answered")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ Threads:
 from __future__ import annotations
 
 import base64
+import socket
 import struct
+import time
 import zlib
 from typing import Any
 
@@ -130,3 +132,24 @@ def resume_approval(saver: PersistSaver) -> None:
     """Resume the interrupted thread (tests that need no interrupt left)."""
     approval = approval_graph().compile(checkpointer=saver)
     approval.invoke(Command(resume="yes"), {"configurable": {"thread_id": "approval-1"}})
+
+
+def free_port() -> int:
+    """A free loopback port for a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, *, attempts: int = 400) -> None:
+    """Poll until the server answers (each try is a real request; no fixed sleep)."""
+    import httpx
+
+    for _ in range(attempts):
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.025)
+    raise AssertionError(f"{url} never answered")

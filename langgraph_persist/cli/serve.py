@@ -9,9 +9,11 @@ every request must carry.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
+from collections.abc import Iterator
 
 import click
 
@@ -37,6 +39,31 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+@contextlib.contextmanager
+def _key_in_env(key: str | None) -> Iterator[None]:
+    """``--key`` as if given in the environment: ``open_store`` reads the keys from there,
+    for every command alike. Put back as it was when the server stops."""
+    if key is None:
+        yield
+        return
+    before = os.environ.get(ENV_KEY)
+    os.environ[ENV_KEY] = key
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV_KEY, None)
+        else:
+            os.environ[ENV_KEY] = before
+
+
+def token_for(host: str, token: str | None) -> str | None:
+    """The token the server requires: the one given, else a new one for a non-loopback bind."""
+    if token:
+        return token
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
 @cli.command()
@@ -92,11 +119,11 @@ def serve(
         raise BadUsage("serve needs the ui extra: pip install 'langgraph-persist[ui]'") from None
     if store_path is not None:
         settings().store = store_path
-    if key is not None:
-        os.environ[ENV_KEY] = key  # open_store reads the keys from there, like every command
-    if not is_loopback(host) and not token:
-        token = secrets.token_urlsafe(24)
-    with open_store(read_only=not allow_writes, allowed_types=allowed_types) as saver:
+    token = token_for(host, token)
+    with (
+        _key_in_env(key),
+        open_store(read_only=not allow_writes, allowed_types=allowed_types) as saver,
+    ):
         app = create_app(
             saver, token=token, allow_writes=allow_writes, store_label=settings().store
         )

@@ -177,6 +177,7 @@ class UI:
         self.lock = threading.Lock()
         self.env = _templates()
         self.health = views.HealthCache()
+        self.infos = views.InfoCache()
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self.lock:
@@ -219,7 +220,11 @@ class UI:
         page = _int(q.get("page"), 1)
         return dict(
             self.call(
-                views.threads_view, prefix=q.get("prefix", ""), meta=q.get("meta", ""), page=page
+                views.threads_view,
+                self.infos,
+                prefix=q.get("prefix", ""),
+                meta=q.get("meta", ""),
+                page=page,
             )
         )
 

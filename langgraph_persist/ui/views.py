@@ -14,8 +14,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +24,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 
+from langgraph_persist import ThreadInfo
 from langgraph_persist.cli._render import diff_channels, is_message_list, to_jsonable
 from langgraph_persist.errors import NotFoundError
 from langgraph_persist.saver import PersistSaver
@@ -67,22 +69,62 @@ def parse_filters(text: str) -> dict[str, Any]:
 # -- threads -----------------------------------------------------------------------------------
 
 
+@dataclass
+class InfoCache:
+    """``thread_info`` per thread, reused while the thread's newest checkpoint id is the same.
+
+    Listing must stay fast on big stores: ordering needs only each thread's
+    newest checkpoint id (uuid6 ids sort by time; one cheap read per thread),
+    and only the threads on the page (or, for a metadata search, each thread
+    once) need their ``thread_info``. A thread that got a new checkpoint is
+    read again; counts changed by a prune alone refresh after ``ttl`` seconds.
+    """
+
+    ttl: float = 60.0
+    entries: dict[str, tuple[str | None, float, ThreadInfo]] = field(default_factory=dict)
+
+    def info(self, saver: PersistSaver, thread_id: str, newest: str | None) -> ThreadInfo:
+        now = time.monotonic()
+        hit = self.entries.get(thread_id)
+        if hit is not None and hit[0] == newest and now - hit[1] < self.ttl:
+            return hit[2]
+        info = saver.thread_info(thread_id)
+        self.entries[thread_id] = (newest, now, info)
+        return info
+
+
+def newest_id(saver: PersistSaver, thread_id: str) -> str | None:
+    """The thread's newest checkpoint id: the root namespace's, else any namespace's."""
+    found = next(iter(saver.checkpoint_ids(thread_id)), None)
+    if found is not None:
+        return str(found)
+    ids = [
+        next(iter(saver.checkpoint_ids(thread_id, checkpoint_ns=ns)), None)
+        for ns in saver.namespaces(thread_id)
+    ]
+    return max((str(i) for i in ids if i is not None), default=None)
+
+
 def threads_view(
-    saver: PersistSaver, *, prefix: str = "", meta: str = "", page: int = 1
+    saver: PersistSaver, cache: InfoCache, *, prefix: str = "", meta: str = "", page: int = 1
 ) -> dict[str, Any]:
     """Every thread, newest activity first, one page of them, filtered by id prefix and metadata."""
     wanted = parse_filters(meta)
-    infos = saver.thread_infos(prefix=prefix or None)
+    newest = {t: newest_id(saver, t) for t in saver.threads() if t.startswith(prefix)}
+    order = sorted(newest, key=lambda t: (newest[t] or "", t), reverse=True)
     if wanted:
-        infos = [
-            i
-            for i in infos
-            if all((i.latest_metadata or {}).get(k, object()) == v for k, v in wanted.items())
+        order = [
+            t
+            for t in order
+            if all(
+                (cache.info(saver, t, newest[t]).latest_metadata or {}).get(k, object()) == v
+                for k, v in wanted.items()
+            )
         ]
-    total = len(infos)
+    total = len(order)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
-    shown = infos[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = [cache.info(saver, t, newest[t]) for t in order[(page - 1) * PAGE_SIZE :][:PAGE_SIZE]]
     return {
         "prefix": prefix,
         "meta": meta,

@@ -22,6 +22,7 @@ from langgraph_persist import PersistSaver
 from langgraph_persist.snapshot import verify_snapshot
 from langgraph_persist.ui import create_app
 from langgraph_persist.ui.views import PAGE_SIZE
+from tests.graphs import chat_graph, human
 from tests.ui_store import LONG, SCRIPT, build_store
 
 LOCAL = "http://127.0.0.1"
@@ -244,3 +245,18 @@ def test_delete_needs_flag_csrf_and_confirmation_and_is_audited(tmp_path: Path) 
         entries = [json.loads(line) for line in audit.read_text().splitlines()]
         assert any(e.get("op") == "delete_thread" for e in entries)
         assert client.post("/delete", data=form).status_code == 404
+
+
+def test_thread_list_follows_new_checkpoints(tmp_path: Path) -> None:
+    """The list caches thread_info per newest checkpoint id: a new checkpoint shows at once."""
+    with PersistSaver(tmp_path / "store") as writer:
+        graph = chat_graph().compile(checkpointer=writer)
+        for name in ("old", "new"):
+            graph.invoke(human("hi"), {"configurable": {"thread_id": name}})
+        client = TestClient(create_app(writer), base_url=LOCAL)
+        before = client.get("/api/threads").json()["threads"]
+        assert [t["thread_id"] for t in before] == ["new", "old"]
+        graph.invoke(human("again"), {"configurable": {"thread_id": "old"}})
+        after = client.get("/api/threads").json()["threads"]
+        assert [t["thread_id"] for t in after] == ["old", "new"]
+        assert after[0]["checkpoints"] > before[1]["checkpoints"]

@@ -20,8 +20,10 @@ from starlette.testclient import TestClient
 
 from langgraph_persist import PersistSaver
 from langgraph_persist.snapshot import verify_snapshot
+from langgraph_persist.store.tiered import HotTierOptions
 from langgraph_persist.ui import create_app
 from langgraph_persist.ui.views import PAGE_SIZE
+from tests.damage import checkpoint_key, damage
 from tests.graphs import chat_graph, human
 from tests.ui_store import LONG, SCRIPT, build_store
 
@@ -260,3 +262,39 @@ def test_thread_list_follows_new_checkpoints(tmp_path: Path) -> None:
         after = client.get("/api/threads").json()["threads"]
         assert [t["thread_id"] for t in after] == ["old", "new"]
         assert after[0]["checkpoints"] > before[1]["checkpoints"]
+
+
+def test_damaged_checkpoint_named_on_health_and_marked_in_its_thread(tmp_path: Path) -> None:
+    with PersistSaver(tmp_path / "store") as writer:
+        graph = chat_graph().compile(checkpointer=writer)
+        for name in ("good", "hurt"):
+            graph.invoke(human("hi"), {"configurable": {"thread_id": name}})
+        client = TestClient(create_app(writer), base_url=LOCAL)
+        # negative control: before the damage, all is well
+        assert client.get("/api/health").json()["verify"]["ok"] is True
+        rows = client.get("/api/thread", params={"id": "hurt"}).json()["timeline"]
+        victim = rows[1]["checkpoint_id"]
+        damage(writer, checkpoint_key("hurt", victim, saver=writer), "flip")
+        health = client.get("/api/health", params={"verify": "1"}).json()["verify"]
+        assert health["ok"] is False
+        assert [(d["thread_id"], d["checkpoint_id"]) for d in health["damaged"]] == [
+            ("hurt", victim)
+        ]
+        page = client.get("/health").text
+        assert "DAMAGED" in page and "/thread?id=hurt" in page
+        after = client.get("/api/thread", params={"id": "hurt"}).json()["timeline"]
+        marked = {r["checkpoint_id"]: r for r in after}
+        assert "damaged" in marked[victim]
+        assert all("damaged" not in r for cid, r in marked.items() if cid != victim)
+        assert "good" in [t["thread_id"] for t in client.get("/api/threads").json()["threads"]]
+
+
+def test_health_shows_the_hot_tier(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
+    hot = HotTierOptions(key_prefix=redis_prefix)
+    with PersistSaver(tmp_path / "store", redis=redis_url, hot=hot) as tiered:
+        graph = chat_graph().compile(checkpointer=tiered)
+        graph.invoke(human("hi"), {"configurable": {"thread_id": "t"}})
+        data = TestClient(create_app(tiered), base_url=LOCAL).get("/api/health").json()
+    assert data["tiered"] is True
+    assert data["tiers"]["degraded"] is False and "hot" in data["tiers"]
+    assert data["stats"]["checkpoints"] == 3

@@ -95,6 +95,9 @@ def test_thread_timeline_shows_the_fork_as_a_branch(
         assert isinstance(r["step"], int) and r["time"] and r["bytes"] > 0
         assert r["parent_id"] is None or r["parent_id"] in by_id
     assert {"agent", "tools"} <= {w for r in rows for w in r["writers"]}
+    assert {r["run_id"] for r in rows if r["source"] == "loop"} == {
+        f"run-{n}" for n in (1, 2, 3, 4)
+    }
     assert rows == sorted(rows, key=lambda r: r["checkpoint_id"], reverse=True)
 
 
@@ -113,7 +116,7 @@ def test_thread_namespaces_navigable(client: TestClient) -> None:
 
 def test_checkpoint_messages_tool_calls_images_writes_interrupts(client: TestClient) -> None:
     thread = client.get("/api/thread", params={"id": "chat-alice"}).json()
-    main = next(r for r in thread["timeline"] if r["lane"] == 1)  # newest of the first line
+    main = next(r for r in thread["timeline"] if r["lane"] == 0)  # newest of the first line
     data = client.get(
         "/api/checkpoint", params={"thread": "chat-alice", "id": main["checkpoint_id"]}
     ).json()
@@ -141,10 +144,12 @@ def test_checkpoint_messages_tool_calls_images_writes_interrupts(client: TestCli
     assert missing.status_code in (400, 404)
 
 
-def test_diff_channels_messages_and_values(client: TestClient) -> None:
+def test_diff_channels_messages_and_values(
+    client: TestClient, built: tuple[Path, dict[str, Any]]
+) -> None:
     rows = client.get("/api/thread", params={"id": "chat-alice"}).json()["timeline"]
-    line = [r for r in rows if r["lane"] == 1]
-    a, b = line[-1]["parent_id"], line[0]["checkpoint_id"]
+    a = built[1]["fork_from"]  # after the first turn
+    b = next(r for r in rows if r["lane"] == 0)["checkpoint_id"]  # after the third
     data = client.get("/api/diff", params={"thread": "chat-alice", "a": a, "b": b}).json()
     assert set(data["changed"]) >= {"messages", "turns"}
     by = {c["channel"]: c for c in data["channels"]}
@@ -178,7 +183,7 @@ def test_snapshot_download_is_a_valid_lgps(client: TestClient, tmp_path: Path) -
 
 def test_script_in_a_message_is_escaped_in_the_html(client: TestClient) -> None:
     rows = client.get("/api/thread", params={"id": "chat-alice"}).json()["timeline"]
-    tip = next(r for r in rows if r["lane"] == 1)["checkpoint_id"]  # the line with the script
+    tip = next(r for r in rows if r["lane"] == 0)["checkpoint_id"]  # the line with the script
     html = client.get("/checkpoint", params={"thread": "chat-alice", "id": tip}).text
     assert "&lt;script&gt;document.title=" in html
     assert SCRIPT not in html

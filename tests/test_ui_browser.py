@@ -99,13 +99,15 @@ def test_click_through_threads_thread_checkpoint_diff(
     timeline = page.locator("#timeline")
     assert "fork of" in timeline.inner_text()
     assert "1 fork" in page.locator("main").inner_text()
-    for cell in ("tools", "agent", "loop", "input"):
+    for cell in ("tools", "agent", "loop", "input", "update", "run-1", "run-4"):
         assert cell in timeline.inner_text()
     shot(page, tmp_path, "thread")
 
-    # the newest checkpoint of the first line (the fork has the newest of all)
+    # the fork starts at the update after the first turn; its parent has two children
     fork_row = page.locator("#timeline tr", has_text="fork of")
-    fork_row.locator("a.checkpoint").click()
+    assert "update" in fork_row.inner_text()
+    # the newest checkpoint of the first line: the third run's last step
+    page.locator("#timeline tr", has_text="run-3").first.locator("a.checkpoint").click()
     page.wait_for_url("**/checkpoint?*")
     chat = page.locator("section.chat")
     text = chat.inner_text()

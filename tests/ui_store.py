@@ -97,10 +97,14 @@ def build_store(saver: PersistSaver, *, bulk: int = BULK) -> dict[str, Any]:
     for n in range(bulk):
         echo.invoke(human(f"hello {n}"), {"configurable": {"thread_id": f"bulk-{n:02d}"}})
     chat = tool_chat_graph().compile(checkpointer=saver)
-    cfg: Any = {"configurable": {"thread_id": "chat-alice"}, "metadata": {"user": "alice"}}
-    chat.invoke(human("what is the answer?"), cfg)
+    cfg: Any = {"configurable": {"thread_id": "chat-alice"}}
+
+    def run(n: int) -> Any:  # LangGraph Server records each run's id in the metadata
+        return {**cfg, "metadata": {"user": "alice", "run_id": f"run-{n}"}}
+
+    chat.invoke(human("what is the answer?"), run(1))
     fork_from = chat.get_state(cfg).config
-    chat.invoke({"messages": [HumanMessage(content=SCRIPT, id="human-script")]}, cfg)
+    chat.invoke({"messages": [HumanMessage(content=SCRIPT, id="human-script")]}, run(2))
     image = HumanMessage(
         content=[
             {"type": "text", "text": "and this picture?"},
@@ -108,14 +112,14 @@ def build_store(saver: PersistSaver, *, bulk: int = BULK) -> dict[str, Any]:
         ],
         id="human-image",
     )
-    chat.invoke({"messages": [image, HumanMessage(content=LONG, id="human-long")]}, cfg)
+    chat.invoke({"messages": [image, HumanMessage(content=LONG, id="human-long")]}, run(3))
     # the fork: a different question asked after the first turn, run from there
     forked = chat.update_state(
         fork_from,
         {"messages": [HumanMessage(content="a forked question", id="human-fork")]},
         as_node="tools",  # the agent runs next: a tool call, its result, an answer
     )
-    chat.invoke(None, {**forked, "metadata": {"user": "alice"}})
+    chat.invoke(None, {**forked, "metadata": {"user": "alice", "run_id": "run-4"}})
 
     approval = approval_graph().compile(checkpointer=saver)
     acfg: Any = {"configurable": {"thread_id": "approval-1"}, "metadata": {"user": "bob"}}

@@ -156,7 +156,7 @@ def _writers(t: CheckpointTuple, parent: CheckpointTuple | None) -> list[str]:
     """The node(s) whose step made this checkpoint: those whose ``versions_seen`` moved."""
     seen = t.checkpoint.get("versions_seen") or {}
     before = (parent.checkpoint.get("versions_seen") or {}) if parent is not None else {}
-    nodes = [n for n in seen if seen[n] != before.get(n) and seen[n]]
+    nodes = [n for n in seen if seen[n] != before.get(n) and seen[n] and n != INTERRUPT]
     if not nodes and t.metadata.get("source") == "input":
         return ["__input__"]
     writes = t.metadata.get("writes")  # older LangGraph versions recorded them
@@ -170,27 +170,31 @@ def _parent_id(t: CheckpointTuple) -> str | None:
     return str(parent) if parent else None
 
 
-def _lanes(rows: list[dict[str, Any]], latest: str | None) -> int:
+def _lanes(rows: list[dict[str, Any]]) -> int:
     """Give each checkpoint a lane so forks draw as branches (``rows`` are newest first).
 
-    Lane 0 is the chain from the latest checkpoint back to its root; every
-    other chain (a fork: ``update_state`` or a replay from an older checkpoint)
-    gets the next lane, from its newest checkpoint back to where it joins a
-    chain already drawn. Returns the number of lanes.
+    Walking from the oldest checkpoint, the first (oldest) child of a
+    checkpoint continues its lane; each later child starts a new lane and is
+    marked ``fork_of`` its parent: a fork is the history written later from an
+    older checkpoint (``update_state``, a replay). A checkpoint whose parent is
+    not shown (the root, a pruned or damaged parent) starts a lane of its own.
+    Returns the number of lanes.
     """
     by_id = {r["checkpoint_id"]: r for r in rows}
+    children: dict[str, list[str]] = {}
+    for r in rows:
+        if r["parent_id"] in by_id:
+            children.setdefault(r["parent_id"], []).append(r["checkpoint_id"])
     lanes = 0
-    heads = ([latest] if latest in by_id else []) + [r["checkpoint_id"] for r in rows]
-    for head in heads:
-        if by_id[head].get("lane") is not None:
-            continue
-        cid: str | None = head
-        while cid in by_id and by_id[cid].get("lane") is None:
-            by_id[cid]["lane"] = lanes
-            cid = by_id[cid]["parent_id"]
-        if lanes and cid in by_id:
-            by_id[head]["fork_of"] = cid  # the checkpoint this branch was forked from
-        lanes += 1
+    for r in reversed(rows):
+        if r["lane"] is None:
+            r["lane"], lanes = lanes, lanes + 1
+        for i, child in enumerate(sorted(children.get(r["checkpoint_id"], ()))):
+            if i == 0:
+                by_id[child]["lane"] = r["lane"]
+            else:
+                by_id[child].update(lane=lanes, fork_of=r["checkpoint_id"])
+                lanes += 1
     index = {r["checkpoint_id"]: n for n, r in enumerate(rows)}
     spans: dict[int, tuple[int, int]] = {}
     for n, r in enumerate(rows):
@@ -250,7 +254,7 @@ def thread_view(saver: PersistSaver, thread_id: str, ns: str = "") -> dict[str, 
                 interrupts=sum(1 for w in t.pending_writes or () if w[1] == INTERRUPT),
             )
         rows.append(row)
-    lanes = _lanes(rows, rows[0]["checkpoint_id"] if rows else None)
+    lanes = _lanes(rows)
     total = sum(1 for _ in saver.checkpoint_ids(thread_id, checkpoint_ns=ns))
     return {
         "thread_id": thread_id,

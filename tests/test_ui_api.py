@@ -219,6 +219,10 @@ def test_without_token_only_loopback_host_names(saver: PersistSaver) -> None:
     app = create_app(saver)
     assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
     assert TestClient(app, base_url="http://localhost:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://127.0.0.2:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://[::1]:8765").get("/").status_code == 200
+    for host in ("evil.example", "localhost.evil.example", "192.0.2.1", "[2001:db8::1]"):
+        assert TestClient(app, base_url=f"http://{host}:8765").get("/").status_code == 421
     rebound = TestClient(app, base_url="http://evil.example:8765").get("/")
     assert rebound.status_code == 421
 

@@ -26,6 +26,7 @@ which is plenty for a browsing UI and keeps stores that are not thread-safe safe
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
 import shutil
@@ -65,13 +66,26 @@ from langgraph_persist.ui import views
 
 HERE = Path(__file__).parent
 TOKEN_COOKIE = "lgp_token"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _loopback_host(header: str) -> bool:
+    """A ``Host`` header naming this machine: ``localhost``, 127.0.0.0/8 or ``[::1]``."""
+    if header.startswith("["):
+        host = header[1 : header.find("]")]
+    else:
+        host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -95,10 +109,8 @@ class _Guard(BaseHTTPMiddleware):
         return response
 
     async def _check(self, request: Request, call_next: Callable[..., Any]) -> Response:
-        if self.check_host:
-            host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-            if host not in LOOPBACK_HOSTS:
-                return PlainTextResponse("this UI answers only to a loopback host name", 421)
+        if self.check_host and not _loopback_host(request.headers.get("host") or ""):
+            return PlainTextResponse("this UI answers only to a loopback host name", 421)
         if self.token is None:
             response: Response = await call_next(request)
             return response

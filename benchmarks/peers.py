@@ -400,7 +400,7 @@ def tiered_saver(path: str, url: str, mode: TierMode, durability: Durability = "
         store = build_tiered(cold, url, HotTierOptions(mode=mode))
     except Exception as exc:
         raise Unavailable(f"build_tiered(HotTierOptions(mode={mode!r})) failed: {exc}") from exc
-    return PersistSaver(path, store=store)
+    return PersistSaver(store=store)
 
 
 def _opener_tiered(mode: TierMode) -> Opener:

@@ -73,7 +73,7 @@ def backup(
     try:
         with source.maintenance_lock(exclusive=False):
             walked = [k for k, _s, _m in source.walk(()) if keys.is_layout_key(k)]
-            records = [k for k in walked if k[0] != keys.BLOBS]
+            records = [k for k in walked if not keys.in_blobs(k)]
             copied_records = _copy(source, target, records, replace=True, progress=progress)
             _between_passes()
             blobs = [k for k, _s, _m in source.walk((keys.BLOBS,)) if keys.is_layout_key(k)]
@@ -82,7 +82,7 @@ def backup(
             ]
             _copy(source, target, missing, replace=False, progress=progress)
         stale = sorted(
-            {k for k, _s, _m in target.walk(()) if k[0] != keys.BLOBS} - set(copied_records)
+            {k for k, _s, _m in target.walk(()) if not keys.in_blobs(k)} - set(copied_records)
         )
         target.delete_many(stale)
     finally:
@@ -133,8 +133,8 @@ def restore(
         store = backup_saver.store
         walked = [k for k, _s, _m in store.walk(()) if keys.is_layout_key(k)]
         target = saver.store
-        blobs = [k for k in walked if k[0] == keys.BLOBS]
-        records = [k for k in walked if k[0] != keys.BLOBS]
+        blobs = [k for k in walked if keys.in_blobs(k)]
+        records = [k for k in walked if not keys.in_blobs(k)]
         _copy(store, target, blobs, replace=False, progress=progress)  # content first
         _copy(store, target, records, replace=True, progress=progress)  # meta/store included
     finally:

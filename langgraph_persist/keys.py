@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Literal, NamedTuple
 
 from langgraph_persist.errors import InvalidIdError
 
@@ -201,18 +202,6 @@ def write(t: str, n: str, checkpoint_id: str, seq: str) -> Key:
     return (*writes_dir(t, n, checkpoint_id), seq)
 
 
-def record_of(key: Key) -> tuple[str, str] | None:
-    """(encoded namespace, checkpoint id) of a checkpoint or pending-write record key,
-    ``None`` for any other key (info, head, blobs...). Inverts ``checkpoint``/``write``,
-    so code that walks a thread never parses keys by position itself."""
-    match key:
-        case (root, _t, "ns", n, "c", cid) if root == THREADS:
-            return n, cid
-        case (root, _t, "ns", n, "w", cid, _seq) if root == THREADS:
-            return n, cid
-    return None
-
-
 def blobs_root() -> Key:
     return (BLOBS,)
 
@@ -295,12 +284,29 @@ def is_layout_prefix(key: Key) -> bool:
     return False
 
 
-def is_layout_key(key: Key) -> bool:
-    """Whether ``key`` is one this module builds: anything else in a store is foreign.
+Place = Literal[
+    "thread_info", "head", "checkpoint", "write", "blob", "run_index", "tombstone", "meta"
+]
+"""What kind of record a layout key holds, from where it sits."""
+
+
+class Parsed(NamedTuple):
+    """A layout key taken apart: its place and the encoded names in it."""
+
+    place: Place
+    t: str | None = None
+    """The thread's encoded name (thread records, run index entries, tombstones)."""
+    n: str | None = None
+    """The namespace's encoded name (head, checkpoint and write records)."""
+    checkpoint_id: str | None = None
+
+
+def parse(key: Key) -> Parsed | None:
+    """Invert the builders above; ``None`` for a key this module does not build.
 
     A store directory is a place people and operating systems drop files into
     (``.DS_Store``, ``Thumbs.db``, ``notes.txt``, editor backups ``x~``). Every
-    read path ignores what fails this test, and ``verify`` reports it as a
+    read path ignores what does not parse, and ``verify`` reports it as a
     warning, never as a damaged record.
     """
 
@@ -308,25 +314,57 @@ def is_layout_key(key: Key) -> bool:
         return _NAME.fullmatch(part) is not None
 
     match key:
-        case (root, t, leaf) if root == THREADS and leaf == INFO:
-            return name(t)
-        case (root, t, "ns", n, leaf) if root == THREADS and leaf == HEAD:
-            return name(t) and name(n)
-        case (root, t, "ns", n, "c", cid) if root == THREADS:
-            return name(t) and name(n) and _CHECKPOINT_ID.match(cid) is not None
-        case (root, t, "ns", n, "w", cid, seq) if root == THREADS:
-            return (
-                name(t)
-                and name(n)
-                and _CHECKPOINT_ID.match(cid) is not None
-                and _SEQ.fullmatch(seq) is not None
-            )
-        case (root, shard, hexed) if root == BLOBS:
-            return _HEX_DIGEST.fullmatch(hexed) is not None and hexed[:2] == shard
-        case (root, r, t) if root == RUNS:
-            return name(r) and name(t)
-        case (root, t) if root == TOMBSTONES:
-            return name(t)
-        case (root, what) if root == META:
-            return name(what)
-    return False
+        case (root, t, leaf) if root == THREADS and leaf == INFO and name(t):
+            return Parsed("thread_info", t)
+        case (root, t, "ns", n, leaf) if root == THREADS and leaf == HEAD and name(t) and name(n):
+            return Parsed("head", t, n)
+        case (root, t, "ns", n, "c", cid) if (
+            root == THREADS and name(t) and name(n) and _CHECKPOINT_ID.match(cid)
+        ):
+            return Parsed("checkpoint", t, n, cid)
+        case (root, t, "ns", n, "w", cid, seq) if (
+            root == THREADS
+            and name(t)
+            and name(n)
+            and _CHECKPOINT_ID.match(cid)
+            and _SEQ.fullmatch(seq)
+        ):
+            return Parsed("write", t, n, cid)
+        case (root, shard, hexed) if (
+            root == BLOBS and _HEX_DIGEST.fullmatch(hexed) and hexed[:2] == shard
+        ):
+            return Parsed("blob")
+        case (root, r, t) if root == RUNS and name(r) and name(t):
+            return Parsed("run_index", t)
+        case (root, t) if root == TOMBSTONES and name(t):
+            return Parsed("tombstone", t)
+        case (root, what) if root == META and name(what):
+            return Parsed("meta")
+    return None
+
+
+def is_layout_key(key: Key) -> bool:
+    """Whether ``key`` is one this module builds: anything else in a store is foreign
+    (see ``parse``)."""
+    return parse(key) is not None
+
+
+def in_blobs(key: Key) -> bool:
+    """Whether ``key`` lies under the content store (``blobs/``), layout key or not."""
+    return key[:1] == (BLOBS,)
+
+
+def in_meta(key: Key) -> bool:
+    """Whether ``key`` lies under what a store records about itself (``meta/``)."""
+    return key[:1] == (META,)
+
+
+def record_of(key: Key) -> tuple[str, str] | None:
+    """(encoded namespace, checkpoint id) of a checkpoint or pending-write record key,
+    ``None`` for any other key (info, head, blobs...). Code that walks a thread asks
+    this instead of parsing keys by position."""
+    parsed = parse(key)
+    if parsed is None or parsed.place not in ("checkpoint", "write"):
+        return None
+    assert parsed.n is not None and parsed.checkpoint_id is not None
+    return parsed.n, parsed.checkpoint_id

@@ -193,7 +193,7 @@ def stats(engine: Engine) -> StoreStats:
             continue
         total += size
         kind = expected_kind(key)
-        if key[0] == keys.BLOBS:
+        if keys.in_blobs(key):
             blobs += 1
             blob_bytes += size
         elif kind is Kind.THREAD_INFO:
@@ -202,7 +202,6 @@ def stats(engine: Engine) -> StoreStats:
             checkpoints += 1
         elif kind is Kind.WRITES:
             writes += 1
-    tier_stats = getattr(engine.store, "stats", None)
     return StoreStats(
         threads=threads,
         checkpoints=checkpoints,
@@ -210,7 +209,7 @@ def stats(engine: Engine) -> StoreStats:
         blobs=blobs,
         bytes_total=total,
         bytes_blobs=blob_bytes,
-        tiers=tier_stats() if callable(tier_stats) else {"cold": engine.store.describe()},
+        tiers=engine.store.stats(),
         bytes_on_disk=engine.store.source_of_truth().disk_bytes(),
     )
 
@@ -228,7 +227,7 @@ def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:
     current = getattr(sealer, "current", None)
     store = engine.store
     # meta/store stays readable without a key: it says the store is encrypted
-    all_keys = [k for k, _size, _mtime in store.walk(()) if k[0] != keys.META]
+    all_keys = [k for k, _size, _mtime in store.walk(()) if not keys.in_meta(k)]
     rewritten = 0
     batch: list[tuple[keys.Key, bytes]] = []
     with store.maintenance_lock(exclusive=True):

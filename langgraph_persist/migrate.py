@@ -44,7 +44,6 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -59,6 +58,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_persist import urls
 from langgraph_persist.errors import (
     ConfigurationError,
     MigrationError,
@@ -504,33 +504,8 @@ def migrate_all(
 
 SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
-_SECRET_PARAMS = frozenset({"password", "pass", "passwd", "sslpassword", "secret", "token"})
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit to print: a password (``user:password@``, ``?password=``) becomes ``***``.
-
-    Anything that does not parse as a URL (a store directory) is returned as is.
-    """
-    if "://" not in url:
-        return url
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:  # unparseable: say nothing of it beyond its scheme
-        return url.split("://", 1)[0] + "://***"
-    netloc, query = parts.netloc, parts.query
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{':***' if sep else ''}@{hostport}"
-    if query:
-        query = "&".join(
-            f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}{sep_v}{v}"
-            for k, sep_v, v in (p.partition("=") for p in query.split("&"))
-        )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url  # nothing to hide: keep it byte for byte (sqlite:////abs/path)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+redact_url = urls.redact
+"""``url`` fit to print (passwords as ``***``); see ``urls.redact``."""
 
 
 @contextlib.contextmanager
@@ -541,7 +516,8 @@ def open_saver(
 
     * ``sqlite:///relative.db`` or ``sqlite:////absolute.db``: ``SqliteSaver``;
     * ``postgresql://user@host/db``: ``PostgresSaver`` (``langgraph-checkpoint-postgres``);
-    * anything else is a directory: ``PersistSaver``.
+    * anything else names a langgraph-persist store in ``urls.py``'s grammar (a
+      directory, ``s3://``, ``redis://...?cold=...``): ``PersistSaver.from_conn_string``.
 
     ``create=False`` (a source) refuses a SQLite file or directory that does
     not exist, instead of silently creating an empty one. ``serde`` replaces
@@ -582,13 +558,16 @@ def open_saver(
         except psycopg.Error as exc:  # unreachable, no such database, no LangGraph tables
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"PostgreSQL {redact_url(url)}: {first}") from exc
-    elif "://" in url:
-        raise ConfigurationError(
-            f"unsupported connection string {redact_url(url)!r}: use sqlite:///PATH, "
-            "postgresql://... or a langgraph-persist store directory"
-        )
     else:
-        if not create and not os.path.isdir(url):
-            raise NotFoundError(f"no langgraph-persist store at {url}")
-        with PersistSaver(url, serde=serde) as persist_saver:
+        try:
+            spec = urls.parse(url)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"unsupported connection string {redact_url(url)!r}: use sqlite:///PATH, "
+                f"postgresql://... or a langgraph-persist store ({exc})"
+            ) from None
+        local = spec.cold if isinstance(spec, urls.HotSpec) else spec
+        if not create and isinstance(local, urls.LocalSpec) and not os.path.isdir(local.path):
+            raise NotFoundError(f"no langgraph-persist store at {local.path}")
+        with PersistSaver.from_conn_string(spec, serde=serde) as persist_saver:
             yield persist_saver

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import heapq
 import itertools
 import os
@@ -35,10 +36,8 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 
-from langgraph_persist import admin, maintenance
+from langgraph_persist import admin, maintenance, urls
 from langgraph_persist.address import Address
 from langgraph_persist.admin import HistoryEntry, StoreStats, ThreadInfo
 from langgraph_persist.audit import AuditLog
@@ -48,22 +47,103 @@ from langgraph_persist.backup import restore as restore_store
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.engine import Engine, ShareContent, StoredWrite
 from langgraph_persist.errors import ConfigurationError, NotFoundError, RecordError
+from langgraph_persist.extras import needs_extra
 from langgraph_persist.maintenance import GcReport
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.files import AUDIT_LOG
 from langgraph_persist.store.local import Layout, open_local
 from langgraph_persist.store.sqlite import Durability
-from langgraph_persist.store.tiered import HotTierOptions
 from langgraph_persist.storemeta import open_meta
 from langgraph_persist.verify import Progress, VerifyReport, verify
 
 if TYPE_CHECKING:
+    from redis import Redis
+    from redis.asyncio import Redis as AsyncRedis
+
     from langgraph_persist.store.redis_cluster import ClusterTarget
+    from langgraph_persist.store.tiered import HotTierOptions
 
 _LIST_BATCH = 32
-
-
 """``alist`` moves this many tuples per thread hop: fewer hops, bounded memory."""
+
+
+def _refuse_ignored(
+    path: str | os.PathLike[str] | None,
+    durability: Durability | None,
+    layout: Layout | None,
+    redis: object,
+    redis_cluster: object,
+    s3: Store | None,
+    store: Store | None,
+    hot: HotTierOptions | None,
+    read_only: bool,
+) -> None:
+    """Refuse keyword combinations where one would be silently ignored, and a URL
+    given where a directory is expected (it would become a directory named ``redis:``)."""
+    if path is not None and urls.is_url(path):
+        raise ConfigurationError(
+            f"{urls.redact(os.fspath(path))!r} is a URL, not a directory: use "
+            "PersistSaver.from_conn_string(url) (or redis=/s3= for a hot or S3 tier)"
+        )
+    local = {"path": path, "durability": durability, "layout": layout}
+    given_local = [name for name, value in local.items() if value is not None]
+    if store is not None:
+        extra = [
+            name
+            for name, value in {
+                **local,
+                "redis": redis,
+                "redis_cluster": redis_cluster,
+                "s3": s3,
+                "hot": hot,
+            }.items()
+            if value is not None
+        ]
+        if extra or read_only:
+            raise ConfigurationError(
+                f"store= is a complete store: {', '.join(extra) or 'read_only'} would be ignored"
+            )
+    if s3 is not None and given_local:
+        raise ConfigurationError(
+            f"s3= replaces the local store: {', '.join(given_local)} would be ignored "
+            "(an S3 store's durability is S3's)"
+        )
+    if read_only and any(x is not None for x in (redis, redis_cluster, s3)):
+        raise ConfigurationError("read_only opens a store directory on its own")
+    if read_only and durability is not None:
+        raise ConfigurationError("read_only writes nothing: durability= would be ignored")
+    if hot is not None and redis is None and redis_cluster is None:
+        raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
+
+
+def _local_kwargs(spec: urls.LocalSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.layout is not None:
+        out["layout"] = spec.layout
+    if spec.durability is not None:
+        out["durability"] = spec.durability
+    return out
+
+
+def _open_s3(spec: urls.S3Spec) -> Store:
+    with needs_extra("s3", "an S3 store"):
+        from langgraph_persist.store.s3 import S3Store
+
+    return S3Store(
+        spec.bucket, prefix=spec.prefix, endpoint_url=spec.endpoint_url, region=spec.region
+    )
+
+
+def _hot_options(base: HotTierOptions | None, given: Mapping[str, Any]) -> HotTierOptions | None:
+    if base is None and not given:
+        return None
+    with needs_extra("redis", "a Redis hot tier"):
+        from langgraph_persist.store import tiered
+
+    try:
+        return dataclasses.replace(base, **given) if base else tiered.HotTierOptions(**given)
+    except TypeError as exc:
+        raise ConfigurationError(f"hot tier options: {exc}") from None
 
 
 class PersistSaver(BaseCheckpointSaver[str]):
@@ -76,9 +156,14 @@ class PersistSaver(BaseCheckpointSaver[str]):
         graph = builder.compile(checkpointer=PersistSaver("./checkpoints"))
         graph.invoke(inputs, {"configurable": {"thread_id": "user-42"}})
 
+    To name the store by a URL (``s3://``, ``redis://...?cold=DIR``...) use
+    ``PersistSaver.from_conn_string(url)``; the grammar is in ``urls.py``.
+
     Args:
-        path: the store's directory; created (mode 0700) when missing. It must
-            be empty or an existing langgraph-persist store.
+        path: the store's directory (default ``./checkpoints``), created (mode
+            0700) when missing; it must be empty or an existing langgraph-persist
+            store. A URL here is refused (``ConfigurationError``), never made a
+            directory. A ``Store`` here is the same as ``store=``.
         redis: a Redis URL (``redis://``, ``rediss://`` with TLS, user and password
             in the URL) or a ready client: adds the Redis hot tier over ``path``
             (see docs/tiers.md). Plain Redis >= 6, no modules.
@@ -86,13 +171,15 @@ class PersistSaver(BaseCheckpointSaver[str]):
             hot tier instead of a single Redis (docs/scaling.md).
         s3: an ``S3Store`` as the cold tier instead of the directory at ``path``.
         hot: how the hot tier behaves (``HotTierOptions``: write mode, TTL, ...).
-        durability: ``"fsync"`` (default): a put returns once the checkpoint
+        durability: of the local store, so not with ``s3=`` or ``store=`` (those
+            bring their own). ``"fsync"`` (default): a put returns once the checkpoint
             survives a power cut. ``"none"``: writes are still atomic (a killed
             process never leaves a torn record) but the OS decides when they
             reach the disk.
         serde: LangGraph serializer; defaults to LangGraph's ``JsonPlusSerializer``
             with its allowlists. Never pickle unless you configure it yourself.
-        store: use this ``Store`` instead of the local store at ``path``.
+        store: use this complete ``Store``; ``path``, ``durability``, ``layout`` and
+            the tier keywords are then refused rather than ignored.
         layout: the layout of a *new* local store: ``"sqlite"`` (default: one
             transactional database) or ``"files"`` (one file per record, the 0.1
             layout). An existing store keeps the layout it has.
@@ -116,13 +203,13 @@ class PersistSaver(BaseCheckpointSaver[str]):
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = "./checkpoints",
+        path: str | os.PathLike[str] | Store | None = None,
         *,
         redis: str | Redis | AsyncRedis | None = None,
         redis_cluster: ClusterTarget | None = None,
         s3: Store | None = None,
         hot: HotTierOptions | None = None,
-        durability: Durability = "fsync",
+        durability: Durability | None = None,
         layout: Layout | None = None,
         serde: SerializerProtocol | None = None,
         store: Store | None = None,
@@ -139,13 +226,18 @@ class PersistSaver(BaseCheckpointSaver[str]):
                 "unpickle stored bytes, which can execute code"
             )
         super().__init__(serde=serde)
-        if read_only and any(x is not None for x in (redis, redis_cluster, s3, store)):
-            raise ConfigurationError("read_only opens a store directory on its own")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            # PersistSaver(store_or_path): a Store
+            if store is not None:
+                raise ConfigurationError("pass the store once: positionally or as store=")
+            path, store = None, path
+        _refuse_ignored(path, durability, layout, redis, redis_cluster, s3, store, hot, read_only)
+        where = "./checkpoints" if path is None else path
         self.store: Store = (
-            open_local(path, read_only=True, layout=layout)
+            open_local(where, read_only=True, layout=layout)
             if read_only
             else self._make_store(
-                path, redis, redis_cluster, s3, hot, durability, store, layout, encryption
+                where, redis, redis_cluster, s3, hot, durability, store, layout, encryption
             )
         )
         self.encryption = encryption
@@ -159,6 +251,71 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self.engine = self._make_engine()
         self.audit = None if read_only else self._make_audit(audit_log, audit_ids)
 
+    @classmethod
+    def from_conn_string(
+        cls,
+        url: str | os.PathLike[str] | urls.StoreSpec,
+        *,
+        serde: SerializerProtocol | None = None,
+        encryption: Encryption | None = None,
+        hot: HotTierOptions | None = None,
+        audit_log: str | os.PathLike[str] | bool | None = None,
+        audit_ids: Literal["plain", "hashed"] = "plain",
+        fencing: bool = False,
+        read_only: bool = False,
+        share_content: ShareContent = "store",
+    ) -> PersistSaver:
+        """A saver over the store ``url`` names (the grammar is in ``urls.py``):
+
+        ``./checkpoints``, ``file:///abs/dir``, ``s3://bucket/prefix``,
+        ``redis://host:6379/0?cold=./checkpoints`` (a Redis hot tier over a
+        directory), ``rediss+cluster://node:7000?cold=s3://bucket/prefix``...
+
+        Usable as a context manager like LangGraph's savers (it closes the
+        store)::
+
+            with PersistSaver.from_conn_string("./checkpoints") as saver:
+                graph = builder.compile(checkpointer=saver)
+
+        ``hot`` sets hot-tier options beyond those the URL gives (``mode``,
+        ``ttl``, ``key_prefix``, ``timeout``); the URL's win. The other keywords
+        are the constructor's.
+        """
+        spec = url if isinstance(url, urls.SPEC_TYPES) else urls.parse(url)
+        url = urls.describe(spec)
+        common: dict[str, Any] = {
+            "serde": serde,
+            "encryption": encryption,
+            "audit_log": audit_log,
+            "audit_ids": audit_ids,
+            "fencing": fencing,
+            "read_only": read_only,
+            "share_content": share_content,
+        }
+        if isinstance(spec, urls.LocalSpec):
+            if hot is not None:
+                raise ConfigurationError(f"hot= configures a Redis tier; {url!r} names none")
+            return cls(spec.path, **common, **_local_kwargs(spec))
+        if read_only:
+            raise ConfigurationError(f"read_only opens a store directory, not {url!r}")
+        cold: dict[str, Any] = (
+            {"s3": _open_s3(spec.cold)}
+            if isinstance(spec, urls.HotSpec) and isinstance(spec.cold, urls.S3Spec)
+            else {}
+        )
+        if isinstance(spec, urls.S3Spec):
+            if hot is not None:
+                raise ConfigurationError(f"hot= configures a Redis tier; {url!r} names none")
+            return cls(s3=_open_s3(spec), **common)
+        if isinstance(spec.cold, urls.LocalSpec):
+            cold = {"path": spec.cold.path, **_local_kwargs(spec.cold)}
+        options = _hot_options(hot, spec.options)
+        tier: dict[str, Any] = {"redis_cluster" if spec.cluster else "redis": spec.redis_url}
+        return cls(**cold, **tier, hot=options, **common)
+
+    from_url = from_conn_string
+    """The same as ``from_conn_string`` (the name some tools look for)."""
+
     @staticmethod
     def _make_store(
         path: str | os.PathLike[str],
@@ -166,7 +323,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         redis_cluster: ClusterTarget | None,
         s3: Store | None,
         hot: HotTierOptions | None,
-        durability: Durability,
+        durability: Durability | None,
         store: Store | None,
         layout: Layout | None,
         encryption: Encryption | None = None,
@@ -176,24 +333,24 @@ class PersistSaver(BaseCheckpointSaver[str]):
         A hot tier's MAC is keyed from ``encryption`` too, when there is one
         (``store/hot_auth.py``)."""
         if store is not None:
-            if any(x is not None for x in (redis, redis_cluster, s3)):
-                raise ConfigurationError(
-                    "store= is a complete store: no redis=, redis_cluster= or s3="
-                )
             return store
         if redis is not None and redis_cluster is not None:
             raise ConfigurationError("pass redis= or redis_cluster=, not both")
-        cold = s3 if s3 is not None else open_local(path, durability=durability, layout=layout)
+        cold = (
+            s3
+            if s3 is not None
+            else open_local(path, durability=durability or "fsync", layout=layout)
+        )
         if redis is not None:
-            from langgraph_persist.store.tiered import build_tiered
+            with needs_extra("redis", "a Redis hot tier"):
+                from langgraph_persist.store.tiered import build_tiered
 
             return build_tiered(cold, redis, hot, encryption=encryption)
         if redis_cluster is not None:
-            from langgraph_persist.store.redis_cluster import build_cluster_tiered
+            with needs_extra("redis", "a Redis Cluster hot tier"):
+                from langgraph_persist.store.redis_cluster import build_cluster_tiered
 
             return build_cluster_tiered(cold, redis_cluster, hot, encryption=encryption)
-        if hot is not None:
-            raise ConfigurationError("hot= configures a Redis tier: pass redis= or redis_cluster=")
         return cold
 
     def flush(self, timeout: timedelta | None = None) -> None:
@@ -201,24 +358,17 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self.store.flush(timeout)
 
     def pin_thread(self, thread_id: str) -> None:
-        """Keep a thread in the Redis hot tier regardless of its TTL."""
-        self._tiered("pin_thread")(self.engine.name(thread_id))
+        """Keep a thread in the Redis hot tier regardless of its TTL (``ConfigurationError``
+        without a hot tier: see ``Store.pins_threads``)."""
+        self.store.pin_thread(self.engine.name(thread_id))
 
     def is_pinned(self, thread_id: str) -> bool:
         """Whether ``pin_thread`` keeps this thread in the hot tier."""
-        return bool(self._tiered("is_pinned")(self.engine.name(thread_id)))
+        return self.store.is_pinned(self.engine.name(thread_id))
 
     def unpin_thread(self, thread_id: str) -> None:
         """Let a pinned thread expire from the hot tier again."""
-        self._tiered("unpin_thread")(self.engine.name(thread_id))
-
-    def _tiered(self, method: str) -> Any:
-        fn = getattr(self.store, method, None)
-        if fn is None:
-            raise ConfigurationError(
-                f"{method} needs a Redis hot tier (PersistSaver(..., redis=...))"
-            )
-        return fn
+        self.store.unpin_thread(self.engine.name(thread_id))
 
     def _make_audit(
         self, audit_log: str | os.PathLike[str] | bool | None, audit_ids: str
@@ -230,7 +380,7 @@ class PersistSaver(BaseCheckpointSaver[str]):
         # keyed like the store's names when it has a key: unguessable without it
         hash_ids = (self.store_keys.name_key or b"lgp-audit") if audit_ids == "hashed" else None
         if audit_log is None or audit_log is True:
-            root = getattr(self.store.source_of_truth(), "root", None)
+            root = self.store.source_of_truth().local_root()
             return AuditLog(os.path.join(root, AUDIT_LOG), hash_ids=hash_ids) if root else None
         return AuditLog(audit_log, hash_ids=hash_ids)
 

@@ -75,21 +75,26 @@ class VerifyReport:
         return all(d.repaired for d in self.damaged)
 
 
+_KINDS: dict[keys.Place, Kind | None] = {
+    "blob": None,  # BLOB or SEGMENT
+    "run_index": Kind.RUN_INDEX,
+    "tombstone": Kind.TOMBSTONE,
+    "meta": Kind.STORE_META,
+    "thread_info": Kind.THREAD_INFO,
+    "head": Kind.HEAD,
+    "checkpoint": Kind.CHECKPOINT,
+    "write": Kind.WRITES,
+}
+
+
+_THREAD_RECORDS = frozenset({"thread_info", "head", "checkpoint", "write"})
+
+
 def expected_kind(key: keys.Key) -> Kind | None:
-    """The kind of record a key must hold, from where it sits in the layout."""
-    if key[0] == keys.BLOBS:
-        return None  # BLOB or SEGMENT
-    if key[0] == keys.RUNS:
-        return Kind.RUN_INDEX
-    if key[0] == keys.TOMBSTONES:
-        return Kind.TOMBSTONE
-    if key[0] == keys.META:
-        return Kind.STORE_META
-    if len(key) == 3:
-        return Kind.THREAD_INFO
-    if len(key) == 5:
-        return Kind.HEAD
-    return Kind.CHECKPOINT if key[4] == "c" else Kind.WRITES
+    """The kind of record a layout key must hold, from where it sits in the layout
+    (``None`` for content, which is a BLOB or a SEGMENT, and for foreign keys)."""
+    parsed = keys.parse(key)
+    return None if parsed is None else _KINDS[parsed.place]
 
 
 def verify(
@@ -134,7 +139,7 @@ class _Verifier:
                 self.report.warnings.append(
                     f"{'/'.join(key)}: not written by langgraph-persist (ignored)"
                 )
-            elif key[0] == keys.BLOBS:
+            elif keys.in_blobs(key):
                 blob_count += 1
             else:
                 record_keys.append(key)
@@ -187,15 +192,21 @@ class _Verifier:
         checkpoints: set[keys.Key] = set()
         writes: dict[keys.Key, int] = defaultdict(int)
         for key in record_keys:
-            if key[0] == keys.THREADS and len(key) == 6 and key[4] == "c":
+            parsed = keys.parse(key)
+            if parsed is None or parsed.t is None or parsed.n is None:
+                continue
+            if parsed.place == "checkpoint":
                 checkpoints.add(key)
-            elif key[0] == keys.THREADS and len(key) == 7:
-                writes[key[:6]] += 1
+            elif parsed.place == "write" and parsed.checkpoint_id is not None:
+                writes[keys.writes_dir(parsed.t, parsed.n, parsed.checkpoint_id)] += 1
         for key, head in self._heads.items():
             latest = str(head.get("latest"))
             expected = int(head.get("writes", 0))  # type: ignore[call-overload]
-            checkpoint = keys.checkpoint(key[1], key[3], latest)
-            write_dir = keys.writes_dir(key[1], key[3], latest)
+            at = keys.parse(key)
+            if at is None or at.t is None or at.n is None:
+                continue
+            checkpoint = keys.checkpoint(at.t, at.n, latest)
+            write_dir = keys.writes_dir(at.t, at.n, latest)
             reason = None
             if checkpoint not in checkpoints:
                 reason = f"the newest checkpoint {latest} is missing: the thread was rolled back"
@@ -276,19 +287,19 @@ class _Verifier:
 
     def _owner(self, key: keys.Key) -> Owner:
         """(thread, namespace, checkpoint) a record key belongs to, as far as it can be told."""
-        if key[0] != keys.THREADS:
+        parsed = keys.parse(key)
+        if parsed is None or parsed.place not in _THREAD_RECORDS or parsed.t is None:
             return None, None, None
-        t = key[1]
+        t = parsed.t
         if t not in self._thread_ids:
             try:
                 self._thread_ids[t] = self.engine.thread_id_of(t)
             except PersistError:
                 self._thread_ids[t] = None
-        ns = checkpoint_id = None
-        if len(key) >= 6:
-            ns = None if keys.is_hashed(key[3]) else keys.decode_name(key[3])
-            checkpoint_id = key[5]
-        return self._thread_ids[t], ns, checkpoint_id
+        ns = None
+        if parsed.n is not None and parsed.checkpoint_id is not None:
+            ns = None if keys.is_hashed(parsed.n) else keys.decode_name(parsed.n)
+        return self._thread_ids[t], ns, parsed.checkpoint_id
 
 
 def _owner_order(owner: Owner) -> tuple[str, str, str]:

@@ -135,7 +135,9 @@ class Options:
         if self.store_class:
             module, _, attr = self.store_class.partition(":")
             factory = getattr(importlib.import_module(module), attr)
-            return PersistSaver(self.store, store=factory(self.store), **kwargs)
+            # a complete store brings its own durability (its class's default)
+            kwargs.pop("durability", None)
+            return PersistSaver(store=factory(self.store), **kwargs)
         return PersistSaver(self.store, layout=self.layout, redis=self.redis, **kwargs)
 
     def points(self) -> list[str]:

@@ -19,6 +19,7 @@ import pytest
 from langgraph.types import Command
 
 from langgraph_persist import (
+    ConfigurationError,
     NotFoundError,
     PersistSaver,
     RecordError,
@@ -355,3 +356,31 @@ def test_negative_controls_fail_the_checks(saver: PersistSaver) -> None:
     check_fork_right = saver.fork("ask", latest, "right")
     assert check_fork_right is None
     check_fork(saver, "ask", latest, "right")
+
+
+# -- capabilities are declared, not sniffed ----------------------------------------------------
+
+
+def test_a_local_store_declares_no_pinning(saver: PersistSaver, tmp_path: Path) -> None:
+    assert saver.store.pins_threads is False
+    with pytest.raises(ConfigurationError, match="needs a Redis hot tier"):
+        saver.pin_thread("t")
+    with pytest.raises(ConfigurationError, match="needs a Redis hot tier"):
+        saver.is_pinned("t")
+    assert saver.stats().tiers == {"cold": saver.store.describe()}
+    assert (
+        saver.store.local_root() == str(saver.store.source_of_truth().describe()).split(":", 1)[1]
+    )
+
+
+def test_a_redis_tier_declares_pinning(tmp_path: Path, redis_url: str) -> None:
+    with PersistSaver(tmp_path / "s", redis=redis_url) as saver:
+        assert saver.store.pins_threads is True
+        chat_graph().compile(checkpointer=saver).invoke(human("hi"), cfg("t"))
+        saver.pin_thread("t")
+        assert saver.is_pinned("t")
+        saver.unpin_thread("t")
+        assert not saver.is_pinned("t")
+        tiers = saver.stats().tiers
+        assert tiers["cold"] == saver.store.source_of_truth().describe() and "hot" in tiers
+        assert saver.stats().bytes_on_disk == saver.store.source_of_truth().disk_bytes() > 0

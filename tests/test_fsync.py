@@ -35,7 +35,7 @@ from langgraph_persist import PersistSaver
 root, durability, spec, puts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 module, _, name = spec.partition(":")
 store = getattr(importlib.import_module(module), name)(root, durability=durability)
-saver = PersistSaver(root, store=store, audit_log=False)
+saver = PersistSaver(store=store, audit_log=False)
 config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
 for step in range(puts):
     ckpt = empty_checkpoint()

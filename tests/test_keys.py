@@ -167,3 +167,31 @@ def test_encoding_matches_the_documented_rule(value: str) -> None:
     except UnicodeEncodeError:
         return
     assert keys.encode_name(value) == expected
+
+
+def test_parse_inverts_every_builder() -> None:
+    """``keys.parse`` is the one parser: each builder's key comes back with its names."""
+    t, n, cid = keys.encode_name("user/42"), keys.encode_name("child:1"), "1f0-abc"
+    seq = "00000000000000000001-0000001-0123456789ab"
+    assert keys.parse(keys.thread_info(t)) == keys.Parsed("thread_info", t)
+    assert keys.parse(keys.head(t, n)) == keys.Parsed("head", t, n)
+    assert keys.parse(keys.checkpoint(t, n, cid)) == keys.Parsed("checkpoint", t, n, cid)
+    assert keys.parse(keys.write(t, n, cid, seq)) == keys.Parsed("write", t, n, cid)
+    assert keys.parse(keys.blob(bytes(20))) == keys.Parsed("blob")
+    assert keys.parse(keys.run_index(keys.encode_name("run"), t)) == keys.Parsed("run_index", t)
+    assert keys.parse(keys.tombstone(t)) == keys.Parsed("tombstone", t)
+    assert keys.parse(keys.meta("store")) == keys.Parsed("meta")
+    assert keys.record_of(keys.write(t, n, cid, seq)) == (n, cid)
+    assert keys.record_of(keys.checkpoint(t, n, cid)) == (n, cid)
+    assert keys.record_of(keys.head(t, n)) is None
+    for foreign in [
+        ("threads", t, "ns", n, "c", "notes.txt"),
+        ("threads", t, "ns", n, "w", cid, "x~"),
+        ("threads", t, ".DS_Store"),
+        ("blobs", "00", "ff" + "0" * 38),  # shard does not match the digest
+        ("elsewhere", t),
+        (),
+    ]:
+        assert keys.parse(foreign) is None, foreign
+        assert not keys.is_layout_key(foreign)
+        assert keys.record_of(foreign) is None

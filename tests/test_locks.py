@@ -324,7 +324,7 @@ def check_gc_waits_for_a_put_in_flight(root: Path, put_store: Store, where: str)
     (now referenced). Broken: gc deletes X meanwhile, and the put commits a record
     that points at nothing. Raises AssertionError naming which happened.
     """
-    saver = PersistSaver(root, store=put_store)
+    saver = PersistSaver(store=put_store)
     saver.put(_config("old"), _checkpoint(0), {"source": "loop", "step": 0}, {})
     saver.delete_thread("old")  # BIG's blob is garbage now, and still there
     decided: list[bool] = []

@@ -239,7 +239,7 @@ def test_fsync_check_fails_without_directory_fsyncs(tmp_path: Path) -> None:
 
 
 def test_verify_check_fails_through_a_stale_cache(tmp_path: Path) -> None:
-    saver = PersistSaver(tmp_path / "s", store=StaleCacheFileStore(tmp_path / "s"))
+    saver = PersistSaver(store=StaleCacheFileStore(tmp_path / "s"))
     with pytest.raises(AssertionError, match="verify did not report the deleted"):
         check_missing_content_is_named(saver, "element of a shared segment")
 

@@ -473,7 +473,7 @@ def test_redis_killed_mid_graph_then_back(
     store = build_tiered(
         FileStore(tmp_path / "cold", durability="none"), server.url, options(mode, "lgp:")
     )
-    saver = PersistSaver(tmp_path / "unused", store=store)
+    saver = PersistSaver(store=store)
     graph = chat_graph().compile(checkpointer=saver)
     reference = chat_graph().compile(checkpointer=InMemorySaver())
 
@@ -581,7 +581,7 @@ _PROCESS = textwrap.dedent(
     cold, url, prefix, mode, text = sys.argv[1:6]
     opts = HotTierOptions(mode=mode, key_prefix=prefix, flush_lease=timedelta(seconds=1))
     store = build_tiered(FileStore(cold, durability="none"), url, opts)
-    saver = PersistSaver(cold, store=store)
+    saver = PersistSaver(store=store)
     graph = chat_graph().compile(checkpointer=saver)
     cfg = {"configurable": {"thread_id": "shared"}}
     out = graph.invoke(human(text), cfg)
@@ -617,7 +617,7 @@ def test_two_processes_share_a_thread_through_redis(
     assert second["messages"] == ["one", "echo: one", "two", "echo: two"]
     assert second["hits"] > 0  # process 2 read process 1's checkpoint from Redis
     store = build_tiered(FileStore(cold), redis_url, options("write-through", redis_prefix))
-    graph = chat_graph().compile(checkpointer=PersistSaver(cold, store=store))
+    graph = chat_graph().compile(checkpointer=PersistSaver(store=store))
     state = graph.get_state(cfg("shared"))
     assert [m.content for m in state.values["messages"]][-1] == "echo: two"
     assert store.stats()["hits"] > 0
@@ -643,7 +643,7 @@ _KILLED_WRITER = textwrap.dedent(
     cold, url, prefix = sys.argv[1:4]
     opts = HotTierOptions(mode="write-behind", key_prefix=prefix,
                           flush_lease=timedelta(seconds=1))
-    saver = PersistSaver(cold, store=build_tiered(NeverWrites(cold, durability="none"), url, opts))
+    saver = PersistSaver(store=build_tiered(NeverWrites(cold, durability="none"), url, opts))
     graph = loop_graph(6).compile(checkpointer=saver)
     out = graph.invoke({"n": 0, "trail": []}, {"configurable": {"thread_id": "wb"}},
                        durability="sync")
@@ -674,7 +674,7 @@ def test_write_behind_survives_a_killed_writer(
     assert PersistSaver(cold).get_tuple(cfg("wb")) is None  # nothing reached the cold tier
     # another process (same mode: it lists unflushed records) reads everything at once ...
     store = build_tiered(FileStore(cold), redis_url, options("write-behind", redis_prefix))
-    graph = loop_graph(6).compile(checkpointer=PersistSaver(cold, store=store))
+    graph = loop_graph(6).compile(checkpointer=PersistSaver(store=store))
     assert graph.get_state(cfg("wb")).values == expected
     # ... and completes the dead writer's flush once its lease has expired
     wait_for(lambda: store.stats()["recovered"] > 0 and not store.hot.writers())
@@ -695,7 +695,7 @@ async def test_conformance(mode: str, tmp_path: Path, redis_url: str) -> None:
     async def factory() -> AsyncGenerator[PersistSaver, None]:
         n = next(counter)
         cold = FileStore(tmp_path / f"cold-{n}", durability="none")
-        saver = PersistSaver(tmp_path, store=build_tiered(cold, redis_url, options(mode, f"c{n}:")))
+        saver = PersistSaver(store=build_tiered(cold, redis_url, options(mode, f"c{n}:")))
         yield saver
         await asyncio.to_thread(saver.close)
 
@@ -715,7 +715,7 @@ def make_saver(
     def make() -> PersistSaver:
         cold = FileStore(tmp_path / "store", durability="none")
         store = build_tiered(cold, redis_url, options(request.param, redis_prefix))
-        saver = PersistSaver(tmp_path / "store", store=store)
+        saver = PersistSaver(store=store)
         made.append(saver)
         return saver
 

@@ -14,6 +14,7 @@ human line goes through ``echo`` (control characters escaped, ``_render.printabl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from typing import IO, Any, TypeVar
 import click
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_persist import urls
 from langgraph_persist.cli._render import printable
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import (
@@ -45,7 +47,6 @@ from langgraph_persist.errors import (
     WriteRejectedError,
 )
 from langgraph_persist.saver import PersistSaver
-from langgraph_persist.store.tiered import HotTierOptions
 from langgraph_persist.untrusted import OnBlocked, blocked_of, parse_type, untrusted_serde
 
 ENV_STORE = "LANGGRAPH_PERSIST_STORE"
@@ -304,30 +305,34 @@ def open_store(
     (``"raise"``: export, import, migrate) fail instead of writing them.
     """
     config = settings()
-    path = config.store
-    if not create and not os.path.isdir(path):
-        raise NotFound(f"no store at {path} (pass --store PATH or set {ENV_STORE})")
+    spec = urls.parse(config.store)  # one grammar: paths, file:, s3://, redis://?cold=...
+    if config.redis:
+        spec = urls.with_hot_tier(spec, config.redis, key_prefix=config.redis_prefix)
+    elif isinstance(spec, urls.HotSpec) and "key_prefix" not in spec.options:
+        spec = dataclasses.replace(
+            spec, options={**spec.options, "key_prefix": config.redis_prefix}
+        )
+    where = urls.describe(spec)
+    local = spec.cold if isinstance(spec, urls.HotSpec) else spec
+    if not create and isinstance(local, urls.LocalSpec) and not os.path.isdir(local.path):
+        raise NotFound(f"no store at {local.path} (pass --store PATH or set {ENV_STORE})")
     encryption = Encryption.from_env(ENV_KEY) if os.environ.get(ENV_KEY) else None
     serde = untrusted_serde(allowed_types, on_blocked=on_blocked)
+    # browsing never writes: works on backups, read-only mounts, others' stores
+    browse = read_only and isinstance(spec, urls.LocalSpec)
     try:
-        if read_only and not config.redis:
-            # browsing never writes: works on backups, read-only mounts, others' stores
-            with PersistSaver(path, encryption=encryption, read_only=True, serde=serde) as saver:
-                if saver.store_keys.encrypted and encryption is None:
-                    raise ConfigurationError(
-                        f"the store {path} is encrypted: set {ENV_KEY} to its keys "
-                        "(id:hexkey,...) to read it"
-                    )
-                yield saver
-            return
-        hot = HotTierOptions(key_prefix=config.redis_prefix) if config.redis else None
-        with PersistSaver(
-            path, encryption=encryption, redis=config.redis, hot=hot, serde=serde
+        with PersistSaver.from_conn_string(
+            spec, encryption=encryption, read_only=browse, serde=serde
         ) as saver:
+            if browse and saver.store_keys.encrypted and encryption is None:
+                raise ConfigurationError(
+                    f"the store {where} is encrypted: set {ENV_KEY} to its keys "
+                    "(id:hexkey,...) to read it"
+                )
             yield saver
     finally:
         if on_blocked == "record":
-            warn_blocked(serde, f"the store {path}")
+            warn_blocked(serde, f"the store {where}")
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -28,9 +28,12 @@ import bisect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from langgraph_persist.errors import ConfigurationError
 from langgraph_persist.keys import Key
+
+_NO_PINS = "{method} needs a Redis hot tier (PersistSaver(..., redis=...)); {store} has none"
 
 Names = list[str]
 Listings = list[Names]
@@ -149,6 +152,34 @@ class Store(Protocol):
     def size_of(self, prefix: Key) -> int:
         """Bytes of every value under ``prefix`` (a thread's size); admin path."""
         return sum(size for _key, size, _mtime in self.walk(prefix))
+
+    def stats(self) -> dict[str, Any]:
+        """Facts per tier for ``PersistSaver.stats``: the store itself by default; a
+        tiered store adds its hot tier, mode and counters."""
+        return {"cold": self.describe()}
+
+    def local_root(self) -> str | None:
+        """The local directory the store lives in (home of the default audit log), or
+        ``None`` for a store that has none (S3)."""
+        return None
+
+    # -- thread pinning: a hot tier's capability -------------------------------------------------
+
+    @property
+    def pins_threads(self) -> bool:
+        """Whether ``pin_thread`` works here: a store that can keep a thread hot
+        overrides the three pinning methods below (the Redis tiered store does)."""
+        return type(self).pin_thread is not Store.pin_thread
+
+    def pin_thread(self, thread_name: str) -> None:
+        """Keep a thread (its encoded name) in the hot tier regardless of its TTL."""
+        raise ConfigurationError(_NO_PINS.format(method="pin_thread", store=self.describe()))
+
+    def unpin_thread(self, thread_name: str) -> None:
+        raise ConfigurationError(_NO_PINS.format(method="unpin_thread", store=self.describe()))
+
+    def is_pinned(self, thread_name: str) -> bool:
+        raise ConfigurationError(_NO_PINS.format(method="is_pinned", store=self.describe()))
 
     def disk_bytes(self) -> int | None:
         """What the store takes on the local disk, medium overhead included (admin

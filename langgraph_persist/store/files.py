@@ -330,6 +330,9 @@ class FileStore(FileLocked, Store):
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
 
+    def local_root(self) -> str:
+        return self.root
+
     def disk_bytes(self) -> int:
         """Every file under the store's root; a file linked into several threads
         (``copy_thread``) is counted once, as the disk holds it once."""

@@ -512,6 +512,9 @@ class SqliteStore(FileLocked, Store):
             parts = tuple(row_dir.split("/")) if row_dir else ()
             yield (*parts, name), int(size), 0.0
 
+    def local_root(self) -> str:
+        return self.root
+
     def disk_bytes(self) -> int:
         """The database file and its write-ahead log (which holds committed pages until
         a checkpoint copies them back, so both count)."""

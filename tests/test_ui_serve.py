@@ -100,3 +100,20 @@ def test_serve_subprocess_with_key_and_token(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("module", ["uvicorn", "starlette", "jinja2"])
+def test_missing_ui_extra_is_a_one_line_hint(
+    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encrypted_store(tmp_path / "s")
+    for name in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:
+        monkeypatch.delitem(sys.modules, name)
+    for name in [m for m in sys.modules if m.startswith("langgraph_persist.ui")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # what an absent package looks like
+    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: serve needs the {module!r} package: pip install 'langgraph-persist[ui]'"
+    ]

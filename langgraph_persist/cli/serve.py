@@ -27,8 +27,11 @@ from langgraph_persist.cli._common import (
     settings,
     store_option,
 )
+from langgraph_persist.extras import install_hint
 
 ENV_TOKEN = "LANGGRAPH_PERSIST_UI_TOKEN"
+UI_MODULES = ("starlette", "uvicorn", "jinja2", "multipart", "python_multipart")
+"""What the ``ui`` extra installs: a missing one is a one-line hint, not a traceback."""
 
 
 def is_loopback(host: str) -> bool:
@@ -115,8 +118,11 @@ def serve(
         import uvicorn
 
         from langgraph_persist.ui import create_app
-    except ImportError:
-        raise BadUsage("serve needs the ui extra: pip install 'langgraph-persist[ui]'") from None
+    except ImportError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in UI_MODULES:
+            raise  # a bug, not a missing extra
+        raise BadUsage(f"serve needs the {missing!r} package: {install_hint('ui')}") from None
     if store_path is not None:
         settings().store = store_path
     token = token_for(host, token)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import click
 
+from langgraph_persist import urls
 from langgraph_persist.cli._common import (
     ENV_KEY,
     BadUsage,
@@ -130,14 +131,13 @@ def serve(
         _key_in_env(key),
         open_store(read_only=not allow_writes, allowed_types=allowed_types) as saver,
     ):
-        app = create_app(
-            saver, token=token, allow_writes=allow_writes, store_label=settings().store
-        )
+        label = urls.describe(urls.parse(settings().store))  # passwords redacted
+        app = create_app(saver, token=token, allow_writes=allow_writes, store_label=label)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         server = uvicorn.Server(config)
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-        echo(f"serving {settings().store} at {address}")
+        echo(f"serving {label} at {address}")
         echo("read-only" if not allow_writes else "writes allowed: delete is offered")
         echo("press Ctrl-C to stop")
         server.run()

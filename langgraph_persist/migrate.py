@@ -66,6 +66,7 @@ from langgraph_persist.errors import (
     StoreError,
     ThreadExistsError,
 )
+from langgraph_persist.extras import install_hint
 from langgraph_persist.readers import WriteCopy, reader_for
 from langgraph_persist.saver import PersistSaver
 
@@ -543,8 +544,7 @@ def open_saver(
             from langgraph.checkpoint.postgres import PostgresSaver
         except ImportError as exc:
             raise ConfigurationError(
-                "PostgreSQL needs langgraph-checkpoint-postgres: "
-                "pip install langgraph-checkpoint-postgres"
+                f"PostgreSQL needs langgraph-checkpoint-postgres: {install_hint('postgres')}"
             ) from exc
         import psycopg
 

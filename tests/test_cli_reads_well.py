@@ -444,11 +444,6 @@ def test_a_missing_extra_is_one_line_naming_it(
     assert (tmp_path / "x.db").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml does not declare the extras sqlite and postgres yet (and ui comes "
-    "with the ui branch): the lead adds them when merging, then removes this mark",
-)
 def test_every_hint_names_an_extra_the_package_declares() -> None:
     import tomllib
 

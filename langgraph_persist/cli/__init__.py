@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from langgraph_persist.cli import browse, edit, maintain, transfer
+from langgraph_persist.cli import serve as serve  # the web UI command (needs the ui extra)
 from langgraph_persist.cli._common import EXIT_CODES, cli, quiet_closed_pipe
 
 __all__ = ["EXIT_CODES", "browse", "cli", "edit", "main", "maintain", "transfer"]

@@ -98,6 +98,10 @@ class StoreStats:
     bytes_on_disk: int | None = None
     """What the store takes on the local disk (an SQLite store: the database and its
     write-ahead log); ``None`` for a store that is not on a local disk (S3)."""
+    dedup_ratio: float | None = None
+    """Content bytes the records reference, counted once per reference, over the
+    content bytes stored: how much sharing saves (2.0: half). ``None`` unless asked
+    for (``stats(dedup=True)`` reads every record) or when nothing is stored."""
 
 
 class HistoryEntry(NamedTuple):

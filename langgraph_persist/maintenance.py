@@ -36,6 +36,7 @@ from langgraph_persist.engine import Engine
 from langgraph_persist.errors import (
     ConfigurationError,
     CorruptRecordError,
+    RecordError,
 )
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
@@ -70,8 +71,11 @@ def fault_point(where: str) -> None:
     """
 
 
-def _reachable(engine: Engine) -> Iterator[bytes]:
-    """Every blob digest a checkpoint or writes record references, segments followed."""
+def _reachable(engine: Engine, *, skip_damaged: bool = False) -> Iterator[bytes]:
+    """Every blob digest a checkpoint or writes record references, segments followed.
+
+    A damaged record raises (gc must not sweep what it might reference) unless
+    ``skip_damaged`` (statistics: ``verify`` is what reports damage)."""
     store = engine.store
     for key, _size, _mtime in store.walk((keys.THREADS,)):
         if not keys.is_layout_key(key):
@@ -83,14 +87,26 @@ def _reachable(engine: Engine) -> Iterator[bytes]:
         if data is None:
             continue
         fault_point("mark")
-        rec = engine.records.decode(data, kind, key)
-        for ref in ValueCodec.record_refs(kind, rec):
-            direct = ValueCodec.direct_digests(ref)
-            yield from direct
-            if ref is not None and ref[0] == "l":
-                segments = engine.reader.fetch_blobs(ref[1])
-                for seg in ref[1]:
-                    yield from ValueCodec.segment_digests(segments[seg])
+        try:
+            reached = _reached_by(engine, kind, key, data)
+        except RecordError:
+            if skip_damaged:
+                continue
+            raise
+        yield from reached
+
+
+def _reached_by(engine: Engine, kind: Kind, key: keys.Key, data: bytes) -> list[bytes]:
+    """The content one record reaches: its references, and the elements of its segments."""
+    rec = engine.records.decode(data, kind, key)
+    out: list[bytes] = []
+    for ref in ValueCodec.record_refs(kind, rec):
+        out += ValueCodec.direct_digests(ref)
+        if ref is not None and ref[0] == "l":
+            segments = engine.reader.fetch_blobs(ref[1])
+            for seg in ref[1]:
+                out += ValueCodec.segment_digests(segments[seg])
+    return out
 
 
 def gc(
@@ -176,9 +192,11 @@ def _segments_among(store: Store, blob_keys: list[keys.Key]) -> set[keys.Key]:
     return out
 
 
-def stats(engine: Engine) -> StoreStats:
-    """Counts and sizes from one walk of the store."""
+def stats(engine: Engine, *, dedup: bool = False) -> StoreStats:
+    """Counts and sizes from one walk of the store; with ``dedup``, also what content
+    sharing saves (one more pass, over every record: see ``_dedup_ratio``)."""
     threads = checkpoints = writes = blobs = total = blob_bytes = 0
+    sizes: dict[bytes, int] = {}
     for key, size, _mtime in engine.store.walk(()):
         if not keys.is_layout_key(key):
             continue
@@ -187,6 +205,8 @@ def stats(engine: Engine) -> StoreStats:
         if keys.in_blobs(key):
             blobs += 1
             blob_bytes += size
+            if dedup:
+                sizes[bytes.fromhex(key[-1])] = size
         elif kind is Kind.THREAD_INFO:
             threads += 1
         elif kind is Kind.CHECKPOINT:
@@ -202,7 +222,19 @@ def stats(engine: Engine) -> StoreStats:
         bytes_blobs=blob_bytes,
         tiers=engine.store.stats(),
         bytes_on_disk=engine.store.source_of_truth().disk_bytes(),
+        dedup_ratio=_dedup_ratio(engine, sizes) if dedup else None,
     )
+
+
+def _dedup_ratio(engine: Engine, sizes: dict[bytes, int]) -> float | None:
+    """Bytes of content each record reaches (segments followed), summed over records,
+    over the bytes of content stored. Records reaching the same blob count it each
+    time: that is what storing every checkpoint whole would cost."""
+    stored = sum(sizes.values())
+    if not stored:
+        return None
+    reached = sum(sizes.get(digest, 0) for digest in _reachable(engine, skip_damaged=True))
+    return reached / stored
 
 
 def reencrypt(engine: Engine, *, progress: Progress | None = None) -> int:

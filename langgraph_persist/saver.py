@@ -641,9 +641,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
         self._audit("restore", source=os.fspath(source), records=report.records)
         return report
 
-    def stats(self) -> StoreStats:
-        """Counts and sizes of what is stored, per tier."""
-        return maintenance.stats(self.engine)
+    def stats(self, *, dedup: bool = False) -> StoreStats:
+        """Counts and sizes of what is stored, per tier; ``dedup=True`` also computes
+        ``dedup_ratio``, which reads every checkpoint and writes record."""
+        return maintenance.stats(self.engine, dedup=dedup)
 
     # -- async API: each runs the public sync method of its name on the saver's pool ----------
 

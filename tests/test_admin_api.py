@@ -313,6 +313,27 @@ def test_stats_bytes_on_disk_counts_linked_files_once(tmp_path: Path) -> None:
         assert disk_grew < records_grew
 
 
+def test_dedup_ratio_doubles_when_a_copy_shares_every_blob(tmp_path: Path) -> None:
+    """copy_thread links every record to the same content: twice the references to the
+    same stored bytes, so exactly twice the ratio. With content kept per thread, the
+    copy stores its own content (the control): the ratio does not double."""
+    for share in ("store", "thread"):
+        with PersistSaver(tmp_path / share, durability="none", share_content=share) as saver:
+            graph = chat_graph().compile(checkpointer=saver)
+            for turn in range(4):
+                graph.invoke(human(f"turn {turn} " + "x" * 300), cfg("t"))
+            assert saver.stats().dedup_ratio is None  # not asked for: no extra pass
+            before = saver.stats(dedup=True).dedup_ratio
+            assert before is not None and before > 1  # a growing chat shares its history
+            saver.copy_thread("t", "t2")
+            after = saver.stats(dedup=True).dedup_ratio
+            assert after is not None
+            if share == "store":
+                assert after == pytest.approx(2 * before)
+            else:
+                assert after < 1.5 * before
+
+
 # -- negative controls: the checks above must fail on wrong answers -----------------------------
 
 

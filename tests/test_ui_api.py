@@ -168,7 +168,9 @@ def test_health_verify_stats_tiers(client: TestClient) -> None:
     stats = data["stats"]
     assert stats["threads"] == 58 and stats["checkpoints"] > 58
     assert stats["bytes_total"] > 0 and stats["bytes_on_disk"] > 0
+    assert stats["dedup_ratio"] > 1  # the chats share their history between checkpoints
     assert data["tiered"] is False and "cold" in data["tiers"]
+    assert "Dedup ratio" in client.get("/health").text
 
 
 def test_snapshot_download_is_a_valid_lgps(client: TestClient, tmp_path: Path) -> None:

@@ -149,20 +149,25 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 @cli.command()
 @store_option
 @json_option
-def stats(as_json: bool) -> None:
+@click.option(
+    "--dedup", is_flag=True, help="Also measure what content sharing saves (reads every record)."
+)
+def stats(as_json: bool, dedup: bool) -> None:
     """Counts and sizes of what is stored, per tier (hot-tier hit rate when there is one).
 
     "total size" counts the records' bytes; "on disk" is what the store
     takes on the local disk (database, write-ahead log, file system blocks).
     Pass --redis to see the hot tier. Its hit and miss counters are those of
-    the process asking (this command), not of the agents.
+    the process asking (this command), not of the agents. --dedup adds the
+    dedup ratio: content bytes the checkpoints reference, counted once per
+    reference, over the content bytes stored.
 
     \b
     Example:
         langgraph-persist stats --json
     """
     with open_store(read_only=True) as saver:
-        s = saver.stats()
+        s = saver.stats(dedup=dedup)
     if as_json:
         echo_json(s.__dict__)
         return
@@ -177,6 +182,8 @@ def stats(as_json: bool) -> None:
             "- (not on a local disk)" if s.bytes_on_disk is None else human_bytes(s.bytes_on_disk),
         ),
     ]
+    if s.dedup_ratio is not None:
+        rows.append(("dedup ratio", f"{s.dedup_ratio:.2f}x"))
     rows += [(f"tier {k}", v) for k, v in _flatten("", s.tiers)]
     hits, misses = s.tiers.get("hits"), s.tiers.get("misses")
     if isinstance(hits, int) and isinstance(misses, int) and hits + misses:

@@ -471,9 +471,9 @@ def health_view(saver: PersistSaver, cache: HealthCache, *, run_verify: bool) ->
                 for d in report.damaged
             ],
         }
-    stats = saver.stats()
-    on_disk = getattr(stats, "bytes_on_disk", None)
-    dedup = getattr(stats, "dedup_ratio", None)
+    stats = saver.stats(dedup=True)
+    on_disk = stats.bytes_on_disk
+    dedup = stats.dedup_ratio
     return {
         "verify": cache.report,
         "stats": {

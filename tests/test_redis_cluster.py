@@ -30,13 +30,13 @@ from langgraph_persist.store.base import Store
 from langgraph_persist.store.redis_cluster import RedisClusterStore, build_cluster_tiered
 from langgraph_persist.store.s3 import S3Store
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore
+from langgraph_persist.testing.store_contract import CP1, StoreContract, T, ck, rec
 from tests.graphs import approval_graph, chat_graph, human
 from tests.redis_cluster_server import RedisClusterServer
 from tests.redis_server import free_port
 from tests.s3_server import S3Server, shared_server
 from tests.test_conformance import assert_conforms
 from tests.test_graphs import GraphTests, MakeSaver
-from tests.test_redis_store import CP1, StoreContract, T, ck, rec
 from tests.test_s3 import S3LockSemantics, cfg, new_prefix, run_elsewhere
 
 

@@ -41,11 +41,11 @@ from langgraph_persist.errors import (
 from langgraph_persist.store import s3
 from langgraph_persist.store.base import Store
 from langgraph_persist.store.s3 import S3Store
+from langgraph_persist.testing.store_contract import CP1, OTHER, StoreContract, T, ck, rec
 from tests.graphs import approval_graph, chat_graph, human
 from tests.s3_server import S3Server, shared_server
 from tests.test_conformance import assert_conforms
 from tests.test_graphs import GraphTests, MakeSaver
-from tests.test_redis_store import CP1, OTHER, StoreContract, T, ck, rec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""What the SQLite layout promises beyond the store contract (test_redis_store.StoreContract).
+"""What the SQLite layout promises beyond the store contract (langgraph_persist.testing).
 
 * one transaction per call, shared by concurrent callers (group commit);
 * the durability settings reach SQLite, and a durable put really fsyncs;

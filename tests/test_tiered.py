@@ -39,11 +39,22 @@ from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.hot_auth import store_secret
 from langgraph_persist.store.redis import RedisStore
 from langgraph_persist.store.tiered import HotTierOptions, TieredStore, _intact, build_tiered
+from langgraph_persist.testing.store_contract import (
+    CP1,
+    CP2,
+    CP3,
+    OTHER,
+    S1,
+    StoreContract,
+    T,
+    ck,
+    rec,
+)
 from tests.graphs import chat_graph, human, loop_graph
 from tests.redis_server import RedisServer, free_port
 from tests.test_conformance import assert_conforms
 from tests.test_graphs import GraphTests, MakeSaver
-from tests.test_redis_store import CP1, CP2, CP3, OTHER, S1, StoreContract, T, ck, rec
+from tests.test_redis_store import advance_clock
 
 MODES = ["write-through", "write-behind"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,9 +251,10 @@ def test_exists_never_trusts_redis_alone(make_tiered: MakeTiered) -> None:
 
 
 def test_ttl_then_backfill(make_tiered: MakeTiered) -> None:
-    store = make_tiered(ttl=timedelta(milliseconds=200))
+    store = make_tiered(ttl=timedelta(minutes=1))
     store.write_many([(ck(T, CP1), rec("a"))])
-    time.sleep(0.3)
+    assert isinstance(store.hot, RedisStore)
+    advance_clock(store.hot, 2 * 60_000)  # two minutes pass, as far as Redis can tell
     assert store.hot.read(ck(T, CP1)) is None  # bounded: expired from Redis ...
     assert store.read(ck(T, CP1)) == rec("a")  # ... still served from the cold tier
     assert store.hot.read(ck(T, CP1)) == rec("a")
@@ -438,14 +450,22 @@ def test_concurrent_backfills_never_resurrect_deleted_records(make_tiered: MakeT
         deleter.cold.write_many([(k, rec(k[-1])) for k in wanted])  # cold only: reads backfill
         stop = threading.Event()
 
-        def read_loop(store: TieredStore, stop: threading.Event = stop) -> None:
+        reading = [threading.Event() for _ in readers]
+
+        def read_loop(
+            store: TieredStore, started: threading.Event, stop: threading.Event = stop
+        ) -> None:
             while not stop.is_set():
                 store.read_many(wanted)
+                started.set()
 
-        threads = [threading.Thread(target=read_loop, args=(r,)) for r in readers]
+        threads = [
+            threading.Thread(target=read_loop, args=(r, e))
+            for r, e in zip(readers, reading, strict=True)
+        ]
         for th in threads:
             th.start()
-        time.sleep(0.01)
+        assert all(e.wait(30) for e in reading)  # both readers are in their loops
         deleter.delete_tree(keys.thread_dir(T))
         stop.set()
         for th in threads:

@@ -58,7 +58,8 @@ def replaced_in_place(key: Key) -> bool:
     """Whether the engine rewrites ``key`` through ``commit``: a namespace's head
     (``keys.head``, updated by every put and put_writes). The only key a flush
     may overwrite; everything else the queue carries is created once."""
-    return len(key) == 5 and key[0] == keys.THREADS and key == keys.head(key[1], key[3])
+    parsed = keys.parse(key)
+    return parsed is not None and parsed.place == "head"
 
 
 @dataclass

@@ -26,7 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PUTS = 40
 FILE_STORE = "langgraph_persist.store.files:FileStore"
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+
+@pytest.fixture(autouse=True)
+def _strace_is_installed() -> None:
+    """A missing tool fails these tests loudly: a skipped fsync test proves nothing."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is not installed: the fsync tests need it (.ci/run installs it)")
+
 
 _WRITER = """
 import importlib, sys

@@ -45,9 +45,12 @@ DEADLINE = 60.0
 
 THREAD_KEY = ("threads", "t")
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/proc/locks"), reason="needs Linux /proc/locks to see lock waiters"
-)
+
+@pytest.fixture(autouse=True)
+def _proc_locks() -> None:
+    """A missing /proc/locks fails these tests loudly: skipped, they would prove nothing."""
+    if not os.path.exists("/proc/locks"):
+        pytest.fail("these tests read lock waiters from Linux's /proc/locks, absent here")
 
 
 # -- facts from the kernel --------------------------------------------------------------------

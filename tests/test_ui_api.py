@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from langgraph_persist import PersistSaver

@@ -16,24 +16,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import playwright.sync_api as sync_api
 import pytest
+import uvicorn
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
-
-import uvicorn  # noqa: E402
-
-from langgraph_persist import PersistSaver  # noqa: E402
-from langgraph_persist.ui import create_app  # noqa: E402
-from tests.ui_store import SCRIPT, build_store, free_port, wait_ready  # noqa: E402
+from langgraph_persist import PersistSaver
+from langgraph_persist.ui import create_app
+from tests.ui_store import SCRIPT, build_store, free_port, wait_ready
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ui"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (.ci/run installs it)"
-)
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_is_installed() -> None:
+    """A missing browser fails these tests loudly: skipped, they would prove nothing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"no chromium at {CHROMIUM}: install Debian's chromium (.ci/run does)")
 
 
 @pytest.fixture(scope="module")

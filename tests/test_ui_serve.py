@@ -13,12 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
 import httpx
+import pytest
+import uvicorn  # noqa: F401  (the [ui] extra: a missing one fails here, loudly)
+from click.testing import CliRunner
 
 from langgraph_persist import Encryption, PersistSaver
 from langgraph_persist.cli import cli

@@ -14,6 +14,14 @@ alone deletes content, is excluded by the lock. The copy therefore never holds
 a record whose content is missing. A checkpoint acknowledged before the backup
 began is in the copy; one written during it may or may not be.
 
+Pass 1 copies the namespaces' **heads** first (engine/heads.py): a head names a
+namespace's newest checkpoint and counts its write records, and ``verify``
+accepts a head that lags the records, never one that leads them. Read before
+the records it describes, a head can only lag them; read after, it could name
+a checkpoint or count a write record that arrived too late to be listed. A
+namespace emptied meanwhile (its thread deleted during the backup) keeps no
+head in the copy.
+
 Bytes are copied as they are: an encrypted store stays encrypted, and every
 digest keeps proving the bytes. The copy is verified before ``backup`` returns.
 
@@ -58,6 +66,10 @@ def _between_passes() -> None:
     """A seam for tests: runs after the record pass, before the content pass."""
 
 
+def _after_heads() -> None:
+    """A seam for tests: runs after the heads are copied, before the other records."""
+
+
 def backup(
     saver: PersistSaver, dest: str | os.PathLike[str], *, progress: Progress | None = None
 ) -> BackupReport:
@@ -72,9 +84,13 @@ def backup(
     target = SqliteStore(dest)
     try:
         with source.maintenance_lock(exclusive=False):
+            heads = [k for k, _s, _m in source.walk((keys.THREADS,)) if _is_head(k)]
+            copied_heads = _copy(source, target, heads, replace=True, progress=progress)
+            _after_heads()
             walked = [k for k, _s, _m in source.walk(()) if keys.is_layout_key(k)]
-            records = [k for k in walked if not keys.in_blobs(k)]
+            records = [k for k in walked if not keys.in_blobs(k) and not _is_head(k)]
             copied_records = _copy(source, target, records, replace=True, progress=progress)
+            copied_records += _heads_with_checkpoints(target, copied_heads)
             _between_passes()
             blobs = [k for k, _s, _m in source.walk((keys.BLOBS,)) if keys.is_layout_key(k)]
             missing = [
@@ -106,6 +122,24 @@ def backup(
         records_dropped=len(stale),
         verified=True,
     )
+
+
+def _is_head(key: keys.Key) -> bool:
+    parsed = keys.parse(key)
+    return parsed is not None and parsed.place == "head"
+
+
+def _heads_with_checkpoints(target: Store, heads: Sequence[keys.Key]) -> list[keys.Key]:
+    """The copied heads whose namespace has checkpoints in the copy; the others (their
+    thread was deleted during the backup) are removed from it."""
+    kept: list[keys.Key] = []
+    emptied: list[keys.Key] = []
+    for key in heads:
+        parsed = keys.parse(key)
+        assert parsed is not None and parsed.t is not None and parsed.n is not None
+        (kept if target.list(keys.checkpoints_dir(parsed.t, parsed.n)) else emptied).append(key)
+    target.delete_many(emptied)
+    return kept
 
 
 def restore(

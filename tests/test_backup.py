@@ -99,6 +99,46 @@ def test_negative_control_content_before_records_is_inconsistent(tmp_path: Path)
     assert {d.reason for d in report.damaged} == {"referenced content is missing"}
 
 
+def test_steps_right_after_the_heads_are_copied_leave_a_consistent_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph steps (puts and pending writes) land exactly between copying the heads and
+    listing the other records: the copied heads lag the copied records, which verify
+    accepts. A thread deleted at that point leaves no head behind in the copy."""
+    saver = PersistSaver(tmp_path / "s")
+    graph = chat_graph().compile(checkpointer=saver)
+    graph.invoke(human("first " + "x" * 300), cfg("t"))
+    graph.invoke(human("doomed " + "y" * 300), cfg("gone"))
+
+    def meanwhile() -> None:
+        graph.invoke(human("meanwhile " + "z" * 300), cfg("t"))
+        saver.delete_thread("gone")
+
+    monkeypatch.setattr(backup_module, "_after_heads", meanwhile)
+    assert saver.backup(tmp_path / "backup").verified
+    copy = PersistSaver(tmp_path / "backup")
+    assert copy.verify().ok and copy.threads() == ["t"]
+
+
+def test_negative_control_heads_copied_after_the_records_lead_them(tmp_path: Path) -> None:
+    """Heads read after the records, with the same steps in between, lead the copied
+    records and the copy fails to verify: the order, not luck, makes the test above pass."""
+    saver = PersistSaver(tmp_path / "s")
+    graph = chat_graph().compile(checkpointer=saver)
+    graph.invoke(human("first " + "x" * 300), cfg("t"))
+    source, target = saver.store, SqliteStore(tmp_path / "broken")
+    walked = [k for k, _s, _m in source.walk(())]
+    others = [k for k in walked if not backup_module._is_head(k)]
+    backup_module._copy(source, target, others, replace=True, progress=None)
+    graph.invoke(human("between " + "q" * 300), cfg("t"))
+    heads = [k for k, _s, _m in source.walk(()) if backup_module._is_head(k)]
+    backup_module._copy(source, target, heads, replace=True, progress=None)
+    target.close()
+    report = PersistSaver(tmp_path / "broken").verify()
+    assert not report.ok
+    assert any("newest checkpoint" in d.reason for d in report.damaged)
+
+
 def test_incremental_backup_copies_only_what_is_new(tmp_path: Path) -> None:
     saver = PersistSaver(tmp_path / "s")
     graph = chat_graph().compile(checkpointer=saver)

@@ -633,22 +633,25 @@ def user_url(server: RedisServer, user: str, password: str) -> str:
     return f"redis://{user}:{password}@127.0.0.1:{server.port}/0"
 
 
+def app_saver(acl_server: RedisServer, tmp_path: Path, mode: str = "write-through") -> PersistSaver:
+    """A saver whose hot tier logs in as the ACL user ``app``, confined to ``app:`` keys."""
+    return PersistSaver(
+        tmp_path / "store", redis=user_url(acl_server, "app", "app-pw"), hot=options(mode, "app:")
+    )
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_tiered_saver_works_through_a_restricted_acl_user(
     acl_server: RedisServer, tmp_path: Path, mode: str
 ) -> None:
-    saver = PersistSaver(
-        tmp_path / "store", redis=user_url(acl_server, "app", "app-pw"), hot=options(mode, "app:")
-    )
+    saver = app_saver(acl_server, tmp_path, mode)
     graph = chat_graph().compile(checkpointer=saver)
     for text in ("one", "two"):
         graph.invoke(human(text), cfg("alice"))
     saver.pin_thread("alice")
     saver.unpin_thread("alice")
     saver.flush()
-    reader = PersistSaver(
-        tmp_path / "store", redis=user_url(acl_server, "app", "app-pw"), hot=options(mode, "app:")
-    )
+    reader = app_saver(acl_server, tmp_path, mode)
     assert messages(reader, "alice")[-1] == "echo: two"
     assert len(list(reader.list(cfg("alice")))) == 6  # three per turn
     reader.delete_thread("alice")
@@ -664,11 +667,7 @@ def test_a_tiered_saver_works_through_a_restricted_acl_user(
 def test_another_acl_user_cannot_read_or_write_our_keys(
     acl_server: RedisServer, tmp_path: Path
 ) -> None:
-    saver = PersistSaver(
-        tmp_path / "store",
-        redis=user_url(acl_server, "app", "app-pw"),
-        hot=options("write-through", "app:"),
-    )
+    saver = app_saver(acl_server, tmp_path)
     chat(saver, "alice", "private")
     ours = tier(saver).hot.keys.value(latest_key(saver, "alice"))
     other = redis.Redis.from_url(user_url(acl_server, "other", "other-pw"))
@@ -689,11 +688,7 @@ def test_another_acl_user_cannot_read_or_write_our_keys(
 def test_control_without_acl_users_any_client_reads_our_keys(
     acl_server: RedisServer, tmp_path: Path
 ) -> None:
-    saver = PersistSaver(
-        tmp_path / "store",
-        redis=user_url(acl_server, "app", "app-pw"),
-        hot=options("write-through", "app:"),
-    )
+    saver = app_saver(acl_server, tmp_path)
     chat(saver, "alice", "private")
     ours = tier(saver).hot.keys.value(latest_key(saver, "alice"))
     default = acl_server.client()  # the unrestricted default user: another app without ACL

@@ -131,6 +131,11 @@ class Store(Protocol):
         """``list`` for several prefixes, in one round trip where the medium allows."""
         ...
 
+    def count(self, prefix: Key) -> int:
+        """How many names ``list(prefix)`` would return, without returning them (a
+        thread's checkpoint count in listings); an indexed store counts in place."""
+        return len(self.list(prefix))
+
     def read_children(self, prefixes: Sequence[Key]) -> Children:
         """(key, record) of every record directly under each prefix, in name order.
 

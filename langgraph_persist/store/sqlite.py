@@ -462,6 +462,16 @@ class SqliteStore(FileLocked, Store):
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
 
+    def count(self, prefix: Key) -> int:
+        """A count over the primary key's range: no name leaves SQLite."""
+        with self._translate("count"):
+            row = (
+                self._reader()
+                .execute("SELECT count(*) FROM entries WHERE dir = ?", (_dir_of(prefix),))
+                .fetchone()
+            )
+        return int(row[0])
+
     def read_children(self, prefixes: Sequence[Key]) -> Children:
         """One range scan per prefix, in one read transaction (one state of the store)."""
         if not prefixes:

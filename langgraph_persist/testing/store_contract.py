@@ -155,6 +155,14 @@ class StoreContract:
             [S1, S2],
             [],
         ]
+        for prefix in (
+            keys.checkpoints_dir(T, "="),
+            keys.writes_dir(T, "=", CP1),
+            keys.namespaces_dir(T),
+            keys.thread_dir(T),
+            keys.checkpoints_dir(OTHER, "="),
+        ):
+            assert store.count(prefix) == len(store.list(prefix))
 
     def test_list_tricky_siblings(self, store: Store) -> None:
         """Names that share prefixes and sort around '/' (``%`` and ``-`` sort before it)."""

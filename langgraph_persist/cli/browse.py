@@ -1,7 +1,7 @@
 """Reading commands: ``threads``, ``history``, ``show``, ``diff``.
 
-``threads`` is cheap by construction (directory listings and one walk per
-thread, no checkpoint decoded, see ``retention.summarize_thread``); the
+``threads`` costs the same whatever a thread's history (``saver.thread_info``:
+counts in place, one seek for the newest checkpoint, one record decoded); the
 others decode checkpoints through a saver whose serializer is the strict one
 of ``untrusted.py`` (LangGraph's strict-mode types plus ``--allow-type``;
 never pickle): a refused value is shown as its raw arguments, with a warning.
@@ -10,14 +10,14 @@ never pickle): a refused value is shown as its raw arguments, with a warning.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 
-from langgraph_persist.admin import checkpoint_time
+from langgraph_persist.admin import ThreadInfo, checkpoint_time
 from langgraph_persist.cli._common import (
     BadUsage,
     Damaged,
@@ -49,7 +49,6 @@ from langgraph_persist.cli._render import (
 )
 from langgraph_persist.cli._tree import fork_tree
 from langgraph_persist.errors import CorruptRecordError, NotFoundError
-from langgraph_persist.retention import summarize_thread
 from langgraph_persist.saver import PersistSaver
 
 ns_option = click.option(
@@ -204,19 +203,18 @@ def threads(
         summaries = []
         for done, thread_id in enumerate(ids, 1):
             progress(done, len(ids))
-            summary = summarize_thread(saver, thread_id)
-            if not summary.checkpoints:
+            info = saver.thread_info(thread_id)
+            if not info.checkpoints:
                 continue
-            if wanted:
-                metadata = saver.thread_info(thread_id).latest_metadata
-                if not all(metadata.get(k, object()) == v for k, v in wanted.items()):
-                    continue
-            summaries.append(summary)
-    order = {
+            metadata = info.latest_metadata
+            if wanted and not all(metadata.get(k, object()) == v for k, v in wanted.items()):
+                continue
+            summaries.append(info)
+    order: dict[str, tuple[Callable[[ThreadInfo], Any], bool]] = {
         "thread": (lambda s: s.thread_id, False),
-        "updated": (lambda s: s.last_update.timestamp() if s.last_update else 0.0, True),
+        "updated": (lambda s: s.latest_time.timestamp() if s.latest_time else 0.0, True),
         "checkpoints": (lambda s: s.checkpoints, True),
-        "bytes": (lambda s: s.bytes, True),
+        "bytes": (lambda s: s.stored_bytes, True),
     }
     key, descending = order[sort]
     summaries.sort(key=key, reverse=descending != reverse)
@@ -226,11 +224,11 @@ def threads(
             [
                 {
                     "thread_id": s.thread_id,
-                    "last_update": iso(s.last_update),
+                    "last_update": iso(s.latest_time),
                     "checkpoints": s.checkpoints,
                     "namespaces": len(s.namespaces),
-                    "bytes": s.bytes,
-                    "latest_checkpoint_id": s.latest_id,
+                    "bytes": s.stored_bytes,
+                    "latest_checkpoint_id": s.latest_checkpoint_id,
                 }
                 for s in summaries
             ]
@@ -241,10 +239,10 @@ def threads(
         [
             (
                 s.thread_id,
-                human_time(s.last_update),
+                human_time(s.latest_time),
                 s.checkpoints,
                 len(s.namespaces),
-                human_bytes(s.bytes),
+                human_bytes(s.stored_bytes),
             )
             for s in summaries
         ],

@@ -326,3 +326,13 @@ def _diff_messages(d: ChannelDiff, a: Sequence[Any], b: Sequence[Any], full: boo
             "changed": [{"before": to_jsonable(x), "after": to_jsonable(y)} for x, y in changed],
         }
     }
+
+
+def human_bytes(n: int) -> str:
+    """A byte count for people (``12.3 KiB``): the CLI's tables and the web UI."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover

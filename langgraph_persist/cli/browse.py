@@ -27,7 +27,6 @@ from langgraph_persist.cli._common import (
     echo,
     echo_json,
     full_option,
-    human_bytes,
     human_time,
     iso,
     json_option,
@@ -40,6 +39,7 @@ from langgraph_persist.cli._common import (
 )
 from langgraph_persist.cli._render import (
     diff_channels,
+    human_bytes,
     is_message_list,
     short_text,
     short_version,

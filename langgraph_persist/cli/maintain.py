@@ -25,7 +25,6 @@ from langgraph_persist.cli._common import (
     echo,
     echo_json,
     full_option,
-    human_bytes,
     human_time,
     iso,
     json_option,
@@ -36,6 +35,7 @@ from langgraph_persist.cli._common import (
     store_option,
     table,
 )
+from langgraph_persist.cli._render import human_bytes
 from langgraph_persist.retention import RetentionPlan, apply_retention, plan_retention
 from langgraph_persist.upgrade import upgrade as run_upgrade
 

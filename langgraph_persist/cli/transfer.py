@@ -27,7 +27,6 @@ from langgraph_persist.cli._common import (
     echo,
     echo_json,
     full_option,
-    human_bytes,
     human_time,
     json_option,
     open_store,
@@ -36,6 +35,7 @@ from langgraph_persist.cli._common import (
     store_option,
     table,
 )
+from langgraph_persist.cli._render import human_bytes
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import BlockedTypeError
 from langgraph_persist.migrate import AnySaver, migrate_all, open_saver, redact_url

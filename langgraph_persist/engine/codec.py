@@ -46,13 +46,7 @@ class RecordCodec:
     def decode(self, data: bytes, kind: Kind, key: keys.Key) -> Any:
         """The object a record of ``kind`` at ``key`` holds; ``CorruptRecordError`` naming
         the key for anything damaged, misplaced or of another kind."""
-        return records.decode(
-            data,
-            expect=kind,
-            location=location(key),
-            sealer=self._sealer_for(kind),
-            aad=associated_data(key),
-        )
+        return self.decode_any(data, key, expect=kind)[0]
 
     def decode_any(
         self,

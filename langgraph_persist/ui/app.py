@@ -55,6 +55,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from langgraph_persist import snapshot
+from langgraph_persist.cli._render import human_bytes
 from langgraph_persist.errors import (
     ConfigurationError,
     InvalidIdError,
@@ -154,14 +155,8 @@ def _when(iso: Any) -> str:
 
 
 def _human_bytes(n: Any) -> str:
-    if not isinstance(n, int):
-        return "-"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
+    """``human_bytes`` for templates, where a size may be missing (``-``)."""
+    return human_bytes(n) if isinstance(n, int) else "-"
 
 
 def _templates() -> Environment:

@@ -191,7 +191,7 @@ def install(killer: Killer) -> None:
                 txn.update(open=False, changed=False)
             elif txn["open"] and head.startswith(("INSERT", "DELETE", "UPDATE")):
                 txn["changed"] = True
-                if head.startswith("INSERT INTO ENTRIES (DIR, NAME, VALUE) VALUES"):
+                if head.startswith("INSERT INTO ENTRIES (DIR, NAME, VALUE, FACETS) VALUES"):
                     killer("sql:record")  # the record's upsert; INSERT OR IGNORE is content
                 elif head.startswith("DELETE FROM ENTRIES WHERE DIR = "):
                     killer("sql:delete")

@@ -67,3 +67,21 @@ def test_upgrade_of_the_golden_v1_store(tmp_path: Path) -> None:
     assert describe(saver) == json.loads((GOLDEN / "expected-v1.json").read_text())
     assert saver.verify().ok
     assert upgrade(store).already_upgraded
+
+
+def test_golden_store_v2_schema_2_reads_back_exactly(tmp_path: Path) -> None:
+    """SQLite schema 2: checkpoint rows carry facets, and filters on them stay exact."""
+    store = tmp_path / "store"
+    shutil.copytree(GOLDEN / "store-v2s2", store)
+    before = (store / "store.db").read_bytes()
+    saver = PersistSaver(store)
+    assert describe(saver) == json.loads((GOLDEN / "expected-v2s2.json").read_text())
+    assert saver.verify().ok
+    for thread_id in saver.threads():
+        history = list(saver.list({"configurable": {"thread_id": thread_id}}))
+        for t in history:
+            wanted = [h.config for h in history if h.metadata == t.metadata]
+            found = saver.list({"configurable": {"thread_id": thread_id}}, filter=t.metadata)
+            assert [f.config for f in found] == wanted
+    saver.close()
+    assert (store / "store.db").read_bytes() == before

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from langgraph_persist import PersistSaver, StoreError, keys
+from langgraph_persist.facets import Scalar
 from langgraph_persist.keys import Key
 from langgraph_persist.store.files import FileStore
 from langgraph_persist.store.sqlite import SqliteStore
@@ -51,6 +52,7 @@ class RecordFirstFileStore(FileStore):
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         if write:
             self.write_many(write)
@@ -74,12 +76,13 @@ class DropsEvery7thWrite(SqliteStore):
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         if write:
             self.commits += 1
             if self.commits % 7 == 0:
                 write = ()
-        super().commit(create=create, write=write, defer_sync=defer_sync)
+        super().commit(create=create, write=write, defer_sync=defer_sync, facets=facets)
 
 
 _FIRST_PROCESS = os.getpid()
@@ -93,9 +96,14 @@ class ResumeAlwaysRaises(SqliteStore):
     run with a handful of acknowledgements."""
 
     def list_desc(
-        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+        self,
+        prefix: Key,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        facets: Mapping[str, Scalar] | None = None,
     ) -> list[str]:
-        names = super().list_desc(prefix, before=before, limit=limit)
+        names = super().list_desc(prefix, before=before, limit=limit, facets=facets)
         if names and os.getpid() != _FIRST_PROCESS:
             raise StoreError(f"cannot resume {'/'.join(prefix)}")
         return names

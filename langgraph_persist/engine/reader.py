@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -27,11 +27,12 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph_persist import keys, records
+from langgraph_persist import facets, keys, records
 from langgraph_persist.address import Address, address_of
 from langgraph_persist.engine.codec import RecordCodec, location
 from langgraph_persist.engine.shapes import CheckpointRecord, WritesRecord
 from langgraph_persist.errors import CorruptRecordError, DanglingReferenceError
+from langgraph_persist.facets import Scalar
 from langgraph_persist.lru import LRU
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
@@ -427,7 +428,8 @@ class Reader:
             addresses = self.namespaces(thread_id)
             if only_ns is not None:
                 addresses = [x for x in addresses if x.checkpoint_ns == only_ns]
-            streams = [self.newest_first(x, before_id) for x in addresses]
+            narrow = facets.pushable(filter)
+            streams = [self.newest_first(x, before_id, narrow) for x in addresses]
             merged = heapq.merge(*streams, key=lambda item: item[0], reverse=True)
             wanted = ((cid, x) for cid, x in merged if not only_id or cid == only_id)
             while page := list(itertools.islice(wanted, min(remaining or _PAGE, _PAGE))):
@@ -468,21 +470,25 @@ class Reader:
         if failure is not None:
             raise failure
 
-    def newest_first(self, a: Address, before: str | None = None) -> Iterator[tuple[str, Address]]:
+    def newest_first(
+        self, a: Address, before: str | None = None, narrow: Mapping[str, Scalar] | None = None
+    ) -> Iterator[tuple[str, Address]]:
         """(checkpoint id, address) pairs of one namespace, newest first, read in pages.
 
         Pages grow (8, 16, ... 1024 ids) so ``list(limit=10)`` reads one small page
         of an indexed store while a full listing still takes few calls. A store
         that cannot seek lists once: a page would cost it a full listing each.
+        ``narrow`` (facets.py) lets the store skip checkpoints whose metadata
+        cannot match the filter; what it returns is still filtered after decoding.
         """
         prefix = keys.checkpoints_dir(a.t, a.n)
         if not self.store.seeks_pages:
-            for cid in self.store.list_desc(prefix, before=before):
+            for cid in self.store.list_desc(prefix, before=before, facets=narrow):
                 yield cid, a
             return
         page = _FIRST_PAGE
         while True:
-            ids = self.store.list_desc(prefix, before=before, limit=page)
+            ids = self.store.list_desc(prefix, before=before, limit=page, facets=narrow)
             for cid in ids:
                 yield cid, a
             if len(ids) < page:

@@ -19,7 +19,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,7 +31,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 
-from langgraph_persist import keys
+from langgraph_persist import facets, keys
 from langgraph_persist.address import Address
 from langgraph_persist.engine import delta
 from langgraph_persist.engine.heads import Heads
@@ -141,7 +141,8 @@ class Writer:
             items = [(key, self.records.encode(Kind.CHECKPOINT, record, key))]
             with self.heads.updating(a):
                 items += self.heads.after_put(a, checkpoint_id)
-                self.store.commit(create=content, write=items)
+                described = self._facets(key, full_metadata)
+                self.store.commit(create=content, write=items, facets=described)
         r.remember(a, checkpoint_id, record)
         return a.config(checkpoint_id)
 
@@ -175,6 +176,14 @@ class Writer:
             with self.heads.updating(a):
                 items += self.heads.after_writes(a, checkpoint_id)
                 self.store.commit(create=content, write=items, defer_sync=True)
+
+    def _facets(self, key: keys.Key, metadata: Mapping[str, Any]) -> dict[keys.Key, str]:
+        """What a store may filter this checkpoint on (facets.py): nothing when
+        records are sealed, since plaintext facets would leak the metadata."""
+        if self.records.sealer is not None:
+            return {}
+        found = facets.facets_of(metadata)
+        return {} if found is None else {key: found}
 
     @contextlib.contextmanager
     def writing(self, a: Address, *, exclusive: bool) -> Iterator[None]:

@@ -25,12 +25,13 @@ Keys are tuples of safe names built by ``keys.py``; values are opaque bytes
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Protocol
 
 from langgraph_persist.errors import ConfigurationError
+from langgraph_persist.facets import Scalar
 from langgraph_persist.keys import Key
 
 _NO_PINS = "{method} needs a Redis hot tier (PersistSaver(..., redis=...)); {store} has none"
@@ -81,6 +82,7 @@ class Store(Protocol):
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         """``create_many(create)`` and ``write_many(write)`` as one durable step.
 
@@ -91,6 +93,9 @@ class Store(Protocol):
         process at once but a power cut only once the store's *next* synced
         commit is done. Only a store whose log makes a later sync cover every
         earlier commit (SQLite's WAL) uses it; the others sync as always.
+
+        ``facets``: JSON facets of some of the records (facets.py), for a store
+        that can filter on them (``list_desc(facets=...)``); the others drop them.
         """
         if create:
             self.create_many(create)
@@ -106,10 +111,19 @@ class Store(Protocol):
         ...
 
     def list_desc(
-        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+        self,
+        prefix: Key,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        facets: Mapping[str, Scalar] | None = None,
     ) -> Names:
         """Up to ``limit`` child names under ``prefix`` that sort below ``before``,
-        greatest first. The default slices ``list``; indexed stores seek."""
+        greatest first. The default slices ``list``; indexed stores seek.
+
+        ``facets`` may narrow the answer to the records whose facets can match
+        (facets.py); the answer stays a superset of those, so a store that cannot
+        evaluate them ignores them, as this default does."""
         names = self.list(prefix)
         if before is not None:
             names = names[: bisect.bisect_left(names, before)]

@@ -44,11 +44,12 @@ cut may lose the last commits, never the database.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from langgraph_persist.errors import (
@@ -58,6 +59,7 @@ from langgraph_persist.errors import (
     StoreError,
     UnsupportedFormatError,
 )
+from langgraph_persist.facets import Scalar
 from langgraph_persist.keys import Key
 from langgraph_persist.store import marker
 from langgraph_persist.store.base import Children, Listings, Names, Store
@@ -74,19 +76,35 @@ LAYOUT = "sqlite"
 STORE_FORMAT = 2
 DATABASE = "store.db"
 APPLICATION_ID = 0x4C475053  # "LGPS": identifies our databases to `file` and to us
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+"""1: ``entries(dir, name, value)``; 2 adds the ``facets`` column and its trigger."""
 _BUSY_TIMEOUT_S = 60.0
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
-    dir   TEXT NOT NULL,
-    name  TEXT NOT NULL,
-    value BLOB,
+    dir    TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    value  BLOB,
+    facets TEXT,
     PRIMARY KEY (dir, name)
 );
 """
+
+_FACETS_COLUMN = "ALTER TABLE entries ADD COLUMN facets TEXT"
+
+_FACETS_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS facets_follow_value AFTER UPDATE OF value ON entries
+WHEN NEW.facets IS NOT NULL AND NEW.facets IS OLD.facets
+BEGIN
+    UPDATE entries SET facets = NULL WHERE rowid = NEW.rowid;
+END;
+"""
+"""A value rewritten without new facets (a repair from the hot tier, a release
+that predates them) keeps no stale facets: they would describe the old value.
+A rewrite that sets the same facets again loses them too, which only makes that
+row a candidate for every filter (facets.py: a store's answer is a superset)."""
 
 
 def marker_body() -> bytes:
@@ -161,6 +179,8 @@ class SqliteStore(FileLocked, Store):
         self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._write_conn: _Conn | None = None
         self._sync_level = ""
+        self._facets_column: bool | None = None
+        self._schema = _SCHEMA_VERSION
         self._pid = os.getpid()
         self._closed = False
         if read_only:
@@ -239,14 +259,26 @@ class SqliteStore(FileLocked, Store):
                     f"{self.database} has schema version {version}; this release reads up to "
                     f"{_SCHEMA_VERSION}: upgrade langgraph-persist"
                 )
-            if (app, version) != (APPLICATION_ID, _SCHEMA_VERSION):  # opening never writes
+            if version == 0:  # a new database; opening an existing one never writes
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 conn.execute(_SCHEMA)
+                conn.execute(_FACETS_TRIGGER)
+            self._schema = _SCHEMA_VERSION if version == 0 else version
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Schema 1 -> 2, as a write's first work (``_transact``), not at opening:
+        reading a store never writes it. Checked inside the write transaction, so
+        processes migrating at once do it once. Rows of schema 1 get no facets:
+        they are candidates for every filter."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+            conn.execute(_FACETS_COLUMN)
+            conn.execute(_FACETS_TRIGGER)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _refuse_foreign_directory(self) -> None:
         """A new store goes into a new or empty directory, never over someone's files.
@@ -288,6 +320,7 @@ class SqliteStore(FileLocked, Store):
                 # Deleted and overwritten records are zeroed, not left in free pages:
                 # reencrypt and delete_thread + gc must not leave old plaintext behind.
                 raw.execute("PRAGMA secure_delete = ON")
+        raw.create_function("lgp_facets_sound", 1, _facets_sound, deterministic=True)
         conn = _Conn(raw)
         self._all.add(conn)
         return conn
@@ -443,14 +476,31 @@ class SqliteStore(FileLocked, Store):
         return [r[0] for r in rows]
 
     def list_desc(
-        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+        self,
+        prefix: Key,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        facets: Mapping[str, Scalar] | None = None,
     ) -> Names:
-        """One index seek: the cost depends on ``limit``, not on how many names there are."""
+        """One index seek: the cost depends on ``limit``, not on how many names there are.
+
+        ``facets`` (facets.py) are evaluated by SQLite next to each row, so a
+        filtered listing decodes no record that cannot match; rows with unknown
+        facets are always returned (the answer is a superset)."""
         sql = "SELECT name FROM entries WHERE dir = ?"
         args: list[Any] = [_dir_of(prefix)]
         if before is not None:
             sql += " AND name < ?"
             args.append(before)
+        if facets and self._has_facets():
+            tests = " AND ".join(
+                f"json_extract(substr(facets, {_TAG_CHARS + 1}), '$.\"{k}\"') IS ?" for k in facets
+            )
+            # CASE, not OR: SQLite promises to evaluate its branches in order, so a
+            # damaged (unsound) text is never parsed, and is a candidate instead
+            sql += f" AND CASE WHEN {self._UNKNOWN_FACETS} THEN 1 ELSE ({tests}) END"
+            args.extend(facets.values())
         sql += " ORDER BY name DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -458,6 +508,18 @@ class SqliteStore(FileLocked, Store):
         with self._translate("list"):
             rows = self._reader().execute(sql, args).fetchall()
         return [r[0] for r in rows]
+
+    _UNKNOWN_FACETS = "facets IS NULL OR NOT lgp_facets_sound(facets)"
+    """Rows listed whatever the filter: no facets, or facets damaged since written."""
+
+    def _has_facets(self) -> bool:
+        """Whether the database has the ``facets`` column (a schema-1 store opened
+        read-only has not: it is listed as if no row had facets)."""
+        if self._facets_column is None:
+            with self._translate("read the schema"):
+                columns = self._reader().execute("PRAGMA table_info(entries)").fetchall()
+            self._facets_column = any(c[1] == "facets" for c in columns)
+        return self._facets_column
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:
         return [self.list(p) for p in prefixes]
@@ -546,6 +608,7 @@ class SqliteStore(FileLocked, Store):
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         """Content and record in one transaction (one fsync, shared with concurrent calls).
 
@@ -553,11 +616,15 @@ class SqliteStore(FileLocked, Store):
         frames reach the OS at once, so a killed process loses nothing, and the
         next FULL commit's fsync of the WAL makes them power-safe too, because the
         WAL is one append-only file synced in order.
+
+        ``facets`` go into the same rows as their records (facets.py), so a
+        record and the facets that describe it are never apart.
         """
         if not create and not write:
             return
-        rows_create = [(*_split(k), v) for k, v in create]
-        rows_write = [(*_split(k), v) for k, v in write]
+        described = {k: _tagged(text) for k, text in (facets or {}).items()}
+        rows_create = [(*_split(k), v, described.get(k)) for k, v in create]
+        rows_write = [(*_split(k), v, described.get(k)) for k, v in write]
         parents = {p for k, _ in (*create, *write) for p in _parents(k)}
 
         def work(conn: sqlite3.Connection) -> None:
@@ -567,13 +634,14 @@ class SqliteStore(FileLocked, Store):
             )
             if rows_create:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, ?)",
+                    "INSERT OR IGNORE INTO entries (dir, name, value, facets) VALUES (?, ?, ?, ?)",
                     rows_create,
                 )
             if rows_write:
                 conn.executemany(
-                    "INSERT INTO entries (dir, name, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (dir, name) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO entries (dir, name, value, facets) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (dir, name) DO UPDATE "
+                    "SET value = excluded.value, facets = excluded.facets",
                     rows_write,
                 )
 
@@ -598,10 +666,11 @@ class SqliteStore(FileLocked, Store):
                 sorted(parents),
             )
             conn.executemany(
-                "INSERT INTO entries (dir, name, value) "
-                "SELECT ?, ?, value FROM entries "
+                "INSERT INTO entries (dir, name, value, facets) "
+                "SELECT ?, ?, value, facets FROM entries "
                 "WHERE dir = ? AND name = ? AND value IS NOT NULL "
-                "ON CONFLICT (dir, name) DO UPDATE SET value = excluded.value",
+                "ON CONFLICT (dir, name) DO UPDATE "
+                "SET value = excluded.value, facets = excluded.facets",
                 pairs,
             )
 
@@ -650,6 +719,10 @@ class SqliteStore(FileLocked, Store):
         if self.read_only:
             raise StoreError(f"checkpoint store {self.root} was opened read-only")
         self._fork_check()
+        if self._schema < _SCHEMA_VERSION:
+            self._commits.run(self._migrate, "upgrade the database schema")
+            self._schema = _SCHEMA_VERSION
+            self._facets_column = None
         self._commits.run(work, doing, sync=sync)
 
     def _writer_for(self, sync: bool) -> sqlite3.Connection:
@@ -704,6 +777,7 @@ class SqliteStore(FileLocked, Store):
         stopped: the database is replaced under this process's (closed) connections."""
         self.close()
         kept = salvage_database(self.database, self._create_schema)
+        self._facets_column = None
         self._closed = False
         self._local = threading.local()
         self._write_conn = None
@@ -752,6 +826,30 @@ class _Conn:
         # threads): close it now, not at the next garbage collection, so it holds no
         # WAL snapshot open and the last close can still checkpoint and remove the WAL.
         self.close()
+
+
+_TAG_CHARS = 16
+"""Facets are stored behind a 64-bit digest of their text, in hex (``_tagged``)."""
+
+
+def _facets_tag(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=_TAG_CHARS // 2).hexdigest()
+
+
+def _tagged(text: str) -> str:
+    """Facets as stored: a flipped byte in them must not hide a checkpoint from a
+    filter (records have digests; SQLite pages have none), so a row whose facets
+    no longer match their tag is a candidate for every filter."""
+    return _facets_tag(text) + text
+
+
+def _facets_sound(stored: object) -> bool:
+    """``lgp_facets_sound(facets)`` in SQL: the text still matches its tag."""
+    return (
+        isinstance(stored, str)
+        and len(stored) > _TAG_CHARS
+        and _facets_tag(stored[_TAG_CHARS:]) == stored[:_TAG_CHARS]
+    )
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

@@ -40,7 +40,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from functools import partial
@@ -52,6 +52,7 @@ import redis.asyncio
 from langgraph_persist import keys, records
 from langgraph_persist.crypto import Encryption
 from langgraph_persist.errors import ConfigurationError, StoreError, TierUnavailableError
+from langgraph_persist.facets import Scalar
 from langgraph_persist.keys import Key
 from langgraph_persist.store.base import Listings, Names, Store
 from langgraph_persist.store.hot.layout import Tag
@@ -354,10 +355,12 @@ class TieredStore(Store):
         create: Sequence[tuple[Key, bytes]] = (),
         write: Sequence[tuple[Key, bytes]] = (),
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         """One cold commit (atomic where the cold tier is transactional), then Redis;
-        in write-behind mode, Redis first and the cold tier from the queue."""
-        self._write(list(create), list(write), defer_sync=defer_sync)
+        in write-behind mode, Redis first and the cold tier from the queue (which
+        carries no facets: flushed records are candidates for every filter)."""
+        self._write(list(create), list(write), defer_sync=defer_sync, facets=facets)
 
     def _split_read(self, keys: list[Key]) -> list[bytes | None]:
         """Cold-only keys from the cold tier, the rest through Redis."""
@@ -378,6 +381,7 @@ class TieredStore(Store):
         *,
         queue: bool = True,
         defer_sync: bool = False,
+        facets: Mapping[Key, str] | None = None,
     ) -> None:
         """Content (``create``) and records (``write``) of one call, in every mode.
 
@@ -415,7 +419,7 @@ class TieredStore(Store):
             fence: dict[Tag, str] | None = self._fence_for(tags)
         except HotDown:
             fence = None
-        self.cold.commit(create=create, write=write, defer_sync=defer_sync)
+        self.cold.commit(create=create, write=write, defer_sync=defer_sync, facets=facets)
         if fence is None:
             if stale:
                 self._journal_add(stale)
@@ -708,12 +712,17 @@ class TieredStore(Store):
         return not self._wb and self.cold.seeks_pages
 
     def list_desc(
-        self, prefix: Key, *, before: str | None = None, limit: int | None = None
+        self,
+        prefix: Key,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        facets: Mapping[str, Scalar] | None = None,
     ) -> Names:
         """The cold tier's index in write-through mode; with write-behind, unflushed
         names must be merged in, so the page comes from the full listing."""
         if not self._wb:
-            return self.cold.list_desc(prefix, before=before, limit=limit)
+            return self.cold.list_desc(prefix, before=before, limit=limit, facets=facets)
         return super().list_desc(prefix, before=before, limit=limit)
 
     def list_many(self, prefixes: Sequence[Key]) -> Listings:

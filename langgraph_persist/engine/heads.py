@@ -54,10 +54,13 @@ class Heads:
         (``verify`` reports it; a writer must not fail on bookkeeping)."""
         if not self.kept:
             return None
-        key = keys.head(a.t, a.n)
-        data = self.reader.store.read(key)
-        if data is None:
+        return self.decode(a, self.reader.store.read(keys.head(a.t, a.n)))
+
+    def decode(self, a: Address, data: bytes | None) -> Head | None:
+        """The head in ``data`` (read by a writer with its other state, in one call)."""
+        if data is None or not self.kept:
             return None
+        key = keys.head(a.t, a.n)
         try:
             head: Head = self.reader.records.decode(data, Kind.HEAD, key)
         except CorruptRecordError:
@@ -69,22 +72,24 @@ class Heads:
         key = keys.head(a.t, a.n)
         return key, self.reader.records.encode(Kind.HEAD, head, key)
 
-    def after_put(self, a: Address, checkpoint_id: str) -> list[tuple[keys.Key, bytes]]:
-        """What a put of ``checkpoint_id`` writes to the head: nothing when the
-        head already names a newer checkpoint (a fork of an older one)."""
+    def after_put(
+        self, a: Address, checkpoint_id: str, head: Head | None
+    ) -> list[tuple[keys.Key, bytes]]:
+        """What a put of ``checkpoint_id`` writes to the head (``head``, read under
+        ``updating``): nothing when it already names a newer checkpoint (a fork of
+        an older one)."""
         if not self.kept:
             return []
-        head = self.read(a)
         if head is not None and head["latest"] > checkpoint_id:
             return []
         # writes may have arrived first (LangGraph saves checkpoints in the background)
-        store = self.reader.store
-        found = len(store.list(keys.writes_dir(a.t, a.n, checkpoint_id)))
+        found = self.reader.store.count(keys.writes_dir(a.t, a.n, checkpoint_id))
         return [self.item(a, {"latest": checkpoint_id, "writes": found})]
 
-    def after_writes(self, a: Address, checkpoint_id: str) -> list[tuple[keys.Key, bytes]]:
+    def after_writes(
+        self, a: Address, checkpoint_id: str, head: Head | None
+    ) -> list[tuple[keys.Key, bytes]]:
         """What one more write record of ``checkpoint_id`` writes to the head."""
-        head = self.read(a)
         if head is None or head["latest"] != checkpoint_id:
             return []
         return [self.item(a, {"latest": head["latest"], "writes": head["writes"] + 1})]

@@ -38,6 +38,7 @@ from langgraph_persist.engine.heads import Heads
 from langgraph_persist.engine.reader import Reader
 from langgraph_persist.engine.shapes import (
     CheckpointRecord,
+    Head,
     RunIndexRecord,
     ThreadInfoRecord,
     WritesRecord,
@@ -125,24 +126,20 @@ class Writer:
             record["dseed"] = seeds
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         fenced = self.fencing and metadata.get("source") in _CONTINUATIONS
-        with self.writing(a, exclusive=fenced):
-            self._refuse_resurrection(a, parent_id)
+        parent_key = keys.checkpoint(a.t, a.n, parent_id) if known and parent_id else None
+        with self.writing(a, exclusive=fenced), self.heads.updating(a):
+            head = self._check_thread(a, parent_id)
             if fenced:
                 self._refuse_stale_writer(a, parent_id, checkpoint_id)
-            if (
-                known
-                and parent_id
-                and not self.store.exists_many([keys.checkpoint(a.t, a.n, parent_id)])[0]
-            ):
+            content, parent_present = self._content(a, new, run, parent_key)
+            if parent_key is not None and not parent_present:
                 # The parent is gone (deleted by another process): what it referenced
                 # may have been collected, so trust only what the store says exists.
-                new = self._reencode(checkpoint, hash_key)
-            content = self.content(a, new, run)
+                content = self.content(a, self._reencode(checkpoint, hash_key), run)
             items = [(key, self.records.encode(Kind.CHECKPOINT, record, key))]
-            with self.heads.updating(a):
-                items += self.heads.after_put(a, checkpoint_id)
-                described = self._facets(key, full_metadata)
-                self.store.commit(create=content, write=items, facets=described)
+            items += self.heads.after_put(a, checkpoint_id, head)
+            described = self._facets(key, full_metadata)
+            self.store.commit(create=content, write=items, facets=described)
         r.remember(a, checkpoint_id, record)
         return a.config(checkpoint_id)
 
@@ -167,15 +164,14 @@ class Writer:
         ]
         record: WritesRecord = {"task": task_id, "path": task_path, "w": entries}
         key = keys.write(a.t, a.n, checkpoint_id, _seq())
-        with self.writing(a, exclusive=False):
-            self._refuse_resurrection(a, checkpoint_id)
+        with self.writing(a, exclusive=False), self.heads.updating(a):
+            head = self._check_thread(a, checkpoint_id)
             # Power-safe with the next put's sync (docs/reliability.md): pending writes
             # only spare a resumed step from re-running tasks, and a step ends in a put.
             content = self.content(a, new, None)
             items = [(key, self.records.encode(Kind.WRITES, record, key))]
-            with self.heads.updating(a):
-                items += self.heads.after_writes(a, checkpoint_id)
-                self.store.commit(create=content, write=items, defer_sync=True)
+            items += self.heads.after_writes(a, checkpoint_id, head)
+            self.store.commit(create=content, write=items, defer_sync=True)
 
     def _facets(self, key: keys.Key, metadata: Mapping[str, Any]) -> dict[keys.Key, str]:
         """What a store may filter this checkpoint on (facets.py): nothing when
@@ -201,19 +197,26 @@ class Writer:
         ):
             yield
 
-    def _refuse_resurrection(self, a: Address, parent_id: str | None) -> None:
+    def _check_thread(self, a: Address, parent_id: str | None) -> Head | None:
+        """The namespace's head, after refusing a write into a deleted thread; both
+        read in one store call (the writer's hot path)."""
+        tombstone = keys.tombstone(self.reader.tombstone_name(a.thread_id))
+        wanted = [tombstone, keys.head(a.t, a.n)] if self.heads.kept else [tombstone]
+        found = self.store.read_many(wanted)
+        self._refuse_resurrection(a, parent_id, tombstone, found[0])
+        return self.heads.decode(a, found[1]) if self.heads.kept else None
+
+    def _refuse_resurrection(
+        self, a: Address, parent_id: str | None, key: keys.Key, data: bytes | None
+    ) -> None:
         """A write that continues a checkpoint deleted with its thread is refused.
 
-        ``delete_thread`` leaves a tombstone holding a checkpoint-id-shaped
-        boundary (uuid6, so ids sort by creation time). A put whose parent, or
-        writes whose checkpoint, is missing and older than the boundary belong
-        to a run that began before the deletion.
+        ``delete_thread`` leaves a tombstone (``data`` at ``key``) holding a
+        checkpoint-id-shaped boundary (uuid6, so ids sort by creation time). A put
+        whose parent, or writes whose checkpoint, is missing and older than the
+        boundary belong to a run that began before the deletion.
         """
-        if not parent_id:
-            return
-        key = keys.tombstone(self.reader.tombstone_name(a.thread_id))
-        data = self.store.read(key)
-        if data is None:
+        if not parent_id or data is None:
             return
         boundary = self.records.decode(data, Kind.TOMBSTONE, key)["boundary"]
         if (
@@ -265,6 +268,12 @@ class Writer:
         "known to exist" would then leave a dangling reference. Existence checks
         are cheap next to the fsyncs they save.
         """
+        return self._content(a, new, run_id, None)[0]
+
+    def _content(
+        self, a: Address, new: NewBlobs, run_id: str | None, also: keys.Key | None
+    ) -> tuple[Items, bool]:
+        """``content``, and whether ``also`` exists, asked in the same store call."""
         wanted: dict[keys.Key, Callable[[], bytes]] = {}
         for digest, (kind, payload) in new.items():
             key = keys.blob(digest)
@@ -277,11 +286,13 @@ class Writer:
             entry: RunIndexRecord = {"run_id": run_id, "thread_id": a.thread_id}
             wanted[run_key] = _framing(self.records.encode, Kind.RUN_INDEX, entry, run_key)
         candidates = list(wanted)
-        return [
+        present = self.store.exists_many(candidates if also is None else [*candidates, also])
+        items = [
             (key, wanted[key]())
-            for key, present in zip(candidates, self.store.exists_many(candidates), strict=True)
-            if not present
+            for key, there in zip(candidates, present, strict=False)
+            if not there
         ]
+        return items, also is not None and present[-1]
 
 
 def _framing(

@@ -23,7 +23,8 @@ towards "unknown":
 * ``dict``, ``list`` and ``tuple`` values, and ints beyond +-2**53, are left
   out: none of them equals a value that is pushed down, so leaving them out
   cannot hide a match.
-* Strings that are not valid Unicode (lone surrogates) are left out too.
+* Strings that are not valid Unicode (lone surrogates) or longer than
+  ``MAX_TEXT`` are left out too, and never pushed down.
 * Only keys made of letters, digits, ``_`` and ``-`` are used, so a key is a
   JSON path without quoting rules.
 * Encrypted stores get no facets at all: the metadata is sealed, and a
@@ -40,6 +41,10 @@ from typing import Any
 Scalar = str | int | bool | None
 """A facet value (see the module docstring for which values qualify)."""
 
+MAX_TEXT = 256
+"""Longer strings are left out of facets (a large string in metadata must not be
+stored twice) and filters on them are not pushed down: no short string equals them."""
+
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 _EXACT_INT = 2**53
 _CONTAINERS = (dict, list, tuple)
@@ -51,7 +56,7 @@ def _pushable_value(value: Any) -> bool:
     if value is None or t is bool:
         return True
     if t is str:
-        return _utf8(value)
+        return len(value) <= MAX_TEXT and _utf8(value)
     return t is int and -_EXACT_INT <= value <= _EXACT_INT
 
 

@@ -79,6 +79,8 @@ def encode_name(value: str, key: bytes = b"") -> str:
         raise InvalidIdError(f"id of {len(value)} characters exceeds {MAX_ID_BYTES} bytes")
     if value == "":
         return _EMPTY
+    if not key and len(value) <= MAX_COMPONENT and _PLAIN.fullmatch(value):
+        return value  # every character is safe: the loop below would copy it (hot path)
     try:
         raw = value.encode("utf-8")
     except UnicodeEncodeError:

@@ -39,7 +39,7 @@ METADATA: list[dict[str, Any]] = [
     {"source": "loop", "step": 6, "weird key!": "v", "big": 2**60, "huge": 2.0**80},
     {"source": "1", "step": 7},
     {"step": 8},
-    {"source": "loop", "step": 9.0, "ratio": float("inf")},
+    {"source": "loop", "step": 9.0, "ratio": float("inf"), "note": "n" * 300},
 ]
 
 FILTERS: list[dict[str, Any]] = [
@@ -64,6 +64,7 @@ FILTERS: list[dict[str, Any]] = [
     {"huge": 2**80},
     {"score": 0.5},
     {"ratio": float("inf")},
+    {"note": "n" * 300},
     {"source": "loop", "step": 3},
     {"missing": None},
     {"missing": 0},
@@ -105,7 +106,7 @@ def test_facets_keep_only_what_sqlite_compares_like_python() -> None:
         '{"source":"loop","step":3,"ok":true,"x":null}'
     )
     assert facets_of({"step": 2.0, "score": 0.5, "nested": {"a": 1}, "l": [1]}) == '{"step":2}'
-    assert facets_of({"big": 2**60, "bad key": "v", "s": "\ud800"}) == "{}"
+    assert facets_of({"big": 2**60, "bad key": "v", "s": "\ud800", "long": "x" * 257}) == "{}"
     assert facets_of({"step": Decimal(4)}) is None
 
 
@@ -117,6 +118,7 @@ def test_only_scalars_with_safe_keys_are_pushed() -> None:
         "u": None,
     }
     assert pushable({"score": 0.5, "n": {"a": 1}, "bad key": 1, "big": 2**60, "s": "\udc00"}) == {}
+    assert pushable({"long": "x" * 257}) == {}
     assert pushable(None) == {}
 
 

@@ -22,7 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from langgraph_persist import PersistSaver, keys
 from langgraph_persist.crypto import Encryption
-from langgraph_persist.facets import Scalar, facets_of, pushable
+from langgraph_persist.facets import Scalar, facets_of, needles, pushable
 from langgraph_persist.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,6 +39,7 @@ METADATA: list[dict[str, Any]] = [
     {"source": "loop", "step": 6, "weird key!": "v", "big": 2**60, "huge": 2.0**80},
     {"source": "1", "step": 7},
     {"step": 8},
+    {"source": "loop", "step": 10, "flag": False, "text": 'a "quoted", {braced} text'},
     {"source": "loop", "step": 9.0, "ratio": float("inf"), "note": "n" * 300},
 ]
 
@@ -66,6 +67,12 @@ FILTERS: list[dict[str, Any]] = [
     {"ratio": float("inf")},
     {"note": "n" * 300},
     {"source": "loop", "step": 3},
+    {"flag": False},
+    {"flag": 0},
+    {"step": 0},
+    {"step": False},
+    {"text": 'a "quoted", {braced} text'},
+    {"text": '"quoted"'},
     {"missing": None},
     {"missing": 0},
     {},
@@ -108,6 +115,16 @@ def test_facets_keep_only_what_sqlite_compares_like_python() -> None:
     assert facets_of({"step": 2.0, "score": 0.5, "nested": {"a": 1}, "l": [1]}) == '{"step":2}'
     assert facets_of({"big": 2**60, "bad key": "v", "s": "\ud800", "long": "x" * 257}) == "{}"
     assert facets_of({"step": Decimal(4)}) is None
+
+
+def test_needles_spell_every_value_python_finds_equal() -> None:
+    assert needles("flag", True) == (
+        ['"flag":true,', '"flag":true}', '"flag":1,', '"flag":1}'],
+        False,
+    )
+    assert needles("n", 0)[0] == ['"n":false,', '"n":false}', '"n":0,', '"n":0}']
+    assert needles("u", None) == (['"u":null,', '"u":null}'], True)
+    assert needles("s", 'say "hi"')[0][0] == '"s":"say \\"hi\\"",'
 
 
 def test_only_scalars_with_safe_keys_are_pushed() -> None:
@@ -277,10 +294,14 @@ def test_copied_checkpoints_keep_their_facets(tmp_path: Path) -> None:
 # -- damage ---------------------------------------------------------------------------------------
 
 
-class TrustsDamagedFacets(SqliteStore):
-    """Negative control: believes facets whatever happened to them on disk."""
+def _one_copy(text: str) -> str:
+    return text
 
-    _UNKNOWN_FACETS = "facets IS NULL"
+
+class TrustsDamagedFacets(SqliteStore):
+    """Negative control: stores one copy of the facets, so damage to it goes unseen."""
+
+    _stored_facets = staticmethod(_one_copy)
 
 
 def check_damaged_facets_hide_nothing(store: SqliteStore, path: Path) -> None:
@@ -293,10 +314,8 @@ def check_damaged_facets_hide_nothing(store: SqliteStore, path: Path) -> None:
         name, stored = db.execute(
             "SELECT name, facets FROM entries WHERE facets LIKE '%\"loop\"%' LIMIT 1"
         ).fetchone()
-        db.execute(
-            "UPDATE entries SET facets = ? WHERE name = ?",
-            (stored.replace('"loop"', '"loxp"'), name),
-        )
+        damaged = stored.replace('"loop"', '"loxp"', 1)  # one byte, in the first copy
+        db.execute("UPDATE entries SET facets = ? WHERE name = ?", (damaged, name))
     reopened = PersistSaver(store=type(store)(path))
     assert _ids(reopened, {"source": "loop"}) == want, "a damaged facet hid a checkpoint"
     reopened.close()

@@ -44,7 +44,6 @@ cut may lose the last commits, never the database.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import threading
@@ -59,7 +58,7 @@ from langgraph_persist.errors import (
     StoreError,
     UnsupportedFormatError,
 )
-from langgraph_persist.facets import Scalar
+from langgraph_persist.facets import Scalar, needles
 from langgraph_persist.keys import Key
 from langgraph_persist.store import marker
 from langgraph_persist.store.base import Children, Listings, Names, Store
@@ -105,6 +104,34 @@ END;
 that predates them) keeps no stale facets: they would describe the old value.
 A rewrite that sets the same facets again loses them too, which only makes that
 row a candidate for every filter (facets.py: a store's answer is a superset)."""
+
+
+def _mirrored(text: str) -> str:
+    """Facets as stored: the JSON text twice, a tab between (JSON text holds no raw tab).
+
+    Records carry digests; SQLite pages carry none, and a flipped byte in a
+    row's facets must not hide its checkpoint from a filter. A filter looks for
+    its value's text in the whole column (``_facets_match``), so a byte flipped
+    in one copy leaves the other to find it. A digest would need a Python
+    function called for every row a filter scans, which costs more than the scan.
+    """
+    return f"{text}\t{text}"
+
+
+def _facets_match(facets: Mapping[str, Scalar]) -> tuple[str, list[Any]]:
+    """SQL (and its arguments) true for rows whose facets may match every item:
+    a text search of the column (facets.needles), no JSON parsing."""
+    terms: list[str] = []
+    args: list[Any] = []
+    for key, value in facets.items():
+        texts, absent = needles(key, value)
+        alternatives = ["instr(facets, ?) > 0"] * len(texts)
+        args.extend(texts)
+        if absent:
+            alternatives.append("instr(facets, ?) = 0")
+            args.append(f'"{key}":')
+        terms.append("(" + " OR ".join(alternatives) + ")")
+    return "facets IS NULL OR (" + " AND ".join(terms) + ")", args
 
 
 def marker_body() -> bytes:
@@ -320,7 +347,6 @@ class SqliteStore(FileLocked, Store):
                 # Deleted and overwritten records are zeroed, not left in free pages:
                 # reencrypt and delete_thread + gc must not leave old plaintext behind.
                 raw.execute("PRAGMA secure_delete = ON")
-        raw.create_function("lgp_facets_sound", 1, _facets_sound, deterministic=True)
         conn = _Conn(raw)
         self._all.add(conn)
         return conn
@@ -494,13 +520,9 @@ class SqliteStore(FileLocked, Store):
             sql += " AND name < ?"
             args.append(before)
         if facets and self._has_facets():
-            tests = " AND ".join(
-                f"json_extract(substr(facets, {_TAG_CHARS + 1}), '$.\"{k}\"') IS ?" for k in facets
-            )
-            # CASE, not OR: SQLite promises to evaluate its branches in order, so a
-            # damaged (unsound) text is never parsed, and is a candidate instead
-            sql += f" AND CASE WHEN {self._UNKNOWN_FACETS} THEN 1 ELSE ({tests}) END"
-            args.extend(facets.values())
+            match, match_args = _facets_match(facets)
+            sql += f" AND ({match})"
+            args.extend(match_args)
         sql += " ORDER BY name DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -509,8 +531,8 @@ class SqliteStore(FileLocked, Store):
             rows = self._reader().execute(sql, args).fetchall()
         return [r[0] for r in rows]
 
-    _UNKNOWN_FACETS = "facets IS NULL OR NOT lgp_facets_sound(facets)"
-    """Rows listed whatever the filter: no facets, or facets damaged since written."""
+    _stored_facets = staticmethod(_mirrored)
+    """How facets are written to the column (``_mirrored``)."""
 
     def _has_facets(self) -> bool:
         """Whether the database has the ``facets`` column (a schema-1 store opened
@@ -622,7 +644,7 @@ class SqliteStore(FileLocked, Store):
         """
         if not create and not write:
             return
-        described = {k: _tagged(text) for k, text in (facets or {}).items()}
+        described = {k: self._stored_facets(text) for k, text in (facets or {}).items()}
         rows_create = [(*_split(k), v, described.get(k)) for k, v in create]
         rows_write = [(*_split(k), v, described.get(k)) for k, v in write]
         parents = {p for k, _ in (*create, *write) for p in _parents(k)}
@@ -826,30 +848,6 @@ class _Conn:
         # threads): close it now, not at the next garbage collection, so it holds no
         # WAL snapshot open and the last close can still checkpoint and remove the WAL.
         self.close()
-
-
-_TAG_CHARS = 16
-"""Facets are stored behind a 64-bit digest of their text, in hex (``_tagged``)."""
-
-
-def _facets_tag(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=_TAG_CHARS // 2).hexdigest()
-
-
-def _tagged(text: str) -> str:
-    """Facets as stored: a flipped byte in them must not hide a checkpoint from a
-    filter (records have digests; SQLite pages have none), so a row whose facets
-    no longer match their tag is a candidate for every filter."""
-    return _facets_tag(text) + text
-
-
-def _facets_sound(stored: object) -> bool:
-    """``lgp_facets_sound(facets)`` in SQL: the text still matches its tag."""
-    return (
-        isinstance(stored, str)
-        and len(stored) > _TAG_CHARS
-        and _facets_tag(stored[_TAG_CHARS:]) == stored[:_TAG_CHARS]
-    )
 
 
 def _prune_empty(conn: sqlite3.Connection, key: Key) -> None:

@@ -50,6 +50,8 @@ DETAILS = (
     ("h_list10_long", "W3: list(limit=10), small-state thread, long history"),
     ("h_latest_short", "W3: latest get_tuple, small-state thread, short history"),
     ("h_latest_long", "W3: latest get_tuple, small-state thread, long history"),
+    ("h_filter_short", 'W3: list(filter={"step": 7}) (one match), small thread, short history'),
+    ("h_filter_long", 'W3: list(filter={"step": 7}) (one match), small thread, long history'),
     ("w4_async", 'W4: graph overhead per super-step, durability="async" (LangGraph\'s default)'),
     ("w4_sync", 'W4: graph overhead per super-step, durability="sync"'),
     ("w6", "W6: concurrent threads through the async API"),

@@ -47,6 +47,8 @@ from benchmarks.workloads import (
 )
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+HISTORY_FILTER = {"step": 7}
+"""W3's filtered list: one checkpoint of the small-state thread, among its oldest."""
 
 RepResult = tuple[float, list[float]]
 RepFn = Callable[[Peer, Instance, int], Awaitable[RepResult]]
@@ -241,6 +243,7 @@ class Run:
                     for metric, unit in (
                         (f"h_list10_{label}", "calls/s"),
                         (f"h_latest_{label}", "ops/s"),
+                        (f"h_filter_{label}", "calls/s"),
                     ):
                         self.results.measure(metric, peer.name, unit).error = describe(outcome)
             await self._history_reads(label)
@@ -273,8 +276,15 @@ class Run:
             wall, lat = await timed_gets(Ops(inst.saver, inst.is_async), latest_configs("long", n))
             return n / wall, lat
 
+        async def filtered(peer: Peer, inst: Instance, r: int) -> RepResult:
+            # one match, far back: the whole history is scanned for it
+            ops = Ops(inst.saver, inst.is_async)
+            wall, lat = await timed_lists(ops, config, calls, None, 1, filter=HISTORY_FILTER)
+            return calls / wall, lat
+
         await self.interleave(f"h_list10_{label}", "calls/s", self.sizes.reps, ten)
         await self.interleave(f"h_latest_{label}", "ops/s", self.sizes.reps, latest)
+        await self.interleave(f"h_filter_{label}", "calls/s", self.sizes.reps, filtered)
 
     async def w4_graph(self) -> None:
         log("W4: StateGraph, overhead per super-step vs no checkpointer")

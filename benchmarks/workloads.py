@@ -118,11 +118,16 @@ class Ops:
             return await self.saver.aget_tuple(config)  # type: ignore[no-any-return]
         return self.saver.get_tuple(config)  # type: ignore[no-any-return]
 
-    async def list(self, config: RunnableConfig, limit: int | None = None) -> int:
+    async def list(
+        self,
+        config: RunnableConfig,
+        limit: int | None = None,
+        filter: dict[str, Any] | None = None,
+    ) -> int:
         """Consume the whole iterator (a ``list`` call costs what reading its results costs)."""
         if self.is_async:
-            return len([t async for t in self.saver.alist(config, limit=limit)])
-        return len(list(self.saver.list(config, limit=limit)))
+            return len([t async for t in self.saver.alist(config, limit=limit, filter=filter)])
+        return len(list(self.saver.list(config, limit=limit, filter=filter)))
 
 
 # -- W1: puts --------------------------------------------------------------------------------
@@ -224,13 +229,18 @@ async def timed_gets(ops: Ops, configs: list[RunnableConfig]) -> tuple[float, li
 
 
 async def timed_lists(
-    ops: Ops, config: RunnableConfig, calls: int, limit: int | None, expect: int
+    ops: Ops,
+    config: RunnableConfig,
+    calls: int,
+    limit: int | None,
+    expect: int,
+    filter: dict[str, Any] | None = None,
 ) -> tuple[float, list[float]]:
     latencies = []
     start = time.perf_counter()
     for _ in range(calls):
         t = time.perf_counter()
-        n = await ops.list(config, limit)
+        n = await ops.list(config, limit, filter)
         latencies.append(time.perf_counter() - t)
         if n != expect:
             raise AssertionError(f"list(limit={limit}) returned {n} checkpoints, expected {expect}")

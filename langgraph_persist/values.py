@@ -65,6 +65,9 @@ ELEMENT_CACHE_BYTES = 32 * 1024 * 1024
 LIST_CACHE_BYTES = 64 * 1024 * 1024
 """Segmentations of lists remembered between puts (see segments.py)."""
 
+JOINED_CACHE_BYTES = 64 * 1024 * 1024
+"""Closed segments kept as one msgpack body of their elements (see ``decode_many``)."""
+
 Ref = Any
 """A reference in the shapes listed in the module docstring."""
 
@@ -83,6 +86,7 @@ class ValueCodec:
         self.hash_key = hash_key
         self._elements = LRU(ELEMENT_CACHE_BYTES)
         self._lists = LRU(LIST_CACHE_BYTES)
+        self._joined = LRU(JOINED_CACHE_BYTES)
 
     # -- encoding -------------------------------------------------------------------------------
 
@@ -213,23 +217,88 @@ class ValueCodec:
     # -- decoding -------------------------------------------------------------------------------
 
     def decode_many(self, refs: Mapping[Any, Ref], fetch: Fetch) -> dict[Any, Any]:
-        """Decode many references with two batched fetches (segments, then elements)."""
+        """Decode many references with at most two batched fetches (segments, then elements).
+
+        A list whose closed segments were all joined before (``_joined``) needs
+        neither its segments nor their elements again: only its open tail is
+        fetched. Every other list takes the full path, which joins its segments
+        for the next read.
+        """
+        joined: dict[Any, tuple[int, list[bytes]]] = {}
         first: set[bytes] = set()
-        for ref in refs.values():
+        for key, ref in refs.items():
+            if ref is not None and ref[0] == "l" and len(ref[1]) > 0:
+                chunks = self._joined_segments(ref[1])
+                if chunks is not None:
+                    joined[key] = chunks
+                    first.update(i for i in ref[2] if isinstance(i, bytes))
+                    continue
             first.update(self.direct_digests(ref))
         loaded = dict(fetch(first)) if first else {}
         second: set[bytes] = set()
-        for ref in refs.values():
-            if ref is not None and ref[0] == "l":
+        for key, ref in refs.items():
+            if ref is not None and ref[0] == "l" and key not in joined:
                 for seg in ref[1]:
                     second.update(d for d in self.segment_digests(loaded[seg]) if d not in loaded)
         if second:
             loaded.update(fetch(second))
         out: dict[Any, Any] = {}
-        for channel, ref in refs.items():
-            if ref is not None:
-                out[channel] = self._decode(ref, loaded)
+        for key, ref in refs.items():
+            if ref is None:
+                continue
+            hit = joined.get(key)
+            value = _UNJOINED if hit is None else self._decode_joined(ref, hit, loaded)
+            if value is _UNJOINED:
+                if hit is not None:  # not decodable in one piece: element by element after all
+                    loaded.update(self._load_list(ref, fetch))
+                value = self._decode(ref, loaded)
+            out[key] = value
         return out
+
+    def _load_list(self, ref: Ref, fetch: Fetch) -> dict[bytes, Any]:
+        """Every blob a list reference needs: its segments, then their elements."""
+        loaded = dict(fetch(self.direct_digests(ref)))
+        inner = {d for seg in ref[1] for d in self.segment_digests(loaded[seg])}
+        loaded.update(fetch(inner - loaded.keys()))
+        return loaded
+
+    def _joined_segments(self, segments: list[bytes]) -> tuple[int, list[bytes]] | None:
+        """(element count, msgpack bodies) of closed segments, if every one was joined before."""
+        count = 0
+        chunks: list[bytes] = []
+        for seg in segments:
+            hit: tuple[int, bytes] | None = self._joined.get(seg)
+            if hit is None:
+                return None
+            count += hit[0]
+            chunks.append(hit[1])
+        return count, chunks
+
+    def _remember_joined(self, segment: bytes, pairs: list[Any]) -> None:
+        """Keep a segment's elements as one msgpack body when all are msgpack-typed.
+
+        Built only from payloads ``fetch`` verified, and keyed by the segment's
+        content address, so like the blob cache it can never be stale: content
+        at an address never changes. It holds bytes, never decoded objects."""
+        if all(typ == "msgpack" for typ, _data in pairs):
+            body = b"".join(data for _typ, data in pairs)
+            self._joined.put(segment, (len(pairs), body), len(body) + 64)
+
+    def _decode_joined(
+        self, ref: Ref, hit: tuple[int, list[bytes]], loaded: Mapping[bytes, Any]
+    ) -> Any:
+        """A list from joined segments and its tail in one ``loads`` (see ``_decode_list``),
+        or ``_UNJOINED`` when the tail is not all msgpack or the result is not that list."""
+        count, chunks = hit
+        tail = [loaded[item] if isinstance(item, bytes) else item for item in ref[2]]
+        if not all(typ == "msgpack" for typ, _data in tail):
+            return _UNJOINED
+        count += len(tail)
+        chunks = [pack_array_header(count), *chunks, *(data for _typ, data in tail)]
+        whole = self.serde.loads_typed(("msgpack", b"".join(chunks)))
+        if type(whole) is list and len(whole) == count:
+            return whole
+        return _UNJOINED
 
     def _decode(self, ref: Ref, loaded: Mapping[bytes, Any]) -> Any:
         tag = ref[0]
@@ -240,7 +309,11 @@ class ValueCodec:
             return self.serde.loads_typed((typ, data))
         items: list[Any] = []
         for seg in ref[1]:
-            items.extend(loaded[seg])
+            segment = loaded[seg]
+            self._remember_joined(
+                seg, [loaded[item] if isinstance(item, bytes) else item for item in segment]
+            )
+            items.extend(segment)
         items.extend(ref[2])
         pairs = [loaded[item] if isinstance(item, bytes) else item for item in items]
         return self._decode_list(pairs)
@@ -260,3 +333,7 @@ class ValueCodec:
             if type(whole) is list and len(whole) == len(pairs):
                 return whole
         return [self.serde.loads_typed((typ, data)) for typ, data in pairs]
+
+
+_UNJOINED = object()
+"""A list the joined path could not decode (see ``ValueCodec.decode_many``)."""

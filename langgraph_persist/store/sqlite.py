@@ -44,6 +44,7 @@ cut may lose the last commits, never the database.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -156,6 +157,39 @@ def _dir_of(prefix: Key) -> str:
 def _subtree_bounds(d: str) -> tuple[str, str]:
     """Every ``dir`` strictly below ``d`` lies in ``[d + "/", d + "0")`` ("0" follows "/")."""
     return (d + "/", d + "0") if d else ("", "\U0010ffff")
+
+
+_BATCH = 256
+"""Keys or prefixes per read statement (two bound parameters each, well under SQLite's
+oldest limit of 999)."""
+
+
+def _padded(chunk: list[Any]) -> list[Any]:
+    """``chunk`` repeated at its end up to a power of two: batches of any size share
+    nine statements, so they never push the hot ones out of the connection's
+    statement cache (asking for a key twice returns it once)."""
+    size = 1 << (len(chunk) - 1).bit_length()
+    return chunk + [chunk[-1]] * (size - len(chunk))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_sql(count: int) -> str:
+    """Rows of ``count`` (dir, name) pairs: an index seek each, in one statement."""
+    values = ",".join(["(?,?)"] * count)
+    return (
+        f"WITH k(d, n) AS (VALUES {values}) SELECT e.dir, e.name, e.value "
+        "FROM k CROSS JOIN entries AS e ON e.dir = k.d AND e.name = k.n"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _children_sql(count: int) -> str:
+    """Records directly under ``count`` dirs, in (dir, name) order: a range scan each."""
+    marks = ",".join(["?"] * count)
+    return (
+        f"SELECT dir, name, value FROM entries WHERE dir IN ({marks}) "
+        "AND value IS NOT NULL ORDER BY dir, name"
+    )
 
 
 def _parents(key: Key) -> list[tuple[str, str]]:
@@ -458,23 +492,34 @@ class SqliteStore(FileLocked, Store):
         return None if row is None or row[0] is None else bytes(row[0])
 
     def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
-        if not keys:
-            return []
+        """One statement per ``_BATCH`` keys, not one per key: a page of ``list`` or a
+        cold conversation's blobs cost one round into SQLite each, and a batch
+        still sees one state of the store (one statement, or one transaction)."""
+        if len(keys) <= 1:
+            return [self.read(k) for k in keys]
+        pairs = [_split(key) for key in keys]
+        found: dict[tuple[str, str], bytes | None] = {}
+        with self._translate("read"), self._snapshot(len(pairs)) as conn:
+            for start in range(0, len(pairs), _BATCH):
+                chunk = _padded(pairs[start : start + _BATCH])
+                args = [part for pair in chunk for part in pair]
+                for d, name, value in conn.execute(_read_sql(len(chunk)), args):
+                    found[d, name] = None if value is None else bytes(value)
+        return [found.get(pair) for pair in pairs]
+
+    @contextlib.contextmanager
+    def _snapshot(self, count: int) -> Iterator[sqlite3.Connection]:
+        """The reader's connection, in a read transaction when ``count`` items take
+        more than one statement (one statement always sees one state)."""
         conn = self._reader()
-        out: list[bytes | None] = []
-        with self._translate("read"):
-            # One read transaction: a batch sees one state of the store.
-            conn.execute("BEGIN")
-            try:
-                for key in keys:
-                    d, name = _split(key)
-                    row = conn.execute(
-                        "SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name)
-                    ).fetchone()
-                    out.append(None if row is None or row[0] is None else bytes(row[0]))
-            finally:
-                conn.execute("COMMIT")
-        return out
+        if count <= _BATCH:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
     def exists_many(self, keys: Sequence[Key]) -> list[bool]:
         return [v is not None for v in self._values_present(keys)]
@@ -557,24 +602,22 @@ class SqliteStore(FileLocked, Store):
         return int(row[0])
 
     def read_children(self, prefixes: Sequence[Key]) -> Children:
-        """One range scan per prefix, in one read transaction (one state of the store)."""
+        """One range scan per prefix, ``_BATCH`` prefixes per statement: a page of
+        checkpoints' pending writes is one statement, so one state of the store."""
         if not prefixes:
             return []
-        conn = self._reader()
-        out: Children = []
-        with self._translate("read"):
-            conn.execute("BEGIN")
-            try:
-                for p in prefixes:
-                    rows = conn.execute(
-                        "SELECT name, value FROM entries "
-                        "WHERE dir = ? AND value IS NOT NULL ORDER BY name",
-                        (_dir_of(p),),
-                    ).fetchall()
-                    out.append([((*p, name), bytes(value)) for name, value in rows])
-            finally:
-                conn.execute("COMMIT")
-        return out
+        dirs = [_dir_of(p) for p in prefixes]
+        rows: dict[str, list[tuple[str, bytes]]] = {d: [] for d in dirs}
+        with self._translate("read"), self._snapshot(len(dirs)) as conn:
+            unique = list(rows)
+            for start in range(0, len(unique), _BATCH):
+                chunk = _padded(unique[start : start + _BATCH])
+                for d, name, value in conn.execute(_children_sql(len(chunk)), chunk):
+                    rows[d].append((name, bytes(value)))
+        return [
+            [((*p, name), value) for name, value in rows[d]]
+            for p, d in zip(prefixes, dirs, strict=True)
+        ]
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every record under ``prefix`` with its size (SQLite keeps no mtime: 0.0)."""

@@ -494,32 +494,37 @@ class SqliteStore(FileLocked, Store):
     def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
         """One statement per ``_BATCH`` keys, not one per key: a page of ``list`` or a
         cold conversation's blobs cost one round into SQLite each, and a batch
-        still sees one state of the store (one statement, or one transaction)."""
+        still sees one state of the store (``_select``)."""
         if len(keys) <= 1:
             return [self.read(k) for k in keys]
         pairs = [_split(key) for key in keys]
-        found: dict[tuple[str, str], bytes | None] = {}
-        with self._translate("read"), self._snapshot(len(pairs)) as conn:
-            for start in range(0, len(pairs), _BATCH):
-                chunk = _padded(pairs[start : start + _BATCH])
-                args = [part for pair in chunk for part in pair]
-                for d, name, value in conn.execute(_read_sql(len(chunk)), args):
-                    found[d, name] = None if value is None else bytes(value)
-        return [found.get(pair) for pair in pairs]
+        statements = []
+        for start in range(0, len(pairs), _BATCH):
+            chunk = _padded(pairs[start : start + _BATCH])
+            statements.append((_read_sql(len(chunk)), [part for pair in chunk for part in pair]))
+        found = {(d, name): value for d, name, value in self._select(statements)}
+        out: list[bytes | None] = []
+        for pair in pairs:
+            value = found.get(pair)
+            out.append(None if value is None else bytes(value))
+        return out
 
-    @contextlib.contextmanager
-    def _snapshot(self, count: int) -> Iterator[sqlite3.Connection]:
-        """The reader's connection, in a read transaction when ``count`` items take
-        more than one statement (one statement always sees one state)."""
-        conn = self._reader()
-        if count <= _BATCH:
-            yield conn
-            return
-        conn.execute("BEGIN")
+    def _select(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Rows of read statements, in one read transaction when there are several (one
+        statement always sees one state of the store). No context managers: this is
+        the path of every batched read."""
         try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+            conn = self._reader()
+            if len(statements) == 1:
+                sql, args = statements[0]
+                return conn.execute(sql, args).fetchall()
+            conn.execute("BEGIN")
+            try:
+                return [row for sql, args in statements for row in conn.execute(sql, args)]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
 
     def exists_many(self, keys: Sequence[Key]) -> list[bool]:
         return [v is not None for v in self._values_present(keys)]
@@ -572,8 +577,10 @@ class SqliteStore(FileLocked, Store):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        with self._translate("list"):
+        try:  # inline, not _translate: every latest get_tuple lists
             rows = self._reader().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "list") from exc
         return [r[0] for r in rows]
 
     _stored_facets = staticmethod(_mirrored)
@@ -608,12 +615,13 @@ class SqliteStore(FileLocked, Store):
             return []
         dirs = [_dir_of(p) for p in prefixes]
         rows: dict[str, list[tuple[str, bytes]]] = {d: [] for d in dirs}
-        with self._translate("read"), self._snapshot(len(dirs)) as conn:
-            unique = list(rows)
-            for start in range(0, len(unique), _BATCH):
-                chunk = _padded(unique[start : start + _BATCH])
-                for d, name, value in conn.execute(_children_sql(len(chunk)), chunk):
-                    rows[d].append((name, bytes(value)))
+        unique = list(rows)
+        statements = []
+        for start in range(0, len(unique), _BATCH):
+            chunk = _padded(unique[start : start + _BATCH])
+            statements.append((_children_sql(len(chunk)), chunk))
+        for d, name, value in self._select(statements):
+            rows[d].append((name, bytes(value)))
         return [
             [((*p, name), value) for name, value in rows[d]]
             for p, d in zip(prefixes, dirs, strict=True)

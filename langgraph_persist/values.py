@@ -225,21 +225,26 @@ class ValueCodec:
         for the next read.
         """
         joined: dict[Any, tuple[int, list[bytes]]] = {}
+        full: list[tuple[Any, Ref]] = []  # lists that take the full path
         first: set[bytes] = set()
         for key, ref in refs.items():
-            if ref is not None and ref[0] == "l" and len(ref[1]) > 0:
-                chunks = self._joined_segments(ref[1])
-                if chunks is not None:
-                    joined[key] = chunks
-                    first.update(i for i in ref[2] if isinstance(i, bytes))
-                    continue
-            first.update(self.direct_digests(ref))
+            if ref is None or ref[0] == "i":
+                continue
+            if ref[0] == "b":
+                first.add(ref[1])
+                continue
+            hit = self._joined_segments(ref[1]) if ref[1] else None
+            if hit is None:
+                first.update(ref[1])
+                full.append((key, ref))
+            else:
+                joined[key] = hit
+            first.update([i for i in ref[2] if isinstance(i, bytes)])
         loaded = dict(fetch(first)) if first else {}
         second: set[bytes] = set()
-        for key, ref in refs.items():
-            if ref is not None and ref[0] == "l" and key not in joined:
-                for seg in ref[1]:
-                    second.update(d for d in self.segment_digests(loaded[seg]) if d not in loaded)
+        for _key, ref in full:
+            for seg in ref[1]:
+                second.update([d for d in self.segment_digests(loaded[seg]) if d not in loaded])
         if second:
             loaded.update(fetch(second))
         out: dict[Any, Any] = {}
@@ -264,14 +269,15 @@ class ValueCodec:
 
     def _joined_segments(self, segments: list[bytes]) -> tuple[int, list[bytes]] | None:
         """(element count, msgpack bodies) of closed segments, if every one was joined before."""
+        hits, missed = self._joined.get_many(segments)
+        if missed:
+            return None
         count = 0
         chunks: list[bytes] = []
         for seg in segments:
-            hit: tuple[int, bytes] | None = self._joined.get(seg)
-            if hit is None:
-                return None
-            count += hit[0]
-            chunks.append(hit[1])
+            n, body = hits[seg]
+            count += n
+            chunks.append(body)
         return count, chunks
 
     def _remember_joined(self, segment: bytes, pairs: list[Any]) -> None:
@@ -290,12 +296,15 @@ class ValueCodec:
         """A list from joined segments and its tail in one ``loads`` (see ``_decode_list``),
         or ``_UNJOINED`` when the tail is not all msgpack or the result is not that list."""
         count, chunks = hit
-        tail = [loaded[item] if isinstance(item, bytes) else item for item in ref[2]]
-        if not all(typ == "msgpack" for typ, _data in tail):
-            return _UNJOINED
-        count += len(tail)
-        chunks = [pack_array_header(count), *chunks, *(data for _typ, data in tail)]
-        whole = self.serde.loads_typed(("msgpack", b"".join(chunks)))
+        parts = [b"", *chunks]  # the array header first, once the count is known
+        for item in ref[2]:
+            typ, data = loaded[item] if isinstance(item, bytes) else item
+            if typ != "msgpack":
+                return _UNJOINED
+            parts.append(data)
+        count += len(parts) - 1 - len(chunks)
+        parts[0] = pack_array_header(count)
+        whole = self.serde.loads_typed(("msgpack", b"".join(parts)))
         if type(whole) is list and len(whole) == count:
             return whole
         return _UNJOINED

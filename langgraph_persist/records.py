@@ -89,6 +89,10 @@ class Kind(enum.IntEnum):
     HEAD = 10
 
 
+_KINDS = {int(k): k for k in Kind}
+"""``Kind`` by header byte: a dict lookup, not the enum's call machinery, on every read."""
+
+
 class Sealer(Protocol):
     """Authenticated encryption of payloads, bound to associated data (``crypto.py``)."""
 
@@ -226,10 +230,9 @@ def decode_with_kind(
             f"record format version {version} is newer than this release reads "
             f"({FORMAT_VERSION}); upgrade langgraph-persist ({location})"
         )
-    try:
-        record_kind = Kind(kind)
-    except ValueError:
-        raise CorruptRecordError(f"unknown record kind {kind}", location=location) from None
+    record_kind = _KINDS.get(kind)
+    if record_kind is None:
+        raise CorruptRecordError(f"unknown record kind {kind}", location=location)
     if expect is not None and record_kind is not expect:
         raise CorruptRecordError(
             f"expected a {expect.name} record, found {record_kind.name}", location=location

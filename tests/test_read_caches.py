@@ -16,8 +16,9 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import empty_checkpoint
 
-from langgraph_persist import PersistSaver
+from langgraph_persist import CorruptRecordError, PersistSaver
 from tests.counting import CountingFileStore
+from tests.damage import checkpoint_key, damage
 
 STEPS = 60
 
@@ -134,3 +135,33 @@ def test_a_list_not_decodable_in_one_piece_falls_back_element_wise(
         got.checkpoint["channel_values"]["messages"]
         == expected.checkpoint["channel_values"]["messages"]
     )
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "empty"])
+def test_a_record_damaged_after_it_was_read_is_refused(counted: tuple, how: str) -> None:
+    """Records verified before are still checked at every read: damage since then raises,
+    naming the checkpoint, instead of answering from the earlier decoding."""
+    saver, _store = counted
+    latest = saver.get_tuple(cfg("chat"))
+    assert saver.get_tuple(cfg("chat")) == latest
+    damage(saver, checkpoint_key("chat", latest.checkpoint["id"]), how)
+    with pytest.raises(CorruptRecordError, match=latest.checkpoint["id"]):
+        saver.get_tuple(cfg("chat"))
+
+
+def test_a_rewritten_record_is_decoded_anew(counted: tuple) -> None:
+    """A checkpoint put again under the same id (other bytes at the same key) is read as
+    it is now, not as it was verified before."""
+    saver, _store = counted
+    latest = saver.get_tuple(cfg("chat"))
+    saver.put(latest.parent_config, latest.checkpoint, {"step": -1, "note": "again"}, {})
+    again = saver.get_tuple(cfg("chat"))
+    assert again.metadata["note"] == "again"
+    assert again.checkpoint == latest.checkpoint
+
+
+def test_a_list_page_equals_single_reads_when_warm(counted: tuple) -> None:
+    saver, _store = counted
+    page = list(saver.list(cfg("chat"), limit=10))
+    assert page == [saver.get_tuple(t.config) for t in page]
+    assert list(saver.list(cfg("chat"), limit=10)) == page

@@ -60,11 +60,13 @@ class RecordCodec:
 
         ``allow_plaintext`` reads records written before encryption was turned on
         (``reencrypt``)."""
+        where = location(key)
+        sealer = self._sealer_for(expect)
         return records.decode_with_kind(
             data,
             expect=expect,
-            location=location(key),
-            sealer=self._sealer_for(expect),
-            aad=associated_data(key),
+            location=where,
+            sealer=sealer,
+            aad=b"" if sealer is None else where.encode(),  # only a sealed record has one
             allow_plaintext=allow_plaintext,
         )

@@ -40,6 +40,9 @@ from langgraph_persist.values import Ref, ValueCodec
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
 RECORD_CACHE_ENTRIES = 4096
+VERIFIED_RECORD_ENTRIES = 4096
+"""Records whose stored bytes were verified and decoded (see ``Reader.decode_record``)."""
+ADDRESS_CACHE_ENTRIES = 1024
 ShareContent = Literal["store", "thread"]
 """Which writes equal content is stored once for (see ``Reader.hash_key_for``)."""
 
@@ -97,6 +100,8 @@ class Reader:
         self.share_content = share_content
         self._blob_cache = LRU(BLOB_CACHE_BYTES)
         self._records = LRU(RECORD_CACHE_ENTRIES)
+        self._verified = LRU(VERIFIED_RECORD_ENTRIES)
+        self._addresses = LRU(ADDRESS_CACHE_ENTRIES)
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -105,7 +110,18 @@ class Reader:
         return Address.of(str(thread_id), checkpoint_ns, self.name_key)
 
     def address_of(self, config: RunnableConfig) -> Address:
-        return address_of(config, self.name_key)
+        """The address a config names; string ids are remembered (an ``Address`` is
+        immutable, and encoding a name costs a few regex matches at every read)."""
+        configurable = config.get("configurable") or {}
+        thread_id = configurable.get("thread_id")
+        ns = configurable.get("checkpoint_ns") or ""
+        if type(thread_id) is not str or type(ns) is not str:
+            return address_of(config, self.name_key)
+        hit: Address | None = self._addresses.get((thread_id, ns))
+        if hit is None:
+            hit = address_of(config, self.name_key)
+            self._addresses.put((thread_id, ns), hit)
+        return hit
 
     def name(self, value: str) -> str:
         """The store name of an id (thread, namespace, run) in this store."""
@@ -155,12 +171,29 @@ class Reader:
         """A checkpoint record's bytes, verified; damage names the checkpoint."""
         key = keys.checkpoint(a.t, a.n, checkpoint_id)
         try:
-            rec: CheckpointRecord = self.records.decode(data, Kind.CHECKPOINT, key)
+            rec: CheckpointRecord = self.decode_record(data, Kind.CHECKPOINT, key)
         except CorruptRecordError as exc:
             raise exc.with_context(
                 thread_id=a.thread_id, checkpoint_ns=a.checkpoint_ns, checkpoint_id=checkpoint_id
             ) from None
         return rec
+
+    def decode_record(self, data: bytes, kind: Kind, key: keys.Key) -> Any:
+        """A checkpoint or writes record just read from the store, verified.
+
+        Its digest is checked at every read (``records.intact``). When its bytes
+        are also exactly the bytes verified and decoded at ``key`` before, that
+        decoding is returned instead of being redone (decompression, decryption,
+        msgpack: most of a small read's cost). The store was asked for the
+        bytes, so a deleted or rewritten record is always seen; what is cached
+        was verified, and is shared read-only like ``checkpoint_record``'s.
+        """
+        hit: tuple[bytes, Any] | None = self._verified.get((kind, key))
+        if hit is not None and hit[0] == data and records.intact(data):
+            return hit[1]
+        obj = self.records.decode(data, kind, key)
+        self._verified.put((kind, key), (data, obj))
+        return obj
 
     def remember(self, a: Address, checkpoint_id: str, record: CheckpointRecord) -> None:
         """Keep a record just written, so the next put (its child) need not read it."""
@@ -250,7 +283,7 @@ class Reader:
             if data is None:
                 continue
             try:
-                rec: WritesRecord = self.records.decode(data, Kind.WRITES, key)
+                rec: WritesRecord = self.decode_record(data, Kind.WRITES, key)
             except CorruptRecordError as exc:
                 raise exc.with_context(
                     thread_id=a.thread_id,

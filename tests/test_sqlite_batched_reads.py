@@ -68,3 +68,39 @@ def test_read_children_equals_a_listing_then_reads(store: SqliteStore) -> None:
     assert got[0][0] == ((*prefixes[0], "0000"), b"w8.0")
     assert store.read_children([]) == []
     assert store.read_many([]) == []
+
+
+def test_remembered_answers_never_hide_a_commit(tmp_path: Path) -> None:
+    """Answers are kept only while SQLite's data_version is unchanged: every commit,
+    by this store's writer or by another connection (another process), is seen by
+    the very next read of each kind."""
+    mine = SqliteStore(tmp_path / "s", durability="none")
+    other = SqliteStore(tmp_path / "s", durability="none")
+    try:
+        wdir = keys.writes_dir(T, "=", cid(1))
+
+        def everything() -> tuple:
+            return (
+                mine.read(ck(cid(1))),
+                mine.read_many([ck(cid(1)), ck(cid(2))]),
+                mine.read_children([wdir]),
+                mine.list_desc(keys.checkpoints_dir(T, "="), limit=1),
+            )
+
+        assert everything() == (None, [None, None], [[]], [])
+        assert everything() == (None, [None, None], [[]], [])  # answered from the memo
+        for writer, n in ((other, 1), (mine, 2), (other, 3)):
+            writer.commit(write=[(ck(cid(1)), b"v%d" % n), (keys.write(T, "=", cid(1), "0"), b"w")])
+            assert everything() == (
+                b"v%d" % n,
+                [b"v%d" % n, None],
+                [[((*wdir, "0"), b"w")]],
+                [cid(1)],
+            )
+        other.delete_tree(keys.checkpoints_dir(T, "="))
+        assert mine.read(ck(cid(1))) is None
+        assert mine.list_desc(keys.checkpoints_dir(T, "="), limit=1) == []
+        assert mine.read_many([ck(cid(1)), ck(cid(2))]) == [None, None]
+    finally:
+        mine.close()
+        other.close()

@@ -159,6 +159,12 @@ def _subtree_bounds(d: str) -> tuple[str, str]:
     return (d + "/", d + "0") if d else ("", "\U0010ffff")
 
 
+_UNREAD = object()
+"""Not in the memo (``None`` is a read's answer for an absent key)."""
+_MEMO_ENTRIES = 1024
+_MEMO_VALUE_BYTES = 256 * 1024
+"""What ``SqliteStore._unchanged`` keeps per connection: answers of at most this size."""
+
 _BATCH = 256
 """Keys or prefixes per read statement (two bound parameters each, well under SQLite's
 oldest limit of 999)."""
@@ -479,17 +485,51 @@ class SqliteStore(FileLocked, Store):
 
     # -- reads --------------------------------------------------------------------------------
 
+    def _unchanged(self) -> tuple[sqlite3.Connection, dict[Any, Any]]:
+        """The reader's connection, and what it read since the database last changed.
+
+        ``PRAGMA data_version`` changes whenever any other connection (this
+        process's writer, another process) commits, and a reader connection
+        never writes; so while it is unchanged, a read answers exactly what the
+        same read answered before, and is taken from here instead of SQLite's
+        pages: a latest ``get_tuple`` costs three of these checks instead of
+        three queries. The bytes answered are records the engine verifies at
+        every read, as it does what a query returns. Kept per connection (per
+        thread), dropped at the first change.
+        """
+        conn = self._reader()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        memo = getattr(self._local, "memo", None)
+        if memo is None or memo[0] is not conn or memo[1] != version:
+            memo = (conn, version, {})
+            self._local.memo = memo
+        found: dict[Any, Any] = memo[2]
+        return conn, found
+
+    @staticmethod
+    def _keep(memo: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+        """Remember a read's answer unless it is large (content, not records)."""
+        if size > _MEMO_VALUE_BYTES:
+            return
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = value
+
     def read(self, key: Key) -> bytes | None:
         d, name = _split(key)
         try:  # inline, not _translate: the hottest path of the store
-            row = (
-                self._reader()
-                .execute("SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name))
-                .fetchone()
-            )
+            conn, memo = self._unchanged()
+            hit = memo.get(("read", key), _UNREAD)
+            if hit is not _UNREAD:
+                return hit  # type: ignore[no-any-return]
+            row = conn.execute(
+                "SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name)
+            ).fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc, "read") from exc
-        return None if row is None or row[0] is None else bytes(row[0])
+        value = None if row is None or row[0] is None else bytes(row[0])
+        self._keep(memo, ("read", key), value, 0 if value is None else len(value))
+        return value
 
     def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
         """One statement per ``_BATCH`` keys, not one per key: a page of ``list`` or a
@@ -498,6 +538,14 @@ class SqliteStore(FileLocked, Store):
         if len(keys) <= 1:
             return [self.read(k) for k in keys]
         pairs = [_split(key) for key in keys]
+        memo_key = ("read_many", tuple(keys))
+        try:
+            _conn, memo = self._unchanged()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
+        hit = memo.get(memo_key)
+        if hit is not None:
+            return list(hit)
         statements = []
         for start in range(0, len(pairs), _BATCH):
             chunk = _padded(pairs[start : start + _BATCH])
@@ -507,6 +555,7 @@ class SqliteStore(FileLocked, Store):
         for pair in pairs:
             value = found.get(pair)
             out.append(None if value is None else bytes(value))
+        self._keep(memo, memo_key, tuple(out), sum(len(v) for v in out if v is not None))
         return out
 
     def _select(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
@@ -577,11 +626,19 @@ class SqliteStore(FileLocked, Store):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
+        memo_key = ("list_desc", prefix, before, limit) if not facets else None
         try:  # inline, not _translate: every latest get_tuple lists
-            rows = self._reader().execute(sql, args).fetchall()
+            conn, memo = self._unchanged()
+            hit = memo.get(memo_key) if memo_key else None
+            if hit is not None:
+                return list(hit)
+            rows = conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc, "list") from exc
-        return [r[0] for r in rows]
+        names = [r[0] for r in rows]
+        if memo_key:
+            self._keep(memo, memo_key, tuple(names), 0)
+        return names
 
     _stored_facets = staticmethod(_mirrored)
     """How facets are written to the column (``_mirrored``)."""
@@ -614,6 +671,14 @@ class SqliteStore(FileLocked, Store):
         if not prefixes:
             return []
         dirs = [_dir_of(p) for p in prefixes]
+        memo_key = ("read_children", tuple(prefixes))
+        try:
+            _conn, memo = self._unchanged()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
+        hit = memo.get(memo_key)
+        if hit is not None:
+            return [list(children) for children in hit]
         rows: dict[str, list[tuple[str, bytes]]] = {d: [] for d in dirs}
         unique = list(rows)
         statements = []
@@ -622,10 +687,13 @@ class SqliteStore(FileLocked, Store):
             statements.append((_children_sql(len(chunk)), chunk))
         for d, name, value in self._select(statements):
             rows[d].append((name, bytes(value)))
-        return [
+        out: Children = [
             [((*p, name), value) for name, value in rows[d]]
             for p, d in zip(prefixes, dirs, strict=True)
         ]
+        size = sum(len(value) for children in out for _key, value in children)
+        self._keep(memo, memo_key, tuple(tuple(children) for children in out), size)
+        return out
 
     def walk(self, prefix: Key) -> Iterator[tuple[Key, int, float]]:
         """Every record under ``prefix`` with its size (SQLite keeps no mtime: 0.0)."""

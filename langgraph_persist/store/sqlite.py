@@ -516,12 +516,12 @@ class SqliteStore(FileLocked, Store):
         memo[key] = value
 
     def read(self, key: Key) -> bytes | None:
-        d, name = _split(key)
         try:  # inline, not _translate: the hottest path of the store
             conn, memo = self._unchanged()
             hit = memo.get(("read", key), _UNREAD)
-            if hit is not _UNREAD:
+            if hit is not _UNREAD:  # a key in the memo was validated when it was read
                 return hit  # type: ignore[no-any-return]
+            d, name = _split(key)
             row = conn.execute(
                 "SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name)
             ).fetchone()
@@ -537,7 +537,6 @@ class SqliteStore(FileLocked, Store):
         still sees one state of the store (``_select``)."""
         if len(keys) <= 1:
             return [self.read(k) for k in keys]
-        pairs = [_split(key) for key in keys]
         memo_key = ("read_many", tuple(keys))
         try:
             _conn, memo = self._unchanged()
@@ -546,6 +545,7 @@ class SqliteStore(FileLocked, Store):
         hit = memo.get(memo_key)
         if hit is not None:
             return list(hit)
+        pairs = [_split(key) for key in keys]
         statements = []
         for start in range(0, len(pairs), _BATCH):
             chunk = _padded(pairs[start : start + _BATCH])
@@ -613,6 +613,14 @@ class SqliteStore(FileLocked, Store):
         ``facets`` (facets.py) are evaluated by SQLite next to each row, so a
         filtered listing decodes no record that cannot match; rows with unknown
         facets are always returned (the answer is a superset)."""
+        memo_key = None if facets else ("list_desc", prefix, before, limit)
+        try:
+            conn, memo = self._unchanged()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "list") from exc
+        hit = memo.get(memo_key) if memo_key else None
+        if hit is not None:  # listed before with these arguments (see _unchanged)
+            return list(hit)
         sql = "SELECT name FROM entries WHERE dir = ?"
         args: list[Any] = [_dir_of(prefix)]
         if before is not None:
@@ -626,12 +634,7 @@ class SqliteStore(FileLocked, Store):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        memo_key = ("list_desc", prefix, before, limit) if not facets else None
         try:  # inline, not _translate: every latest get_tuple lists
-            conn, memo = self._unchanged()
-            hit = memo.get(memo_key) if memo_key else None
-            if hit is not None:
-                return list(hit)
             rows = conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc, "list") from exc
@@ -670,7 +673,6 @@ class SqliteStore(FileLocked, Store):
         checkpoints' pending writes is one statement, so one state of the store."""
         if not prefixes:
             return []
-        dirs = [_dir_of(p) for p in prefixes]
         memo_key = ("read_children", tuple(prefixes))
         try:
             _conn, memo = self._unchanged()
@@ -679,6 +681,7 @@ class SqliteStore(FileLocked, Store):
         hit = memo.get(memo_key)
         if hit is not None:
             return [list(children) for children in hit]
+        dirs = [_dir_of(p) for p in prefixes]
         rows: dict[str, list[tuple[str, bytes]]] = {d: [] for d in dirs}
         unique = list(rows)
         statements = []

@@ -43,6 +43,7 @@ RECORD_CACHE_ENTRIES = 4096
 VERIFIED_RECORD_ENTRIES = 4096
 """Records whose stored bytes were verified and decoded (see ``Reader.decode_record``)."""
 ADDRESS_CACHE_ENTRIES = 1024
+"""Addresses of string ids remembered by ``Reader.address_of``."""
 ShareContent = Literal["store", "thread"]
 """Which writes equal content is stored once for (see ``Reader.hash_key_for``)."""
 

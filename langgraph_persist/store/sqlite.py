@@ -179,24 +179,24 @@ def _padded(chunk: list[Any]) -> list[Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _read_sql(count: int) -> str:
-    """Rows of ``count`` (dir, name) pairs: an index seek each, in one statement."""
+def _seek_sql(count: int, columns: str) -> str:
+    """Rows of ``count`` (dir, name) pairs: an index seek each, in one statement
+    (``read_many``: with their values; ``exists_many``: records only, no value)."""
     values = ",".join(["(?,?)"] * count)
+    where = " WHERE e.value IS NOT NULL" if "value" not in columns else ""
     return (
-        f"WITH k(d, n) AS (VALUES {values}) SELECT e.dir, e.name, e.value "
-        "FROM k CROSS JOIN entries AS e ON e.dir = k.d AND e.name = k.n"
+        f"WITH k(d, n) AS (VALUES {values}) SELECT {columns} "
+        f"FROM k CROSS JOIN entries AS e ON e.dir = k.d AND e.name = k.n{where}"
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _exists_sql(count: int) -> str:
-    """Which of ``count`` (dir, name) pairs hold a record: an index seek each."""
-    values = ",".join(["(?,?)"] * count)
-    return (
-        f"WITH k(d, n) AS (VALUES {values}) SELECT e.dir, e.name "
-        "FROM k CROSS JOIN entries AS e ON e.dir = k.d AND e.name = k.n "
-        "WHERE e.value IS NOT NULL"
-    )
+def _seeks(pairs: Sequence[tuple[str, str]], columns: str) -> list[tuple[str, list[str]]]:
+    """The statements (and arguments) that seek ``pairs``, ``_BATCH`` per statement."""
+    statements = []
+    for start in range(0, len(pairs), _BATCH):
+        chunk = _padded(list(pairs[start : start + _BATCH]))
+        statements.append((_seek_sql(len(chunk), columns), [p for pair in chunk for p in pair]))
+    return statements
 
 
 @functools.lru_cache(maxsize=64)
@@ -557,11 +557,8 @@ class SqliteStore(FileLocked, Store):
         if hit is not None:
             return list(hit)
         pairs = [_split(key) for key in keys]
-        statements = []
-        for start in range(0, len(pairs), _BATCH):
-            chunk = _padded(pairs[start : start + _BATCH])
-            statements.append((_read_sql(len(chunk)), [part for pair in chunk for part in pair]))
-        found = {(d, name): value for d, name, value in self._select(statements)}
+        rows = self._select(_seeks(pairs, "e.dir, e.name, e.value"))
+        found = {(d, name): value for d, name, value in rows}
         out: list[bytes | None] = []
         for pair in pairs:
             value = found.get(pair)
@@ -592,11 +589,7 @@ class SqliteStore(FileLocked, Store):
         if not keys:
             return []
         pairs = [_split(key) for key in keys]
-        statements = []
-        for start in range(0, len(pairs), _BATCH):
-            chunk = _padded(pairs[start : start + _BATCH])
-            statements.append((_exists_sql(len(chunk)), [part for pair in chunk for part in pair]))
-        present = {(d, name) for d, name in self._select(statements)}
+        present = {(d, name) for d, name in self._select(_seeks(pairs, "e.dir, e.name"))}
         return [pair in present for pair in pairs]
 
     def list(self, prefix: Key) -> Names:

@@ -517,6 +517,14 @@ class SqliteStore(FileLocked, Store):
         found: dict[Any, Any] = memo[2]
         return conn, found
 
+    def _recalled(self, memo_key: Any) -> tuple[dict[Any, Any], Any]:
+        """The connection's memo (``_unchanged``) and its answer for ``memo_key``, if any."""
+        try:
+            _conn, memo = self._unchanged()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
+        return memo, memo.get(memo_key)
+
     @staticmethod
     def _keep(memo: dict[Any, Any], key: Any, value: Any, size: int) -> None:
         """Remember a read's answer unless it is large (content, not records)."""
@@ -549,11 +557,7 @@ class SqliteStore(FileLocked, Store):
         if len(keys) <= 1:
             return [self.read(k) for k in keys]
         memo_key = ("read_many", tuple(keys))
-        try:
-            _conn, memo = self._unchanged()
-        except sqlite3.Error as exc:
-            raise self._error(exc, "read") from exc
-        hit = memo.get(memo_key)
+        memo, hit = self._recalled(memo_key)
         if hit is not None:
             return list(hit)
         pairs = [_split(key) for key in keys]
@@ -675,11 +679,7 @@ class SqliteStore(FileLocked, Store):
         if not prefixes:
             return []
         memo_key = ("read_children", tuple(prefixes))
-        try:
-            _conn, memo = self._unchanged()
-        except sqlite3.Error as exc:
-            raise self._error(exc, "read") from exc
-        hit = memo.get(memo_key)
+        memo, hit = self._recalled(memo_key)
         if hit is not None:
             return [list(children) for children in hit]
         dirs = [_dir_of(p) for p in prefixes]

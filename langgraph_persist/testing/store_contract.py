@@ -40,6 +40,7 @@ import pytest
 
 from langgraph_persist import keys, records
 from langgraph_persist.errors import LockBusyError
+from langgraph_persist.facets import facets_of
 from langgraph_persist.keys import Key
 from langgraph_persist.records import Kind
 from langgraph_persist.store.base import Store
@@ -307,3 +308,27 @@ class StoreContract:
         assert store.list_desc(prefix, before=ids[10], limit=3) == ids[7:10][::-1]
         assert store.list_desc(prefix, before=ids[0]) == []
         assert store.list_desc(keys.checkpoints_dir(OTHER, "="), limit=5) == []
+
+    def test_list_desc_with_facets_is_a_superset(self, store: Store) -> None:
+        """``facets`` may narrow a listing (facets.py), never hide a match: a store
+        that cannot evaluate them returns every name, one that can returns at
+        least the records whose facets match, and records without facets too."""
+        ids = [f"1ef{i:03d}" for i in range(8)]
+        described = {
+            ck(T, cid): facets_of({"source": "input" if i % 3 == 0 else "loop", "step": i})
+            for i, cid in enumerate(ids[:-1])
+        }
+        store.commit(
+            write=[(ck(T, cid), rec(cid)) for cid in ids],
+            facets={k: v for k, v in described.items() if v is not None},
+        )
+        prefix = keys.checkpoints_dir(T, "=")
+        found = store.list_desc(prefix, facets={"source": "input"})
+        assert found == sorted(found, reverse=True)
+        assert {ids[0], ids[3], ids[6], ids[7]} <= set(found)  # ids[7]: no facets
+        assert set(found) <= set(ids)
+        assert ids[5] in store.list_desc(prefix, facets={"step": 5, "absent": None})
+        # a page: the newest match below ids[3] (a store that evaluates facets) or the
+        # newest name below it (one that does not); never a name that is not a candidate
+        page = store.list_desc(prefix, before=ids[3], limit=1, facets={"source": "input"})
+        assert page in ([ids[0]], [ids[2]])

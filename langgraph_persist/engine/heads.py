@@ -49,15 +49,10 @@ class Heads:
         with lock:
             yield
 
-    def read(self, a: Address) -> Head | None:
-        """The namespace's head; one that cannot be read is treated as absent
-        (``verify`` reports it; a writer must not fail on bookkeeping)."""
-        if not self.kept:
-            return None
-        return self.decode(a, self.reader.store.read(keys.head(a.t, a.n)))
-
     def decode(self, a: Address, data: bytes | None) -> Head | None:
-        """The head in ``data`` (read by a writer with its other state, in one call)."""
+        """The namespace's head from ``data``, the bytes a writer read with its other
+        state in one call; one that cannot be read is treated as absent (``verify``
+        reports it; a writer must not fail on bookkeeping)."""
         if data is None or not self.kept:
             return None
         key = keys.head(a.t, a.n)

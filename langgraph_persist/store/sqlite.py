@@ -179,23 +179,31 @@ def _padded(chunk: list[Any]) -> list[Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _seek_sql(count: int, columns: str) -> str:
-    """Rows of ``count`` (dir, name) pairs: an index seek each, in one statement
-    (``read_many``: with their values; ``exists_many``: records only, no value)."""
-    values = ",".join(["(?,?)"] * count)
-    where = " WHERE e.value IS NOT NULL" if "value" not in columns else ""
+def _seek_sql(count: int, values: bool) -> str:
+    """Rows of ``count`` (dir, name) pairs: an index seek each, in one statement;
+    with their values (``read_many``), or only the pairs that hold a record
+    (``exists_many``)."""
+    pairs = ",".join(["(?,?)"] * count)
+    columns, where = (
+        ("e.dir, e.name, e.value", "")
+        if values
+        else (
+            "e.dir, e.name",
+            " WHERE e.value IS NOT NULL",
+        )
+    )
     return (
-        f"WITH k(d, n) AS (VALUES {values}) SELECT {columns} "
+        f"WITH k(d, n) AS (VALUES {pairs}) SELECT {columns} "
         f"FROM k CROSS JOIN entries AS e ON e.dir = k.d AND e.name = k.n{where}"
     )
 
 
-def _seeks(pairs: Sequence[tuple[str, str]], columns: str) -> list[tuple[str, list[str]]]:
+def _seeks(pairs: Sequence[tuple[str, str]], values: bool) -> list[tuple[str, list[str]]]:
     """The statements (and arguments) that seek ``pairs``, ``_BATCH`` per statement."""
     statements = []
     for start in range(0, len(pairs), _BATCH):
         chunk = _padded(list(pairs[start : start + _BATCH]))
-        statements.append((_seek_sql(len(chunk), columns), [p for pair in chunk for p in pair]))
+        statements.append((_seek_sql(len(chunk), values), [p for pair in chunk for p in pair]))
     return statements
 
 
@@ -517,13 +525,17 @@ class SqliteStore(FileLocked, Store):
         found: dict[Any, Any] = memo[2]
         return conn, found
 
-    def _recalled(self, memo_key: Any) -> tuple[dict[Any, Any], Any]:
-        """The connection's memo (``_unchanged``) and its answer for ``memo_key``, if any."""
+    def _recalled(
+        self, memo_key: Any, doing: str
+    ) -> tuple[sqlite3.Connection, dict[Any, Any], Any]:
+        """The reader's connection, its memo (``_unchanged``) and the answer kept for
+        ``memo_key``: ``_UNREAD`` when there is none, or when ``memo_key`` is None
+        (a read that is not remembered)."""
         try:
-            _conn, memo = self._unchanged()
+            conn, memo = self._unchanged()
         except sqlite3.Error as exc:
-            raise self._error(exc, "read") from exc
-        return memo, memo.get(memo_key)
+            raise self._error(exc, doing) from exc
+        return conn, memo, _UNREAD if memo_key is None else memo.get(memo_key, _UNREAD)
 
     @staticmethod
     def _keep(memo: dict[Any, Any], key: Any, value: Any, size: int) -> None:
@@ -535,19 +547,19 @@ class SqliteStore(FileLocked, Store):
         memo[key] = value
 
     def read(self, key: Key) -> bytes | None:
+        memo_key = ("read", key)
+        conn, memo, hit = self._recalled(memo_key, "read")
+        if hit is not _UNREAD:  # a key in the memo was validated when it was read
+            return hit  # type: ignore[no-any-return]
+        d, name = _split(key)
         try:  # inline, not _translate: the hottest path of the store
-            conn, memo = self._unchanged()
-            hit = memo.get(("read", key), _UNREAD)
-            if hit is not _UNREAD:  # a key in the memo was validated when it was read
-                return hit  # type: ignore[no-any-return]
-            d, name = _split(key)
             row = conn.execute(
                 "SELECT value FROM entries WHERE dir = ? AND name = ?", (d, name)
             ).fetchone()
         except sqlite3.Error as exc:
             raise self._error(exc, "read") from exc
         value = None if row is None or row[0] is None else bytes(row[0])
-        self._keep(memo, ("read", key), value, 0 if value is None else len(value))
+        self._keep(memo, memo_key, value, 0 if value is None else len(value))
         return value
 
     def read_many(self, keys: Sequence[Key]) -> list[bytes | None]:
@@ -557,11 +569,11 @@ class SqliteStore(FileLocked, Store):
         if len(keys) <= 1:
             return [self.read(k) for k in keys]
         memo_key = ("read_many", tuple(keys))
-        memo, hit = self._recalled(memo_key)
-        if hit is not None:
+        _conn, memo, hit = self._recalled(memo_key, "read")
+        if hit is not _UNREAD:
             return list(hit)
         pairs = [_split(key) for key in keys]
-        rows = self._select(_seeks(pairs, "e.dir, e.name, e.value"))
+        rows = self._select(_seeks(pairs, values=True))
         found = {(d, name): value for d, name, value in rows}
         out: list[bytes | None] = []
         for pair in pairs:
@@ -593,7 +605,7 @@ class SqliteStore(FileLocked, Store):
         if not keys:
             return []
         pairs = [_split(key) for key in keys]
-        present = {(d, name) for d, name in self._select(_seeks(pairs, "e.dir, e.name"))}
+        present = {(d, name) for d, name in self._select(_seeks(pairs, values=False))}
         return [pair in present for pair in pairs]
 
     def list(self, prefix: Key) -> Names:
@@ -619,12 +631,8 @@ class SqliteStore(FileLocked, Store):
         filtered listing decodes no record that cannot match; rows with unknown
         facets are always returned (the answer is a superset)."""
         memo_key = None if facets else ("list_desc", prefix, before, limit)
-        try:
-            conn, memo = self._unchanged()
-        except sqlite3.Error as exc:
-            raise self._error(exc, "list") from exc
-        hit = memo.get(memo_key) if memo_key else None
-        if hit is not None:  # listed before with these arguments (see _unchanged)
+        conn, memo, hit = self._recalled(memo_key, "list")
+        if hit is not _UNREAD:  # listed before with these arguments (see _unchanged)
             return list(hit)
         sql = "SELECT name FROM entries WHERE dir = ?"
         args: list[Any] = [_dir_of(prefix)]
@@ -644,7 +652,7 @@ class SqliteStore(FileLocked, Store):
         except sqlite3.Error as exc:
             raise self._error(exc, "list") from exc
         names = [r[0] for r in rows]
-        if memo_key:
+        if memo_key is not None:
             self._keep(memo, memo_key, tuple(names), 0)
         return names
 
@@ -679,8 +687,8 @@ class SqliteStore(FileLocked, Store):
         if not prefixes:
             return []
         memo_key = ("read_children", tuple(prefixes))
-        memo, hit = self._recalled(memo_key)
-        if hit is not None:
+        _conn, memo, hit = self._recalled(memo_key, "read")
+        if hit is not _UNREAD:
             return [list(children) for children in hit]
         dirs = [_dir_of(p) for p in prefixes]
         rows: dict[str, list[tuple[str, bytes]]] = {d: [] for d in dirs}

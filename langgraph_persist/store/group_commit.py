@@ -40,11 +40,15 @@ class GroupCommit:
         self,
         connect: Callable[[bool], sqlite3.Connection],
         error: Callable[[sqlite3.Error, str], BaseException],
+        rolled_back: Callable[[], None] = lambda: None,
     ) -> None:
         """``connect(sync)`` gives the write connection, set to sync the commit or
-        not; ``error`` turns an SQLite error into the store's own."""
+        not; ``error`` turns an SQLite error into the store's own; ``rolled_back``
+        runs (in the leader, before any other work) whenever a call's statements
+        were undone, so state kept beside the database can be dropped with them."""
         self._connect = connect
         self._error = error
+        self._rolled_back = rolled_back
         self.calls = 0
         """Write calls committed by this process."""
         self.transactions = 0
@@ -74,6 +78,9 @@ class GroupCommit:
         if batch:
             try:
                 self._commit(batch, doing)
+            except BaseException:  # interrupted mid-transaction: nothing is known of it
+                self._rolled_back()
+                raise
             finally:
                 with self._cv:
                     for c in batch:
@@ -102,6 +109,7 @@ class GroupCommit:
                     batch[0].work(conn)
                 except BaseException as exc:
                     conn.execute("ROLLBACK")
+                    self._rolled_back()
                     batch[0].error = self._failed(exc, doing)
                     return
             else:
@@ -111,12 +119,14 @@ class GroupCommit:
                         c.work(conn)
                     except BaseException as exc:
                         conn.execute("ROLLBACK TO call")
+                        self._rolled_back()
                         c.error = self._failed(exc, doing)
                     conn.execute("RELEASE call")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+            self._rolled_back()
             error = self._error(exc, doing)
             for c in batch:
                 c.error = c.error or error

@@ -19,7 +19,7 @@ One table, ``entries(dir, name, value)``. A key ``(c1, ..., ck)`` is the row
 ``dir = "c1/.../c(k-1)"``, ``name = ck``; its value is a record (records.py),
 framed, digested and sealed exactly as in every other tier. Directories are
 rows too (``value`` NULL), written in the same transaction as the first key
-below them, so listing one level (the store's threads, a thread's
+below them (a writer skips those it knows exist: sqlite_dirs.py), so listing one level (the store's threads, a thread's
 checkpoints) is a range scan of the primary key, and "the latest checkpoint"
 is one index seek, whatever the store's size. Components never contain
 ``/`` (keys.py), so the mapping is unambiguous.
@@ -66,6 +66,7 @@ from langgraph_persist.store.base import Children, Listings, Names, Store
 from langgraph_persist.store.group_commit import GroupCommit, Work
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
 from langgraph_persist.store.marker import MARKER
+from langgraph_persist.store.sqlite_dirs import KnownDirs
 from langgraph_persist.store.sqlite_salvage import salvage_database
 
 AUDIT_LOG = "audit.jsonl"
@@ -260,7 +261,8 @@ class SqliteStore(FileLocked, Store):
         self.read_only = read_only
         self.database = os.path.join(self.root, DATABASE)
         self._locks = FileLocks(self.root, read_only=read_only)
-        self._commits = GroupCommit(self._writer_for, self._error)
+        self._dirs = KnownDirs()
+        self._commits = GroupCommit(self._writer_for, self._error, self._dirs.forget)
         self._local = threading.local()
         self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._write_conn: _Conn | None = None
@@ -781,10 +783,7 @@ class SqliteStore(FileLocked, Store):
         parents = {p for k, _ in (*create, *write) for p in _parents(k)}
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, NULL)",
-                sorted(parents),
-            )
+            self._insert_dirs(conn, parents)
             if rows_create:
                 conn.executemany(
                     "INSERT OR IGNORE INTO entries (dir, name, value, facets) VALUES (?, ?, ?, ?)",
@@ -814,10 +813,7 @@ class SqliteStore(FileLocked, Store):
         parents = {p for _, dst in items for p in _parents(dst)}
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, NULL)",
-                sorted(parents),
-            )
+            self._insert_dirs(conn, parents)
             conn.executemany(
                 "INSERT INTO entries (dir, name, value, facets) "
                 "SELECT ?, ?, value, facets FROM entries "
@@ -829,6 +825,14 @@ class SqliteStore(FileLocked, Store):
 
         self._transact(work, "link")
 
+    def _insert_dirs(self, conn: sqlite3.Connection, parents: set[tuple[str, str]]) -> None:
+        """The directory rows of a write's keys, but those known to exist (sqlite_dirs.py)."""
+        missing = self._dirs.missing(conn, parents)
+        if missing:
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries (dir, name, value) VALUES (?, ?, NULL)", missing
+            )
+
     def delete_many(self, keys: Sequence[Key]) -> None:
         if not keys:
             return
@@ -836,6 +840,7 @@ class SqliteStore(FileLocked, Store):
         dirs = {tuple(k[:-1]) for k in keys}
 
         def work(conn: sqlite3.Connection) -> None:
+            self._dirs.forget()  # directory rows may go with them (_prune_empty)
             conn.executemany(
                 "DELETE FROM entries WHERE dir = ? AND name = ? AND value IS NOT NULL", rows
             )
@@ -850,6 +855,7 @@ class SqliteStore(FileLocked, Store):
         inner = _dir_of(prefix)
 
         def work(conn: sqlite3.Connection) -> None:
+            self._dirs.forget()
             conn.execute(
                 "DELETE FROM entries WHERE dir = ? OR (dir >= ? AND dir < ?)", (inner, low, high)
             )

@@ -19,9 +19,10 @@ One table, ``entries(dir, name, value)``. A key ``(c1, ..., ck)`` is the row
 ``dir = "c1/.../c(k-1)"``, ``name = ck``; its value is a record (records.py),
 framed, digested and sealed exactly as in every other tier. Directories are
 rows too (``value`` NULL), written in the same transaction as the first key
-below them (a writer skips those it knows exist: sqlite_dirs.py), so listing one level (the store's threads, a thread's
-checkpoints) is a range scan of the primary key, and "the latest checkpoint"
-is one index seek, whatever the store's size. Components never contain
+below them (a writer skips those it knows exist: sqlite_dirs.py), so listing
+one level (the store's threads, a thread's checkpoints) is a range scan of
+the primary key, and "the latest checkpoint" is one index seek, whatever the
+store's size. Components never contain
 ``/`` (keys.py), so the mapping is unambiguous.
 
 Concurrency:

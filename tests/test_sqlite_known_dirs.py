@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from langgraph_persist import PersistSaver
 from langgraph_persist.store import sqlite as sqlite_module
+from langgraph_persist.store import sqlite_dirs
 from langgraph_persist.store.sqlite import SqliteStore
 from langgraph_persist.store.sqlite_dirs import KnownDirs
 
@@ -164,3 +165,29 @@ def test_negative_control_without_the_rollback_hook_the_row_is_lost(
 
     monkeypatch.setattr(sqlite_module.GroupCommit, "__init__", no_hook)
     assert _listed_after_a_rolled_back_write(tmp_path) == []
+
+
+def _known_after_many_steps(tmp_path: Path, steps: int) -> int:
+    saver = PersistSaver(tmp_path / "s")
+    store = saver.store
+    assert isinstance(store, SqliteStore)
+    config = _put(saver, "t")
+    for step in range(steps):
+        saver.put_writes(config, [("count", step)], f"task-{step}")
+        config = _put(saver, "t", config)
+    assert len(list(saver.list(cfg("t")))) == steps + 1
+    saver.close()
+    return len(store._dirs._known)
+
+
+def test_what_is_known_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One directory per checkpoint with writes: a long-running writer must not keep them all."""
+    monkeypatch.setattr(sqlite_dirs, "MAX_KNOWN", 32)
+    assert _known_after_many_steps(tmp_path, 100) <= 32 + 10
+
+
+def test_negative_control_an_unbounded_cache_grows_with_the_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_dirs, "MAX_KNOWN", 1 << 30)
+    assert _known_after_many_steps(tmp_path, 100) > 100

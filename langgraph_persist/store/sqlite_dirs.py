@@ -34,6 +34,12 @@ from collections.abc import Iterable
 DirRow = tuple[str, str]
 """``(dir, name)`` of a directory row."""
 
+MAX_KNOWN = 4096
+"""Rows remembered at most. Each checkpoint with pending writes has a directory of
+its own, so a long-running process would otherwise remember one row per
+checkpoint it ever wrote; past this, it starts again from nothing (a few
+redundant inserts, never a missing row)."""
+
 
 class KnownDirs:
     """Directory rows known to exist, valid for one writer connection and data version."""
@@ -50,7 +56,7 @@ class KnownDirs:
         transaction, and a rollback makes the group commit call ``forget``.
         """
         version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if conn is not self._conn or version != self._version:
+        if conn is not self._conn or version != self._version or len(self._known) > MAX_KNOWN:
             self._known.clear()
             self._conn = conn
             self._version = version

@@ -62,7 +62,7 @@ from langgraph_persist.errors import (
 )
 from langgraph_persist.facets import Scalar, needles
 from langgraph_persist.keys import Key
-from langgraph_persist.store import marker
+from langgraph_persist.store import marker, sqlite_wal
 from langgraph_persist.store.base import Children, Listings, Names, Store
 from langgraph_persist.store.group_commit import GroupCommit, Work
 from langgraph_persist.store.locks import LOCKS, FileLocked, FileLocks
@@ -83,6 +83,12 @@ _SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 60.0
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+
+_OPENING = threading.Lock()
+"""Held while a connection is opened: the first one of a process checks the leftover log."""
+_LIVE: weakref.WeakSet[_Conn] = weakref.WeakSet()
+"""Every connection this process opened, of every store: whether one is open decides
+if a new one may check the log (sqlite_wal.py: POSIX locks belong to the process)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -397,7 +403,12 @@ class SqliteStore(FileLocked, Store):
     def _connect(self, *, write: bool) -> _Conn:
         if self._closed:
             raise StoreError(f"checkpoint store {self.root} is closed")
-        raw = self._open_read_only() if self.read_only else self._open(f"file:{self.database}")
+        with _OPENING:
+            if not any(c.database == self.database and c.live() for c in _LIVE):
+                self._refuse_damaged_wal()  # before any connection of ours replays it
+            raw = self._open_read_only() if self.read_only else self._open(f"file:{self.database}")
+            conn = _Conn(raw, self.database)
+            _LIVE.add(conn)
         if write:  # private like every file of the store; -wal and -shm inherit the mode
             with contextlib.suppress(OSError):
                 os.chmod(self.database, _FILE_MODE)
@@ -409,9 +420,30 @@ class SqliteStore(FileLocked, Store):
                 # Deleted and overwritten records are zeroed, not left in free pages:
                 # reencrypt and delete_thread + gc must not leave old plaintext behind.
                 raw.execute("PRAGMA secure_delete = ON")
-        conn = _Conn(raw)
         self._all.add(conn)
         return conn
+
+    def _refuse_damaged_wal(self) -> None:
+        """A log left by a dead process, damaged where SQLite would silently stop
+        replaying it, is refused before it is replayed (sqlite_wal.py)."""
+        damage = sqlite_wal.check(self.database)
+        if damage is None:
+            return
+        wal = self.database + "-wal"
+        if damage.frame < 0:
+            where = "in its header: SQLite would ignore the whole log"
+        else:
+            where = (
+                f"at frame {damage.frame} (byte {damage.offset}): SQLite would drop the "
+                f"{damage.lost_commits} transaction(s) committed after it"
+            )
+        raise CorruptStoreError(
+            f"checkpoint store {self.root}: the write-ahead log {wal}, left by a process "
+            f"that stopped without closing the store, is damaged {where}. Nothing was "
+            "opened or changed. Restore the store from a backup, or see "
+            '"A damaged write-ahead log" in docs/reliability.md to keep what is readable',
+            store=self.describe(),
+        )
 
     def _open(self, uri: str) -> sqlite3.Connection:
         try:
@@ -968,12 +1000,17 @@ class SqliteStore(FileLocked, Store):
 
 
 class _Conn:
-    """A connection and the process that opened it (never used across fork)."""
+    """A connection, its database and the process that opened it (never used across fork)."""
 
-    def __init__(self, raw: sqlite3.Connection) -> None:
+    def __init__(self, raw: sqlite3.Connection, database: str) -> None:
         self.raw = raw
+        self.database = database
         self.pid = os.getpid()
         self.closed = False
+
+    def live(self) -> bool:
+        """Open, in this process (a forked child inherits the object, not the connection)."""
+        return not self.closed and self.pid == os.getpid()
 
     def close(self) -> None:
         if not self.closed and self.pid == os.getpid():

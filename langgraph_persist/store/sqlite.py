@@ -50,7 +50,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from langgraph_persist.errors import (
@@ -233,7 +233,9 @@ def is_os_litter(name: str) -> bool:
 
 
 _CORRUPT_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
-_CORRUPT_WORDS = ("malformed", "not a database", "corrupt")
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "could not decode to utf-8")
+"""The last: we only ever write valid UTF-8 text (Python ``str``), so a ``dir`` or
+``name`` SQLite cannot decode was damaged on disk."""
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
@@ -498,6 +500,26 @@ class SqliteStore(FileLocked, Store):
             "written, earlier checkpoints are intact"
         )
 
+    def _only_asked(self, answered: Iterable[str], asked: Container[str]) -> None:
+        """Raise ``CorruptStoreError`` if a range scan answered a directory nobody asked for.
+
+        SQLite reads ``dir`` from the primary-key index it scans and stops at the
+        first entry past the range, so an entry whose ``dir`` was damaged to sort
+        lower still comes back, under a directory that was not asked for: the
+        index and the table disagree, which only damage to the file does. Keying
+        the answer by it was a raw ``KeyError``; dropping it would hide a record.
+        (``read_many`` seeks whole unique keys: SQLite returns at most the entry
+        it sought there, and looks answers up with ``get``.)
+        """
+        for d in answered:
+            if d not in asked:
+                raise CorruptStoreError(
+                    f"checkpoint store {self.database} is damaged (its index and its table "
+                    f"disagree: a scan of other directories answered a row of {d!r}); "
+                    "restore it from a backup (`langgraph-persist restore`)",
+                    store=self.describe(),
+                )
+
     @contextlib.contextmanager
     def _translate(self, doing: str) -> Iterator[None]:
         try:
@@ -700,7 +722,9 @@ class SqliteStore(FileLocked, Store):
         for start in range(0, len(unique), _BATCH):
             chunk = _padded(unique[start : start + _BATCH])
             statements.append((_children_sql(len(chunk)), chunk))
-        for d, name, value in self._select(statements):
+        found = self._select(statements)
+        self._only_asked((d for d, _name, _value in found), rows)
+        for d, name, value in found:
             rows[d].append((name, bytes(value)))
         out: Children = [
             [((*p, name), value) for name, value in rows[d]]

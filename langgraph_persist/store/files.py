@@ -100,6 +100,63 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _our_entries(path: str, prefix: Key) -> tuple[list[str], bool]:
+    """The sorted names in directory ``path`` (key ``prefix``) that are the store's, and
+    whether a directory was left out for holding nothing (it may fill later).
+
+    A store directory is a place people and operating systems drop things into,
+    and what they drop carries no data, so no read path may see it. An entry is
+    the store's when its name is one the layout builds there
+    (``keys.is_layout_prefix``: not ``.DS_Store``, ``notes.txt``) and its kind is
+    what the layout puts there:
+
+    * at a record's place (``keys.is_layout_key``: a checkpoint, a write, a
+      thread's ``info``, a ``HEAD``...) a file; a directory there holds no record
+      (reading it would fail with "Is a directory");
+    * anywhere else, a directory on the way to records, holding at least one
+      name the layout builds there: an empty directory, or one holding only
+      litter, holds no record (a thread directory nobody wrote into is no
+      thread). SQLite stores agree: a directory row is written with the first
+      key below it.
+
+    The kinds come with the directory listing (``d_type``), so only directories
+    at directories' places cost one more listing each. One level, not a walk:
+    ``threads/x/ns/`` with nothing in ``ns`` still lists ``x``, a thread without
+    checkpoints, which every read path answers as such.
+    """
+    names: list[str] = []
+    skipped_empty = False
+    with os.scandir(path) as entries:
+        for entry in entries:
+            key = (*prefix, entry.name)
+            if not keys.is_layout_prefix(key):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue  # removed while listing
+            if keys.is_layout_key(key):
+                if is_dir:
+                    continue
+            elif not is_dir:
+                continue
+            elif not _holds_names(entry.path, key):
+                skipped_empty = True
+                continue
+            names.append(entry.name)
+    names.sort()
+    return names, skipped_empty
+
+
+def _holds_names(path: str, prefix: Key) -> bool:
+    """Whether directory ``path`` (key ``prefix``) holds a name the layout builds there."""
+    try:
+        with os.scandir(path) as entries:
+            return any(keys.is_layout_prefix((*prefix, e.name)) for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 class FileStore(FileLocked, Store):
     """A ``Store`` over a local directory (see module docstring)."""
 
@@ -257,10 +314,8 @@ class FileStore(FileLocked, Store):
         try:
             with open(path, "rb") as fh:
                 return fh.read()
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None  # a directory where a record belongs holds no record (_our_entries)
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -289,13 +344,14 @@ class FileStore(FileLocked, Store):
             hit = self._listings.get(path)
             if hit is not None and hit[0] == stamp:
                 return list(hit[1])
-            # Files a user or an OS dropped here (.DS_Store, notes.txt) are not ours.
-            names = sorted(n for n in os.listdir(path) if keys.is_layout_prefix((*prefix, n)))
+            names, skipped_empty = _our_entries(path, prefix)
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
             raise StoreError(f"cannot list {path}: {exc.strerror}") from exc
-        if st.st_mtime_ns < started - _TRUST_AGE_NS:
+        # An empty directory may fill without touching this directory's mtime: a listing
+        # that left one out is never cached.
+        if st.st_mtime_ns < started - _TRUST_AGE_NS and not skipped_empty:
             self._listings.put(path, (stamp, tuple(names)), len(names) + 1)  # never aliased
         return names
 

@@ -31,6 +31,7 @@ from typing import Literal
 from langgraph_persist import keys
 from langgraph_persist.errors import (
     ConfigurationError,
+    CorruptStoreError,
     InvalidIdError,
     StoreError,
 )
@@ -48,7 +49,9 @@ _TRASH = "trash"
 AUDIT_LOG = "audit.jsonl"
 UPGRADE_STAGING = "upgrade"
 """Where ``upgrade.py`` stages the SQLite copy of a version-1 store."""
-_RESERVED = frozenset({MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, "store.db"})
+_DATABASE = "store.db"
+"""The SQLite layout's database (store/sqlite.py), which this layout never writes."""
+_RESERVED = frozenset({MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, _DATABASE})
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.%=~-]{1,255}")
 _STALE_TMP_SECONDS = 3600.0
 _TRUST_AGE_NS = 50_000_000
@@ -208,6 +211,30 @@ class FileStore(FileLocked, Store):
         """Inspect a store without writing anything (a backup, a read-only mount)."""
         if read_marker(self.root, readable_up_to=STORE_FORMAT) is None:
             raise ConfigurationError(f"{self.root} is not a langgraph-persist store")
+        self._refuse_sqlite_database()
+
+    def _refuse_sqlite_database(self) -> None:
+        """A directory holding ``store.db`` is an SQLite store, whatever its marker says.
+
+        This layout never writes a ``store.db``; opened over one, it would answer
+        an empty store (or an old one) and ignore every checkpoint in the
+        database, silently: a ``FORMAT`` rewritten, or lost and created again as
+        version 1. The one legitimate pair is an upgrade interrupted at its
+        switch (upgrade.py: the database moved in, the marker not yet replaced;
+        its staging directory is still there): the directory is still a
+        version-1 store, and the next ``upgrade`` moves the database back.
+        """
+        database = os.path.join(self.root, _DATABASE)
+        if os.path.lexists(database) and not os.path.isdir(
+            os.path.join(self.root, UPGRADE_STAGING)
+        ):
+            raise CorruptStoreError(
+                f"checkpoint store {self.root} holds an SQLite database ({_DATABASE}) but "
+                f"its {MARKER} says the file layout (version 1); this layout would ignore "
+                f"every checkpoint in {_DATABASE}: write {marker_body(2, 'sqlite').decode()} "
+                f"back into {MARKER}, or restore the store from a backup",
+                store=self.describe(),
+            )
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -225,6 +252,7 @@ class FileStore(FileLocked, Store):
         except OSError as exc:
             raise ConfigurationError(f"cannot create checkpoint store at {root}: {exc}") from exc
         info = read_marker(root, readable_up_to=STORE_FORMAT)
+        self._refuse_sqlite_database()
         if info is None:
             entries = [e for e in os.listdir(root) if e not in _RESERVED]
             if entries:

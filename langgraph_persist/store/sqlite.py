@@ -276,6 +276,7 @@ class SqliteStore(FileLocked, Store):
         self._closed = False
         if read_only:
             self._check_marker(required=True)
+            self._refuse_lost_database()
             # fail now if the database cannot be opened at all; a damaged one is opened to
             # be inspected: every read, and verify, report the damage
             with contextlib.suppress(CorruptStoreError):
@@ -306,6 +307,8 @@ class SqliteStore(FileLocked, Store):
         fresh = not self._check_marker(required=False)
         if fresh:
             self._refuse_foreign_directory()
+        else:
+            self._refuse_lost_database()
         try:
             os.makedirs(os.path.join(self.root, LOCKS), mode=_DIR_MODE, exist_ok=True)
         except OSError as exc:
@@ -337,6 +340,32 @@ class SqliteStore(FileLocked, Store):
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+    def _refuse_lost_database(self) -> None:
+        """A marker with no database, or an empty one, is a store that lost its data.
+
+        ``_create`` writes the marker last, after the schema committed, and the
+        first connection has already written the database's first page (switching
+        it to WAL) by then; ``upgrade`` and ``salvage`` move a whole database into
+        place before the marker names it. So no store this code made has a
+        marker beside a missing or empty ``store.db``: one truncated or deleted
+        since. Opening it would create an empty schema and answer an empty store,
+        silently; it is damage to report.
+        """
+        try:
+            size: int | None = os.stat(self.database).st_size
+        except FileNotFoundError:
+            size = None
+        except OSError:
+            return  # unreadable: opening it reports why
+        if not size:
+            state = "missing" if size is None else "empty"
+            raise CorruptStoreError(
+                f"checkpoint store {self.root}: {DATABASE} is {state} but {MARKER} says it is "
+                "an SQLite store; its checkpoints are gone: restore it from a backup "
+                "(`langgraph-persist restore`)",
+                store=self.describe(),
+            )
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -32,6 +32,7 @@ import heapq
 import itertools
 import os
 import random
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -467,6 +468,8 @@ class PersistSaver(BaseCheckpointSaver[str]):
         with its tuple or with the error that reading it raised, so tools can show
         and export what is good and mark what is not.
         """
+        if limit is not None and limit <= 0:  # as ``list``: nothing, not a ValueError
+            return
         addresses = [
             a
             for a in self.engine.namespaces(str(thread_id))
@@ -474,7 +477,10 @@ class PersistSaver(BaseCheckpointSaver[str]):
         ]
         streams = [self.engine.newest_first(a) for a in addresses]
         merged = heapq.merge(*streams, key=lambda item: item[0], reverse=True)
-        for cid, a in itertools.islice(merged, limit):
+        # islice refuses a stop past sys.maxsize; no thread holds that many checkpoints,
+        # so such a limit (the CLI passes what was typed) is no limit
+        stop = None if limit is None or limit > sys.maxsize else limit
+        for cid, a in itertools.islice(merged, stop):
             config = a.config(cid)
             try:
                 yield HistoryEntry(config, self.engine.get_tuple(config), None)

@@ -58,6 +58,9 @@ that verified header, so the whole file is covered.
 A snapshot is untrusted input (anyone can write a file with valid digests),
 so reading one is strict and bounded:
 
+* the file is read header first and never beyond the body its verified header
+  declares (at most ``MAX_STORED_SIZE``; ``_read``), so a sparse file of
+  gigabytes, a FIFO or ``/dev/zero`` costs a few bytes of memory;
 * the header is range-checked field by field (``_check_header``: finite
   times, sizes within limits, digests well-formed), so a bad header is a
   ``SnapshotError``, never an ``OverflowError`` or a ``KeyError``;
@@ -82,6 +85,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import struct
 import time
 from collections.abc import Mapping
@@ -134,6 +138,12 @@ state with 50 channels), checked before any is built."""
 
 MAX_HEADER_SIZE = 1024 * 1024
 """Largest header record (1 MiB: a 64 KiB thread id and a long description fit)."""
+
+MAX_STORED_SIZE = MAX_SNAPSHOT_SIZE + MAX_SNAPSHOT_SIZE // bounded.LZ4_MAX_RATIO + (1 << 20)
+"""Largest body as stored: an lz4 frame of ``MAX_SNAPSHOT_SIZE`` bytes (lz4 stores an
+incompressible block as is, plus a few bytes per block and frame), sealed or not;
+1 MiB covers the frame's and the seal's overhead many times over. With
+``MAX_HEADER_SIZE`` it bounds the size of any file ``_read`` accepts."""
 
 MAX_TIMESTAMP = 253402300799.0
 """9999-12-31T23:59:59Z, the last second ``datetime`` can represent."""
@@ -502,7 +512,7 @@ def _check_header(path: str, header: Any) -> dict[str, Any]:
         "namespaces": _is_int(header.get("namespaces"), 0, MAX_SNAPSHOT_ITEMS),
         "latest": type(header.get("latest")) is bool,
         "uncompressed_size": _is_int(header.get("uncompressed_size"), 0, MAX_SNAPSHOT_SIZE),
-        "compressed_size": _is_int(header.get("compressed_size"), 0, 2**63),
+        "compressed_size": _is_int(header.get("compressed_size"), 0, MAX_STORED_SIZE),
         "digest": isinstance(header.get("digest"), str) and bool(_DIGEST.match(header["digest"])),
         "stored_digest": isinstance(header.get("stored_digest"), str)
         and bool(_DIGEST.match(header["stored_digest"])),
@@ -528,8 +538,9 @@ def _check_header(path: str, header: Any) -> dict[str, Any]:
     return header
 
 
-def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
-    """Verified, range-checked header and the offset where the body starts."""
+def _read_header(path: str, data: bytes, *, whole: bool = True) -> tuple[dict[str, Any], int]:
+    """Verified, range-checked header and the offset where the body starts; with
+    ``whole``, ``data`` is the whole file and its body must have the header's size."""
     if len(data) < PREFIX.size:
         raise SnapshotError(f"{path}: not a snapshot (file of {len(data)} bytes is too short)")
     magic, fmt = PREFIX.unpack_from(data)
@@ -564,24 +575,76 @@ def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
             f"({SNAPSHOT_FORMAT}); upgrade langgraph-persist"
         )
     header = _check_header(path, decoded)
-    body_size = len(data) - end
+    if whole:
+        _check_body_size(path, header, len(data) - end)
+    return header, end
+
+
+def _check_body_size(path: str, header: Mapping[str, Any], body_size: int) -> None:
     if body_size != header["compressed_size"]:
         state = "truncated" if body_size < header["compressed_size"] else "has trailing bytes"
         raise SnapshotError(
             f"{path}: snapshot {state} (body is {body_size} bytes, header says "
             f"{header['compressed_size']})"
         )
-    return header, end
 
 
 def _stored_digest(body: bytes) -> str:
     return DIGEST_PREFIX + hashlib.blake2b(body, digest_size=32).hexdigest()
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[str, bytes]:
+_CHUNK = 1 << 20
+"""Bytes read at a time from a file that is not a regular file (a pipe, a device)."""
+
+
+def _read(path: str | os.PathLike[str], *, body: bool = True) -> tuple[str, bytes, int]:
+    """The file's name, its bytes (header and, with ``body``, body) and its size; the
+    header is verified and the body's size checked against it.
+
+    A snapshot is untrusted, and so is its size: a sparse file of terabytes, a
+    FIFO or ``/dev/zero`` must cost no more memory than a valid snapshot may.
+    So the fixed prefix is read first, then the header it declares (at most
+    ``MAX_HEADER_SIZE``), verified; then the body the verified header declares
+    (at most ``MAX_STORED_SIZE``), and only after a regular file's size
+    (``fstat``) proved it is that long; from anything else, in chunks and one
+    byte more than declared, so trailing bytes are still refused. A file
+    without a valid header is refused having read its first bytes only.
+    """
     name = os.fspath(path)
-    with open(name, "rb") as fh:
-        return name, fh.read()
+    with open(name, "rb", buffering=0) as fh:
+        fd = fh.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        fixed = PREFIX.size + records.HEADER_SIZE
+        head = _read_up_to(fd, fixed)
+        if len(head) < fixed or not head.startswith(MAGIC):
+            _read_header(name, head)  # raises: too short, or not a snapshot
+        length = struct.unpack_from("<I", head, PREFIX.size + 8)[0]
+        if length <= MAX_HEADER_SIZE:  # else _read_header refuses it
+            head += _read_up_to(fd, length)
+        header, end = _read_header(name, head, whole=False)
+        declared: int = header["compressed_size"]
+        if regular:
+            size = os.fstat(fd).st_size
+            _check_body_size(name, header, size - end)
+            rest = _read_up_to(fd, declared) if body else b""
+        else:
+            rest = _read_up_to(fd, declared + 1)
+            size = end + len(rest)
+            _check_body_size(name, header, len(rest))
+    return name, head + rest, size
+
+
+def _read_up_to(fd: int, count: int) -> bytes:
+    """At most ``count`` bytes, fewer at the end of the file; memory grows with what
+    is read, never with ``count`` (``read(count)`` would allocate it up front)."""
+    chunks = []
+    while count > 0:
+        chunk = os.read(fd, min(count, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def get_metadata(
@@ -591,9 +654,9 @@ def get_metadata(
     is not decompressed. Cheap enough to list a directory of snapshots.
     ``verify_snapshot`` also checks the body.
     """
-    name, data = _read(path)
-    header, _ = _read_header(name, data)
-    return _info(name, header, len(data), _authenticate(name, header, encryption))
+    name, data, size = _read(path, body=False)
+    header, _ = _read_header(name, data, whole=False)
+    return _info(name, header, size, _authenticate(name, header, encryption))
 
 
 def _read_body(
@@ -716,7 +779,7 @@ def verify_snapshot(
     which also checks its MAC: ``authenticated`` in the result says whether it
     was checked against a key or only for accidents.
     """
-    name, data = _read(path)
+    name, data, _size = _read(path)
     header, body, authenticated = _read_body(name, data, encryption)
     serde = untrusted_serde(allowed_types, on_blocked="record")
     _decode_items(name, header, body, serde, skip_encrypted=True)
@@ -846,7 +909,7 @@ def restore(
     serializer only encodes them again (and, if it is LangGraph's
     ``EncryptedSerializer``, lends its cipher to decrypt them).
     """
-    name, data = _read(path)
+    name, data, _size = _read(path)
     key = encryption or getattr(saver, "encryption", None)
     header, body, authenticated = _read_body(name, data, key)
     serde = untrusted_serde(allowed_types, like=saver.serde, on_blocked="record")

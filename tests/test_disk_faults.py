@@ -59,9 +59,7 @@ _NEEDS_ROOT = "needs root to mount a size-limited tmpfs (CI runs as root)"
 
 
 @pytest.mark.parametrize("layout", ["sqlite", "files"])
-def test_disk_full_is_a_typed_error_and_loses_nothing(
-    small_fs: Path | None, layout: str
-) -> None:
+def test_disk_full_is_a_typed_error_and_loses_nothing(small_fs: Path | None, layout: str) -> None:
     if small_fs is None:
         pytest.fail(_NEEDS_ROOT)  # pragma: no cover
     store = small_fs / "store"

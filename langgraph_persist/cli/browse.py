@@ -203,7 +203,10 @@ def threads(
         summaries = []
         for done, thread_id in enumerate(ids, 1):
             progress(done, len(ids))
-            info = saver.thread_info(thread_id)
+            try:
+                info = saver.thread_info(thread_id)
+            except NotFoundError:  # deleted while listing, or a stray tree of empty folders
+                continue
             if not info.checkpoints:
                 continue
             metadata = info.latest_metadata

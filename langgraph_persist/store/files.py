@@ -31,6 +31,7 @@ from typing import Literal
 from langgraph_persist import keys
 from langgraph_persist.errors import (
     ConfigurationError,
+    CorruptStoreError,
     InvalidIdError,
     StoreError,
 )
@@ -48,7 +49,9 @@ _TRASH = "trash"
 AUDIT_LOG = "audit.jsonl"
 UPGRADE_STAGING = "upgrade"
 """Where ``upgrade.py`` stages the SQLite copy of a version-1 store."""
-_RESERVED = frozenset({MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, "store.db"})
+_DATABASE = "store.db"
+"""The SQLite layout's database (store/sqlite.py), which this layout never writes."""
+_RESERVED = frozenset({MARKER, _TMP, _TRASH, LOCKS, AUDIT_LOG, UPGRADE_STAGING, _DATABASE})
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.%=~-]{1,255}")
 _STALE_TMP_SECONDS = 3600.0
 _TRUST_AGE_NS = 50_000_000
@@ -98,6 +101,63 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _our_entries(path: str, prefix: Key) -> tuple[list[str], bool]:
+    """The sorted names in directory ``path`` (key ``prefix``) that are the store's, and
+    whether a directory was left out for holding nothing (it may fill later).
+
+    A store directory is a place people and operating systems drop things into,
+    and what they drop carries no data, so no read path may see it. An entry is
+    the store's when its name is one the layout builds there
+    (``keys.is_layout_prefix``: not ``.DS_Store``, ``notes.txt``) and its kind is
+    what the layout puts there:
+
+    * at a record's place (``keys.is_layout_key``: a checkpoint, a write, a
+      thread's ``info``, a ``HEAD``...) a file; a directory there holds no record
+      (reading it would fail with "Is a directory");
+    * anywhere else, a directory on the way to records, holding at least one
+      name the layout builds there: an empty directory, or one holding only
+      litter, holds no record (a thread directory nobody wrote into is no
+      thread). SQLite stores agree: a directory row is written with the first
+      key below it.
+
+    The kinds come with the directory listing (``d_type``), so only directories
+    at directories' places cost one more listing each. One level, not a walk:
+    ``threads/x/ns/`` with nothing in ``ns`` still lists ``x``, a thread without
+    checkpoints, which every read path answers as such.
+    """
+    names: list[str] = []
+    skipped_empty = False
+    with os.scandir(path) as entries:
+        for entry in entries:
+            key = (*prefix, entry.name)
+            if not keys.is_layout_prefix(key):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue  # removed while listing
+            if keys.is_layout_key(key):
+                if is_dir:
+                    continue
+            elif not is_dir:
+                continue
+            elif not _holds_names(entry.path, key):
+                skipped_empty = True
+                continue
+            names.append(entry.name)
+    names.sort()
+    return names, skipped_empty
+
+
+def _holds_names(path: str, prefix: Key) -> bool:
+    """Whether directory ``path`` (key ``prefix``) holds a name the layout builds there."""
+    try:
+        with os.scandir(path) as entries:
+            return any(keys.is_layout_prefix((*prefix, e.name)) for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 class FileStore(FileLocked, Store):
@@ -151,6 +211,30 @@ class FileStore(FileLocked, Store):
         """Inspect a store without writing anything (a backup, a read-only mount)."""
         if read_marker(self.root, readable_up_to=STORE_FORMAT) is None:
             raise ConfigurationError(f"{self.root} is not a langgraph-persist store")
+        self._refuse_sqlite_database()
+
+    def _refuse_sqlite_database(self) -> None:
+        """A directory holding ``store.db`` is an SQLite store, whatever its marker says.
+
+        This layout never writes a ``store.db``; opened over one, it would answer
+        an empty store (or an old one) and ignore every checkpoint in the
+        database, silently: a ``FORMAT`` rewritten, or lost and created again as
+        version 1. The one legitimate pair is an upgrade interrupted at its
+        switch (upgrade.py: the database moved in, the marker not yet replaced;
+        its staging directory is still there): the directory is still a
+        version-1 store, and the next ``upgrade`` moves the database back.
+        """
+        database = os.path.join(self.root, _DATABASE)
+        if os.path.lexists(database) and not os.path.isdir(
+            os.path.join(self.root, UPGRADE_STAGING)
+        ):
+            raise CorruptStoreError(
+                f"checkpoint store {self.root} holds an SQLite database ({_DATABASE}) but "
+                f"its {MARKER} says the file layout (version 1); this layout would ignore "
+                f"every checkpoint in {_DATABASE}: write {marker_body(2, 'sqlite').decode()} "
+                f"back into {MARKER}, or restore the store from a backup",
+                store=self.describe(),
+            )
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -168,6 +252,7 @@ class FileStore(FileLocked, Store):
         except OSError as exc:
             raise ConfigurationError(f"cannot create checkpoint store at {root}: {exc}") from exc
         info = read_marker(root, readable_up_to=STORE_FORMAT)
+        self._refuse_sqlite_database()
         if info is None:
             entries = [e for e in os.listdir(root) if e not in _RESERVED]
             if entries:
@@ -257,10 +342,8 @@ class FileStore(FileLocked, Store):
         try:
             with open(path, "rb") as fh:
                 return fh.read()
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None  # a directory where a record belongs holds no record (_our_entries)
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -289,13 +372,14 @@ class FileStore(FileLocked, Store):
             hit = self._listings.get(path)
             if hit is not None and hit[0] == stamp:
                 return list(hit[1])
-            # Files a user or an OS dropped here (.DS_Store, notes.txt) are not ours.
-            names = sorted(n for n in os.listdir(path) if keys.is_layout_prefix((*prefix, n)))
+            names, skipped_empty = _our_entries(path, prefix)
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
             raise StoreError(f"cannot list {path}: {exc.strerror}") from exc
-        if st.st_mtime_ns < started - _TRUST_AGE_NS:
+        # An empty directory may fill without touching this directory's mtime: a listing
+        # that left one out is never cached.
+        if st.st_mtime_ns < started - _TRUST_AGE_NS and not skipped_empty:
             self._listings.put(path, (stamp, tuple(names)), len(names) + 1)  # never aliased
         return names
 

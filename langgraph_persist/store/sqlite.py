@@ -50,7 +50,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from langgraph_persist.errors import (
@@ -239,7 +239,9 @@ def is_os_litter(name: str) -> bool:
 
 
 _CORRUPT_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
-_CORRUPT_WORDS = ("malformed", "not a database", "corrupt")
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "could not decode to utf-8")
+"""The last: we only ever write valid UTF-8 text (Python ``str``), so a ``dir`` or
+``name`` SQLite cannot decode was damaged on disk."""
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
@@ -280,6 +282,7 @@ class SqliteStore(FileLocked, Store):
         self._closed = False
         if read_only:
             self._check_marker(required=True)
+            self._refuse_lost_database()
             # fail now if the database cannot be opened at all; a damaged one is opened to
             # be inspected: every read, and verify, report the damage
             with contextlib.suppress(CorruptStoreError):
@@ -310,6 +313,8 @@ class SqliteStore(FileLocked, Store):
         fresh = not self._check_marker(required=False)
         if fresh:
             self._refuse_foreign_directory()
+        else:
+            self._refuse_lost_database()
         try:
             os.makedirs(os.path.join(self.root, LOCKS), mode=_DIR_MODE, exist_ok=True)
         except OSError as exc:
@@ -341,6 +346,32 @@ class SqliteStore(FileLocked, Store):
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+    def _refuse_lost_database(self) -> None:
+        """A marker with no database, or an empty one, is a store that lost its data.
+
+        ``_create`` writes the marker last, after the schema committed, and the
+        first connection has already written the database's first page (switching
+        it to WAL) by then; ``upgrade`` and ``salvage`` move a whole database into
+        place before the marker names it. So no store this code made has a
+        marker beside a missing or empty ``store.db``: one truncated or deleted
+        since. Opening it would create an empty schema and answer an empty store,
+        silently; it is damage to report.
+        """
+        try:
+            size: int | None = os.stat(self.database).st_size
+        except FileNotFoundError:
+            size = None
+        except OSError:
+            return  # unreadable: opening it reports why
+        if not size:
+            state = "missing" if size is None else "empty"
+            raise CorruptStoreError(
+                f"checkpoint store {self.root}: {DATABASE} is {state} but {MARKER} says it is "
+                "an SQLite store; its checkpoints are gone: restore it from a backup "
+                "(`langgraph-persist restore`)",
+                store=self.describe(),
+            )
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -529,6 +560,26 @@ class SqliteStore(FileLocked, Store):
             f"checkpoint store {self.database}: could not {doing}: {what}; nothing was "
             "written, earlier checkpoints are intact"
         )
+
+    def _only_asked(self, answered: Iterable[str], asked: Container[str]) -> None:
+        """Raise ``CorruptStoreError`` if a range scan answered a directory nobody asked for.
+
+        SQLite reads ``dir`` from the primary-key index it scans and stops at the
+        first entry past the range, so an entry whose ``dir`` was damaged to sort
+        lower still comes back, under a directory that was not asked for: the
+        index and the table disagree, which only damage to the file does. Keying
+        the answer by it was a raw ``KeyError``; dropping it would hide a record.
+        (``read_many`` seeks whole unique keys: SQLite returns at most the entry
+        it sought there, and looks answers up with ``get``.)
+        """
+        for d in answered:
+            if d not in asked:
+                raise CorruptStoreError(
+                    f"checkpoint store {self.database} is damaged (its index and its table "
+                    f"disagree: a scan of other directories answered a row of {d!r}); "
+                    "restore it from a backup (`langgraph-persist restore`)",
+                    store=self.describe(),
+                )
 
     @contextlib.contextmanager
     def _translate(self, doing: str) -> Iterator[None]:
@@ -732,7 +783,9 @@ class SqliteStore(FileLocked, Store):
         for start in range(0, len(unique), _BATCH):
             chunk = _padded(unique[start : start + _BATCH])
             statements.append((_children_sql(len(chunk)), chunk))
-        for d, name, value in self._select(statements):
+        found = self._select(statements)
+        self._only_asked((d for d, _name, _value in found), rows)
+        for d, name, value in found:
             rows[d].append((name, bytes(value)))
         out: Children = [
             [((*p, name), value) for name, value in rows[d]]

@@ -70,9 +70,7 @@ def main_v2s2() -> None:
     shutil.rmtree(store, ignore_errors=True)
     saver = PersistSaver(store)
     run_graphs(saver)
-    (HERE / "expected-v2s2.json").write_text(
-        json.dumps(describe(saver), indent=1, sort_keys=True)
-    )
+    (HERE / "expected-v2s2.json").write_text(json.dumps(describe(saver), indent=1, sort_keys=True))
     saver.close()
     shutil.rmtree(store / "locks", ignore_errors=True)
 

@@ -22,8 +22,8 @@ rows too (``value`` NULL), written in the same transaction as the first key
 below them (a writer skips those it knows exist: sqlite_dirs.py), so listing
 one level (the store's threads, a thread's checkpoints) is a range scan of
 the primary key, and "the latest checkpoint" is one index seek, whatever the
-store's size. Components never contain
-``/`` (keys.py), so the mapping is unambiguous.
+store's size. Components never contain ``/`` (keys.py), so the mapping is
+unambiguous.
 
 Concurrency:
 

@@ -88,7 +88,7 @@ def find_damage(wal_path: str) -> WalDamage | None:
             whole = size > WAL_HEADER.size + FRAME_HEADER.size
             return WalDamage(-1, 0, complete) if whole else None
         s0, s1 = c1, c2
-        broken: WalDamage | None = None
+        broken: int | None = None  # the first frame SQLite would not replay
         lost = 0
         for index in range((size - WAL_HEADER.size) // frame_size):
             raw = fh.read(frame_size)
@@ -100,12 +100,12 @@ def find_damage(wal_path: str) -> WalDamage | None:
                     s0, s1 = _checksum(raw[FRAME_HEADER.size :], order, s0, s1)
                     if (s0, s1) == (k1, k2):
                         continue
-                broken = WalDamage(index, WAL_HEADER.size + index * frame_size, 0)
+                broken = index
             elif current and commit:
                 lost += 1
     if broken is None or not lost:
         return None
-    return WalDamage(broken.frame, broken.offset, lost)
+    return WalDamage(broken, WAL_HEADER.size + broken * frame_size, lost)
 
 
 def check(database: str) -> WalDamage | None:

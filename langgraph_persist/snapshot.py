@@ -88,7 +88,7 @@ import secrets
 import stat
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -750,6 +750,24 @@ def _check_body(name: str, header: dict[str, Any], body: Any) -> None:
         writes += len(c["writes"])
     if len(checkpoints) != header["checkpoints"] or writes != header["writes"]:
         raise bad("counts differ from the header")
+    _check_unique(checkpoints, bad)
+
+
+def _check_unique(checkpoints: list[Any], bad: Callable[[str], SnapshotError]) -> None:
+    """Each checkpoint once: ``snapshot`` writes every (namespace, id) once, and a file
+    that repeats one would have restore store one copy over the other, whichever
+    came last, and count it twice.
+
+    Parents are not checked against the order: a saver stores whatever parent a
+    ``put`` names, its own id included (a put into the config of the checkpoint
+    it writes), and a snapshot copies that faithfully.
+    """
+    seen: set[tuple[str, str]] = set()
+    for c in checkpoints:
+        here = (c["ns"], c["id"])
+        if here in seen:
+            raise bad(f"checkpoint {c['id']!r} appears twice")
+        seen.add(here)
 
 
 def _is_typed(value: Any) -> bool:

@@ -12,6 +12,7 @@ under the same cap.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import resource
 import struct
@@ -231,6 +232,36 @@ def test_a_checkpoint_without_channel_versions_is_a_snapshot_error(
     assert list(target.list(None)) == []
     result = CliRunner().invoke(cli, ["--store", str(tmp_path / "t2"), "import", str(path)])
     assert result.exit_code == 5, result.output  # was 1, with a raw KeyError
+
+
+def _repeat_last(body: dict[str, Any]) -> None:
+    body["checkpoints"].append(copy.deepcopy(body["checkpoints"][-1]))
+
+
+def test_a_checkpoint_twice_is_a_snapshot_error(real_body: dict[str, Any], tmp_path: Path) -> None:
+    """Valid digests, but one checkpoint twice: which copy would restore keep?"""
+    _repeat_last(real_body)
+    path = tmp_path / "bad.lgps"
+    path.write_bytes(snapshot_bytes(real_body))
+    with pytest.raises(SnapshotError, match="appears twice"):
+        snapshot.verify_snapshot(path)
+    target = PersistSaver(tmp_path / "target")
+    with pytest.raises(SnapshotError, match="appears twice"):
+        snapshot.restore(path, target)
+    assert list(target.list(None)) == []
+
+
+def test_negative_control_without_the_check_a_repeated_checkpoint_imports(
+    real_body: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the check above prevents: the file says one checkpoint more than is stored."""
+    _repeat_last(real_body)
+    path = tmp_path / "bad.lgps"
+    path.write_bytes(snapshot_bytes(real_body))
+    monkeypatch.setattr(snapshot, "_check_unique", lambda checkpoints, bad: None)
+    target = PersistSaver(tmp_path / "target")
+    snapshot.restore(path, target)
+    assert len(list(target.list(None))) == len(real_body["checkpoints"]) - 1
 
 
 # -- writers refuse what readers would refuse ----------------------------------------------------

@@ -538,9 +538,9 @@ def _check_header(path: str, header: Any) -> dict[str, Any]:
     return header
 
 
-def _read_header(path: str, data: bytes, *, whole: bool = True) -> tuple[dict[str, Any], int]:
-    """Verified, range-checked header and the offset where the body starts; with
-    ``whole``, ``data`` is the whole file and its body must have the header's size."""
+def _read_header(path: str, data: bytes) -> tuple[dict[str, Any], int]:
+    """Verified, range-checked header and the offset where the body starts (the
+    body's size is ``_read``'s to check: it knows the file's)."""
     if len(data) < PREFIX.size:
         raise SnapshotError(f"{path}: not a snapshot (file of {len(data)} bytes is too short)")
     magic, fmt = PREFIX.unpack_from(data)
@@ -574,10 +574,7 @@ def _read_header(path: str, data: bytes, *, whole: bool = True) -> tuple[dict[st
             f"{path}: snapshot format {fmt} is newer than this release reads "
             f"({SNAPSHOT_FORMAT}); upgrade langgraph-persist"
         )
-    header = _check_header(path, decoded)
-    if whole:
-        _check_body_size(path, header, len(data) - end)
-    return header, end
+    return _check_header(path, decoded), end
 
 
 def _check_body_size(path: str, header: Mapping[str, Any], body_size: int) -> None:
@@ -597,9 +594,22 @@ _CHUNK = 1 << 20
 """Bytes read at a time from a file that is not a regular file (a pipe, a device)."""
 
 
-def _read(path: str | os.PathLike[str], *, body: bool = True) -> tuple[str, bytes, int]:
-    """The file's name, its bytes (header and, with ``body``, body) and its size; the
-    header is verified and the body's size checked against it.
+@dataclass(frozen=True)
+class _File:
+    """A snapshot file as ``_read`` found it."""
+
+    name: str
+    header: dict[str, Any]
+    """Verified and range-checked (``_read_header``)."""
+    stored: bytes
+    """The body as stored (sealed and compressed); empty when it was not read."""
+    size: int
+    """Of the whole file, in bytes."""
+
+
+def _read(path: str | os.PathLike[str], *, body: bool = True) -> _File:
+    """The file's verified header and, with ``body``, its body, of the size the
+    header declares.
 
     A snapshot is untrusted, and so is its size: a sparse file of terabytes, a
     FIFO or ``/dev/zero`` must cost no more memory than a valid snapshot may.
@@ -621,17 +631,17 @@ def _read(path: str | os.PathLike[str], *, body: bool = True) -> tuple[str, byte
         length = struct.unpack_from("<I", head, PREFIX.size + 8)[0]
         if length <= MAX_HEADER_SIZE:  # else _read_header refuses it
             head += _read_up_to(fd, length)
-        header, end = _read_header(name, head, whole=False)
+        header, end = _read_header(name, head)
         declared: int = header["compressed_size"]
         if regular:
             size = os.fstat(fd).st_size
             _check_body_size(name, header, size - end)
-            rest = _read_up_to(fd, declared) if body else b""
+            stored = _read_up_to(fd, declared) if body else b""
         else:
-            rest = _read_up_to(fd, declared + 1)
-            size = end + len(rest)
-            _check_body_size(name, header, len(rest))
-    return name, head + rest, size
+            stored = _read_up_to(fd, declared + 1)
+            size = end + len(stored)
+            _check_body_size(name, header, len(stored))
+    return _File(name, header, stored, size)
 
 
 def _read_up_to(fd: int, count: int) -> bytes:
@@ -654,28 +664,28 @@ def get_metadata(
     is not decompressed. Cheap enough to list a directory of snapshots.
     ``verify_snapshot`` also checks the body.
     """
-    name, data, size = _read(path, body=False)
-    header, _ = _read_header(name, data, whole=False)
-    return _info(name, header, size, _authenticate(name, header, encryption))
+    found = _read(path, body=False)
+    authenticated = _authenticate(found.name, found.header, encryption)
+    return _info(found.name, found.header, found.size, authenticated)
 
 
 def _read_body(
-    name: str, data: bytes, encryption: Encryption | None
+    found: _File, encryption: Encryption | None
 ) -> tuple[dict[str, Any], dict[str, Any], bool | None]:
-    header, start = _read_header(name, data)
-    if _stored_digest(data[start:]) != header["stored_digest"]:
+    name, header, stored = found.name, found.header, found.stored
+    if _stored_digest(stored) != header["stored_digest"]:
         raise SnapshotError(f"{name}: damaged snapshot body (stored digest mismatch)")
     authenticated = _authenticate(name, header, encryption)
     if header.get("sealed") is not None:
-        data, start = _unseal(name, header, data[start:], encryption), 0
+        stored = _unseal(name, header, stored, encryption)
     expected = header["uncompressed_size"]
     try:
-        bounded.check_lz4_frame_size(expected, len(data) - start, MAX_SNAPSHOT_SIZE)
+        bounded.check_lz4_frame_size(expected, len(stored), MAX_SNAPSHOT_SIZE)
     except ValueError as exc:
         raise SnapshotError(f"{name}: refused snapshot body ({exc})") from None
     try:
         decompressor = lz4.frame.LZ4FrameDecompressor()
-        raw = decompressor.decompress(data[start:], max_length=expected + 1)
+        raw = decompressor.decompress(stored, max_length=expected + 1)
         complete = decompressor.eof and not decompressor.unused_data
     except RuntimeError as exc:
         raise SnapshotError(f"{name}: damaged snapshot body ({exc})") from None
@@ -797,11 +807,11 @@ def verify_snapshot(
     which also checks its MAC: ``authenticated`` in the result says whether it
     was checked against a key or only for accidents.
     """
-    name, data, _size = _read(path)
-    header, body, authenticated = _read_body(name, data, encryption)
+    found = _read(path)
+    header, body, authenticated = _read_body(found, encryption)
     serde = untrusted_serde(allowed_types, on_blocked="record")
-    _decode_items(name, header, body, serde, skip_encrypted=True)
-    return _info(name, header, len(data), authenticated)
+    _decode_items(found.name, header, body, serde, skip_encrypted=True)
+    return _info(found.name, header, found.size, authenticated)
 
 
 _TYPED_SKIP = object()
@@ -927,9 +937,10 @@ def restore(
     serializer only encodes them again (and, if it is LangGraph's
     ``EncryptedSerializer``, lends its cipher to decrypt them).
     """
-    name, data, _size = _read(path)
+    found = _read(path)
+    name = found.name
     key = encryption or getattr(saver, "encryption", None)
-    header, body, authenticated = _read_body(name, data, key)
+    header, body, authenticated = _read_body(found, key)
     serde = untrusted_serde(allowed_types, like=saver.serde, on_blocked="record")
     try:
         items = _decode_items(name, header, body, serde)
@@ -938,4 +949,4 @@ def restore(
     except Exception as exc:  # pragma: no cover - _decode_items wraps what it calls
         raise SnapshotError(f"{name}: cannot decode this snapshot: {exc!r}") from exc
     write_thread(saver, thread_id or header["thread_id"], items, progress=progress)
-    return _info(name, header, len(data), authenticated)
+    return _info(name, header, found.size, authenticated)

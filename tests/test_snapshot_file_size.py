@@ -19,6 +19,7 @@ import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -168,12 +169,14 @@ def test_a_fifo_feeding_more_than_declared_is_refused_in_bounded_memory(
     assert not writer.is_alive()
 
 
-def _read_whole_file(path: str | os.PathLike[str], *, body: bool = True) -> tuple[str, bytes, int]:
+def _read_whole_file(path: str | os.PathLike[str], *, body: bool = True) -> Any:
     """The last release's ``_read``: the whole file, before its header is looked at."""
     name = os.fspath(path)
     with open(name, "rb") as fh:
         data = fh.read()
-    return name, data, len(data)
+    header, end = snapshot._read_header(name, data)
+    snapshot._check_body_size(name, header, len(data) - end)
+    return snapshot._File(name, header, data[end:], len(data))
 
 
 def test_negative_control_reading_the_whole_file_is_caught(

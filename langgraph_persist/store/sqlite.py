@@ -1066,7 +1066,7 @@ class _Conn:
         return not self.closed and self.pid == os.getpid()
 
     def close(self) -> None:
-        if not self.closed and self.pid == os.getpid():
+        if self.live():
             self.closed = True
             with contextlib.suppress(sqlite3.Error):
                 self.raw.close()

@@ -59,7 +59,8 @@ class WalDamage:
     offset: int
     """Byte offset of that frame in the file."""
     lost_commits: int
-    """Complete commit frames with the log's salts after it: transactions dropped."""
+    """Complete commit frames with the log's salts after it: transactions dropped
+    (0 for a damaged header, whose salts cannot be trusted to tell)."""
 
 
 def _checksum(data: bytes, order: str, s0: int, s1: int) -> tuple[int, int]:
@@ -81,12 +82,11 @@ def find_damage(wal_path: str) -> WalDamage | None:
         magic, version, page_size, _seq, salt1, salt2, c1, c2 = WAL_HEADER.unpack(head)
         frame_size = FRAME_HEADER.size + page_size
         order = _BYTE_ORDER.get(magic)
-        sane = order is not None and version == _VERSION and 512 <= page_size <= 65536
-        if not sane or order is None or _checksum(head[:24], order, 0, 0) != (c1, c2):
+        sane = version == _VERSION and 512 <= page_size <= 65536
+        if order is None or not sane or _checksum(head[:24], order, 0, 0) != (c1, c2):
             # SQLite ignores a log whose header is bad, and with it every frame
-            complete = (size - WAL_HEADER.size) // max(frame_size, 1) if sane else 0
-            whole = size > WAL_HEADER.size + FRAME_HEADER.size
-            return WalDamage(-1, 0, complete) if whole else None
+            frames_follow = size > WAL_HEADER.size + FRAME_HEADER.size
+            return WalDamage(-1, 0, 0) if frames_follow else None
         s0, s1 = c1, c2
         broken: int | None = None  # the first frame SQLite would not replay
         lost = 0
